@@ -1,0 +1,392 @@
+//! The owned element tree: what the reader yields for each stanza and what
+//! the writer serialises.
+
+use alloc::borrow::Cow;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::chars::{InvalidXml, check_ncname, check_text};
+use super::namespace::{Namespace, XMLNS_NS};
+
+/// An XML element with resolved names: its local name and namespace name,
+/// attributes, and children in document order.
+///
+/// Prefixes are not part of the model (RFC 6120 §11.2: namespaces are
+/// compared by name, never by prefix); the writer chooses them. Every way of
+/// building an element checks names and character data, so a tree can
+/// always be written as well-formed XML.
+///
+/// Equality ignores attribute order (XML 1.0 §3.1) and nothing else.
+#[derive(Clone, Debug)]
+pub struct Element {
+    name: String,
+    ns: Namespace,
+    attrs: Vec<Attribute>,
+    children: Vec<Node>,
+}
+
+/// An attribute: a (namespace, local name) pair and its value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attribute {
+    ns: Namespace,
+    name: String,
+    value: String,
+}
+
+/// A child of an element: an element or a run of character data.
+///
+/// Adjacent character data is always merged into one `Text` node and empty
+/// text is never stored, so the same document always gives the same tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Node {
+    /// A child element.
+    Element(Element),
+    /// Character data, with entity and character references resolved.
+    Text(String),
+}
+
+impl Attribute {
+    /// The attribute's namespace ([`Namespace::NONE`] for an unprefixed
+    /// attribute).
+    pub fn ns(&self) -> &Namespace {
+        &self.ns
+    }
+    /// The attribute's local name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The attribute's value, with references resolved.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+}
+
+impl Element {
+    /// An empty element named by constants.
+    ///
+    /// # Panics
+    ///
+    /// If `name` is not an XML `NCName`. Only a string constant can be
+    /// passed here, so a panic is a typo in the program, never a reaction
+    /// to data; build elements named by data with [`Element::try_new`].
+    pub fn new(name: &'static str, ns: impl Into<Namespace>) -> Element {
+        if let Err(e) = check_ncname(name) {
+            panic!("Element::new: {e}");
+        }
+        Element::from_parts(name.into(), ns.into(), Vec::new())
+    }
+
+    /// An empty element named by run-time data; refused if the name is not
+    /// an XML `NCName`.
+    pub fn try_new(name: impl Into<String>, ns: Namespace) -> Result<Element, InvalidXml> {
+        let name = name.into();
+        check_ncname(&name)?;
+        Ok(Element::from_parts(name, ns, Vec::new()))
+    }
+
+    /// Assembles an element from parts the reader has already checked.
+    pub(crate) fn from_parts(name: String, ns: Namespace, attrs: Vec<Attribute>) -> Element {
+        Element { name, ns, attrs, children: Vec::new() }
+    }
+
+    /// Builds an attribute from parts the reader has already checked.
+    pub(crate) fn attribute(ns: Namespace, name: String, value: String) -> Attribute {
+        Attribute { ns, name, value }
+    }
+
+    /// The local name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The namespace name.
+    pub fn ns(&self) -> &Namespace {
+        &self.ns
+    }
+
+    /// True if this element has the given local name and namespace.
+    pub fn is(&self, name: &str, ns: &str) -> bool {
+        self.name == name && self.ns.as_str() == ns
+    }
+
+    // ----- attributes -----
+
+    /// The value of the unqualified attribute `name` (like `to`, `type`).
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attr_ns("", name)
+    }
+
+    /// The value of the attribute `name` in namespace `ns`.
+    pub fn attr_ns(&self, ns: &str, name: &str) -> Option<&str> {
+        self.attrs.iter().find(|a| a.name == name && a.ns.as_str() == ns).map(|a| a.value.as_str())
+    }
+
+    /// All attributes, in the order they were set or read.
+    pub fn attrs(&self) -> &[Attribute] {
+        &self.attrs
+    }
+
+    /// Sets (or replaces) the unqualified attribute `name`.
+    pub fn set_attr(&mut self, name: &str, value: impl Into<String>) -> Result<(), InvalidXml> {
+        self.set_attr_ns(Namespace::NONE, name, value)
+    }
+
+    /// Sets (or replaces) attribute `name` in namespace `ns`, such as
+    /// `xml:lang` in [`Namespace::XML`].
+    pub fn set_attr_ns(
+        &mut self,
+        ns: Namespace,
+        name: &str,
+        value: impl Into<String>,
+    ) -> Result<(), InvalidXml> {
+        check_ncname(name)?;
+        if ns.as_str() == XMLNS_NS || (ns.is_none() && name == "xmlns") {
+            // Namespace declarations are the writer's business, not data.
+            return Err(InvalidXml::Name(name.into()));
+        }
+        let value = value.into();
+        check_text(&value)?;
+        match self.attrs.iter_mut().find(|a| a.name == name && a.ns == ns) {
+            Some(a) => a.value = value,
+            None => self.attrs.push(Attribute { ns, name: name.into(), value }),
+        }
+        Ok(())
+    }
+
+    /// [`set_attr`](Element::set_attr), for building in one expression.
+    pub fn with_attr(mut self, name: &str, value: impl Into<String>) -> Result<Element, InvalidXml> {
+        self.set_attr(name, value)?;
+        Ok(self)
+    }
+
+    /// Removes the unqualified attribute `name`, returning its value.
+    pub fn remove_attr(&mut self, name: &str) -> Option<String> {
+        let i = self.attrs.iter().position(|a| a.name == name && a.ns.is_none())?;
+        Some(self.attrs.remove(i).value)
+    }
+
+    // ----- children -----
+
+    /// All child nodes, elements and text, in document order.
+    pub fn nodes(&self) -> &[Node] {
+        &self.children
+    }
+
+    /// The child elements, in document order.
+    pub fn children(&self) -> impl Iterator<Item = &Element> {
+        self.children.iter().filter_map(|n| match n {
+            Node::Element(e) => Some(e),
+            Node::Text(_) => None,
+        })
+    }
+
+    /// The first child element with this name and namespace.
+    pub fn child(&self, name: &str, ns: &str) -> Option<&Element> {
+        self.children().find(|e| e.is(name, ns))
+    }
+
+    /// The first child element with this name and namespace, mutably.
+    pub fn child_mut(&mut self, name: &str, ns: &str) -> Option<&mut Element> {
+        self.children.iter_mut().find_map(|n| match n {
+            Node::Element(e) if e.is(name, ns) => Some(e),
+            _ => None,
+        })
+    }
+
+    /// Removes and returns the first child element with this name and
+    /// namespace.
+    pub fn remove_child(&mut self, name: &str, ns: &str) -> Option<Element> {
+        let i = self.children.iter().position(|n| matches!(n, Node::Element(e) if e.is(name, ns)))?;
+        match self.children.remove(i) {
+            Node::Element(e) => {
+                self.merge_text_at(i);
+                Some(e)
+            }
+            Node::Text(_) => None,
+        }
+    }
+
+    /// Takes all child nodes out, leaving the element empty.
+    pub fn take_nodes(&mut self) -> Vec<Node> {
+        core::mem::take(&mut self.children)
+    }
+
+    /// Appends a child element.
+    pub fn append_child(&mut self, child: Element) {
+        self.children.push(Node::Element(child));
+    }
+
+    /// [`append_child`](Element::append_child), for building in one
+    /// expression.
+    pub fn with_child(mut self, child: Element) -> Element {
+        self.append_child(child);
+        self
+    }
+
+    /// Appends character data (merged with text just before it); refused if
+    /// it holds a character XML cannot carry.
+    pub fn append_text(&mut self, text: &str) -> Result<(), InvalidXml> {
+        check_text(text)?;
+        self.push_text(text);
+        Ok(())
+    }
+
+    /// [`append_text`](Element::append_text), for building in one
+    /// expression.
+    pub fn with_text(mut self, text: &str) -> Result<Element, InvalidXml> {
+        self.append_text(text)?;
+        Ok(self)
+    }
+
+    /// Appends text already known to be legal.
+    pub(crate) fn push_text(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        match self.children.last_mut() {
+            Some(Node::Text(t)) => t.push_str(text),
+            _ => self.children.push(Node::Text(text.into())),
+        }
+    }
+
+    /// Appends a text node the reader has already assembled.
+    pub(crate) fn push_text_node(&mut self, text: String) {
+        match self.children.last_mut() {
+            Some(Node::Text(t)) => t.push_str(&text),
+            _ if text.is_empty() => {}
+            _ => self.children.push(Node::Text(text)),
+        }
+    }
+
+    /// After a removal at `i`, merges the text nodes that became adjacent.
+    fn merge_text_at(&mut self, i: usize) {
+        if i == 0 || i >= self.children.len() {
+            return;
+        }
+        if let (Node::Text(_), Node::Text(_)) = (&self.children[i - 1], &self.children[i]) {
+            if let Node::Text(next) = self.children.remove(i) {
+                if let Node::Text(prev) = &mut self.children[i - 1] {
+                    prev.push_str(&next);
+                }
+            }
+        }
+    }
+
+    /// The element's direct character data, concatenated (child elements'
+    /// text is not included).
+    pub fn text(&self) -> Cow<'_, str> {
+        let mut texts = self.children.iter().filter_map(|n| match n {
+            Node::Text(t) => Some(t.as_str()),
+            Node::Element(_) => None,
+        });
+        let Some(first) = texts.next() else { return Cow::Borrowed("") };
+        match texts.next() {
+            None => Cow::Borrowed(first),
+            Some(second) => {
+                let mut all = String::from(first);
+                all.push_str(second);
+                texts.for_each(|t| all.push_str(t));
+                Cow::Owned(all)
+            }
+        }
+    }
+
+    /// The text of the first child with this name and namespace.
+    pub fn child_text(&self, name: &str, ns: &str) -> Option<Cow<'_, str>> {
+        self.child(name, ns).map(Element::text)
+    }
+}
+
+impl PartialEq for Element {
+    fn eq(&self, other: &Element) -> bool {
+        self.name == other.name
+            && self.ns == other.ns
+            && self.attrs.len() == other.attrs.len()
+            && self.attrs.iter().all(|a| other.attrs.contains(a))
+            && self.children == other.children
+    }
+}
+impl Eq for Element {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLIENT: &str = "jabber:client";
+
+    #[test]
+    fn building_refuses_what_xml_cannot_carry() {
+        let mut el = Element::new("message", CLIENT);
+        assert!(el.set_attr("to", "romeo@example.net").is_ok());
+        assert!(matches!(el.set_attr("id", "a\u{1}"), Err(InvalidXml::Char { ch: '\u{1}', .. })));
+        assert!(matches!(el.set_attr("bad name", "x"), Err(InvalidXml::Name(_))));
+        assert!(matches!(el.set_attr("xmlns", "x"), Err(InvalidXml::Name(_))));
+        assert!(matches!(el.append_text("\u{FFFF}"), Err(InvalidXml::Char { .. })));
+        assert!(Element::try_new("a:b", Namespace::NONE).is_err());
+        assert!(Element::try_new("body", Namespace::new(CLIENT).unwrap()).is_ok());
+        assert!(Namespace::new("urn:\u{0}").is_err());
+    }
+
+    #[test]
+    #[should_panic(expected = "not a valid XML name")]
+    fn new_panics_only_on_a_bad_constant() {
+        let _ = Element::new("no spaces allowed", CLIENT);
+    }
+
+    #[test]
+    fn attributes_replace_and_lookup_by_namespace() {
+        let mut el = Element::new("message", CLIENT);
+        el.set_attr("type", "chat").unwrap();
+        el.set_attr("type", "normal").unwrap();
+        el.set_attr_ns(Namespace::XML, "lang", "en").unwrap();
+        assert_eq!(el.attr("type"), Some("normal"));
+        assert_eq!(el.attrs().len(), 2);
+        assert_eq!(el.attr("lang"), None);
+        assert_eq!(el.attr_ns(super::super::namespace::XML_NS, "lang"), Some("en"));
+        assert_eq!(el.remove_attr("type"), Some("normal".into()));
+        assert_eq!(el.attr("type"), None);
+    }
+
+    #[test]
+    fn text_merges_and_children_are_found_by_namespace() {
+        let el = Element::new("message", CLIENT)
+            .with_text("a")
+            .unwrap()
+            .with_text("")
+            .unwrap()
+            .with_text("b")
+            .unwrap()
+            .with_child(Element::new("body", CLIENT).with_text("hi").unwrap())
+            .with_child(Element::new("body", "urn:other"))
+            .with_text("c")
+            .unwrap();
+        assert_eq!(el.nodes().len(), 4);
+        assert_eq!(el.text(), "abc");
+        assert_eq!(el.child_text("body", CLIENT).as_deref(), Some("hi"));
+        assert_eq!(el.children().count(), 2);
+        assert!(el.child("body", "urn:other").unwrap().nodes().is_empty());
+        assert!(el.child("body", "").is_none());
+    }
+
+    #[test]
+    fn removing_a_child_merges_the_text_around_it() {
+        let mut el = Element::new("p", CLIENT)
+            .with_text("a")
+            .unwrap()
+            .with_child(Element::new("b", CLIENT))
+            .with_text("c")
+            .unwrap();
+        assert!(el.remove_child("b", CLIENT).is_some());
+        assert_eq!(el.nodes(), &[Node::Text("ac".into())]);
+    }
+
+    #[test]
+    fn equality_ignores_attribute_order_only() {
+        let a = Element::new("x", CLIENT).with_attr("a", "1").unwrap().with_attr("b", "2").unwrap();
+        let b = Element::new("x", CLIENT).with_attr("b", "2").unwrap().with_attr("a", "1").unwrap();
+        assert_eq!(a, b);
+        let c = Element::new("x", CLIENT).with_attr("b", "2").unwrap().with_attr("a", "3").unwrap();
+        assert_ne!(a, c);
+        assert_ne!(a, Element::new("x", "urn:other").with_attr("a", "1").unwrap().with_attr("b", "2").unwrap());
+    }
+}

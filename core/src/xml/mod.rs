@@ -1,0 +1,26 @@
+//! XML for XMPP streams (RFC 6120 §11, XML 1.0, XML-NAMES): an
+//! incremental reader that turns bytes into a stream header, complete
+//! first-level elements and a stream close; the element model; and a writer
+//! that can only produce well-formed XML.
+//!
+//! This layer knows XML, not XMPP: it does not care what the root element
+//! is called or which namespaces stanzas use. It does know which RFC 6120
+//! stream-error condition each of its failures calls for
+//! ([`XmlError::condition`]).
+
+mod chars;
+mod element;
+mod error;
+mod namespace;
+mod reader;
+mod writer;
+
+pub use chars::InvalidXml;
+pub use element::{Attribute, Element, Node};
+pub use error::{Limit, Restricted, XmlError};
+pub use namespace::{Namespace, XML_NS, XMLNS_NS};
+pub use reader::{Limits, StreamEvent, StreamHeader, StreamReader};
+pub use writer::StreamWriter;
+
+#[cfg(test)]
+mod tests;
