@@ -70,10 +70,12 @@ impl Element {
     /// passed here, so a panic is a typo in the program, never a reaction
     /// to data; build elements named by data with [`Element::try_new`].
     pub fn new(name: &'static str, ns: impl Into<Namespace>) -> Element {
+        let ns = ns.into();
         if let Err(e) = check_ncname(name) {
             panic!("Element::new: {e}");
         }
-        Element::from_parts(name.into(), ns.into(), Vec::new())
+        assert!(ns.as_str() != XMLNS_NS, "Element::new: no element is in the xmlns namespace");
+        Element::from_parts(name.into(), ns, Vec::new())
     }
 
     /// An empty element named by run-time data; refused if the name is not
@@ -81,6 +83,10 @@ impl Element {
     pub fn try_new(name: impl Into<String>, ns: Namespace) -> Result<Element, InvalidXml> {
         let name = name.into();
         check_ncname(&name)?;
+        if ns.as_str() == XMLNS_NS {
+            // XML-NAMES §3: reserved for namespace declarations.
+            return Err(InvalidXml::Name(name));
+        }
         Ok(Element::from_parts(name, ns, Vec::new()))
     }
 
@@ -263,13 +269,11 @@ impl Element {
         if i == 0 || i >= self.children.len() {
             return;
         }
-        if let (Node::Text(_), Node::Text(_)) = (&self.children[i - 1], &self.children[i]) {
-            if let Node::Text(next) = self.children.remove(i) {
-                if let Node::Text(prev) = &mut self.children[i - 1] {
+        if let (Node::Text(_), Node::Text(_)) = (&self.children[i - 1], &self.children[i])
+            && let Node::Text(next) = self.children.remove(i)
+                && let Node::Text(prev) = &mut self.children[i - 1] {
                     prev.push_str(&next);
                 }
-            }
-        }
     }
 
     /// The element's direct character data, concatenated (child elements'

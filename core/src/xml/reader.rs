@@ -139,19 +139,28 @@ struct Scope {
     bindings: Vec<(String, Namespace)>,
     /// `bindings.len()` when each open element was entered.
     marks: Vec<usize>,
+    /// The default namespace in force: looked up for nearly every element,
+    /// so kept at hand rather than searched for.
+    default: Option<Namespace>,
 }
 
 impl Scope {
     fn resolve(&self, prefix: &str) -> Option<&Namespace> {
+        if prefix.is_empty() {
+            // No default namespace declared: elements are in no namespace.
+            return Some(self.default.as_ref().unwrap_or(&Namespace::NONE));
+        }
         if prefix == "xml" {
             return Some(&Namespace::XML);
         }
-        match self.bindings.iter().rev().find(|(p, _)| p == prefix) {
-            Some((_, ns)) => Some(ns),
-            // No default namespace declared: elements are in no namespace.
-            None if prefix.is_empty() => Some(&Namespace::NONE),
-            None => None,
+        self.bindings.iter().rev().find(|(p, _)| p == prefix).map(|(_, ns)| ns)
+    }
+
+    fn bind(&mut self, prefix: String, ns: Namespace) {
+        if prefix.is_empty() {
+            self.default = Some(ns.clone());
         }
+        self.bindings.push((prefix, ns));
     }
 
     fn enter(&mut self) {
@@ -160,13 +169,18 @@ impl Scope {
 
     fn leave(&mut self) {
         if let Some(mark) = self.marks.pop() {
+            let redeclared_default = self.bindings[mark..].iter().any(|(p, _)| p.is_empty());
             self.bindings.truncate(mark);
+            if redeclared_default {
+                self.default = self.bindings.iter().rev().find(|(p, _)| p.is_empty()).map(|(_, ns)| ns.clone());
+            }
         }
     }
 
     fn clear(&mut self) {
         self.bindings.clear();
         self.marks.clear();
+        self.default = None;
     }
 }
 
@@ -501,14 +515,13 @@ impl StreamReader {
             });
         }
         let Some(&second) = bytes.get(pos + 1) else { return Ok(None) };
-        if let State::Prolog { .. } = self.state {
-            if second == 0 {
+        if let State::Prolog { .. } = self.state
+            && second == 0 {
                 return Err(XmlError::UnsupportedEncoding {
                     offset: self.at(pos + 1),
                     detail: "NUL byte in the prolog (UTF-16 or UTF-32)".into(),
                 });
             }
-        }
         match second {
             b'/' => {
                 let from = self.scan.max(pos + 2);
@@ -572,19 +585,23 @@ impl StreamReader {
             _ => {
                 // A start tag ends at the first '>' outside quotes.
                 let mut quote = self.scan_quote;
-                let from = self.scan.max(pos + 1);
-                for (i, &b) in bytes[from..].iter().enumerate() {
-                    match quote {
-                        Some(q) if b == q => quote = None,
-                        Some(_) => {}
-                        None if b == b'>' => {
-                            let end = from + i + 1;
-                            self.check_size(end, true)?;
+                let mut i = self.scan.max(pos + 1);
+                loop {
+                    let rest = &bytes[i..];
+                    let found = match quote {
+                        Some(q) => rest.iter().position(|&b| b == q),
+                        None => rest.iter().position(|&b| matches!(b, b'>' | b'\'' | b'"')),
+                    };
+                    let Some(at) = found else { break };
+                    i += at + 1;
+                    match (quote, rest[at]) {
+                        (Some(_), _) => quote = None,
+                        (None, b'>') => {
+                            self.check_size(i, true)?;
                             self.scan_quote = None;
-                            return Ok(Some(Construct::StartTag(pos..end)));
+                            return Ok(Some(Construct::StartTag(pos..i)));
                         }
-                        None if b == b'\'' || b == b'"' => quote = Some(b),
-                        None => {}
+                        (None, q) => quote = Some(q),
                     }
                 }
                 self.scan = len;
@@ -685,14 +702,13 @@ impl StreamReader {
                 if version.as_str() != "1.0" {
                     return Err(self.restricted(r.start, Restricted::XmlVersion(version.as_str().into())));
                 }
-                if let Some(enc) = encoding {
-                    if !enc.as_str().eq_ignore_ascii_case("UTF-8") {
+                if let Some(enc) = encoding
+                    && !enc.as_str().eq_ignore_ascii_case("UTF-8") {
                         return Err(XmlError::UnsupportedEncoding {
                             offset: self.at(r.start),
                             detail: format!("declared encoding {}", enc.as_str()),
                         });
                     }
-                }
                 // `standalone` has no meaning without DTDs; RFC 6120 §11.5
                 // allows ignoring it.
                 Ok(())
@@ -761,11 +777,10 @@ impl StreamReader {
             };
             let declared_prefix = declared_prefix.to_owned();
             let uri = self.attr_value(a.value.clone(), r.start)?;
-            if let Some(ns) = self.declare(&declared_prefix, &uri, offset)? {
-                if is_root {
+            if let Some(ns) = self.declare(&declared_prefix, &uri, offset)?
+                && is_root {
                     declared.push((declared_prefix, ns));
                 }
-            }
         }
 
         let prefix = &self.buf[prefix_r.clone()];
@@ -859,7 +874,7 @@ impl StreamReader {
             });
         }
         let ns = self.interner.intern(uri);
-        self.scope.bindings.push((prefix.into(), ns.clone()));
+        self.scope.bind(prefix.into(), ns.clone());
         Ok(Some(ns))
     }
 

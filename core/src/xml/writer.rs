@@ -8,7 +8,7 @@ use core::fmt;
 
 use super::chars::{escape_attr, escape_text};
 use super::element::{Element, Node};
-use super::namespace::Namespace;
+use super::namespace::{Namespace, XML_NS};
 
 /// Writes one XML stream: the header, then any number of elements in the
 /// scope the header declared, then the close tag.
@@ -115,6 +115,9 @@ fn write_element(out: &mut String, root: &Element, scope: &[(String, Namespace)]
             let ns = element.ns().as_str();
             let prefix = if ns == default {
                 None
+            } else if ns == XML_NS {
+                // XML-NAMES §3: this namespace only ever goes with `xml:`.
+                Some("xml")
             } else {
                 scope.iter().find(|(p, n)| !p.is_empty() && n.as_str() == ns).map(|(p, _)| p.as_str())
             };
@@ -176,7 +179,7 @@ fn write_attributes<'a>(
     for attr in element.attrs() {
         out.push(' ');
         let ns = attr.ns().as_str();
-        if ns == super::namespace::XML_NS {
+        if ns == XML_NS {
             out.push_str("xml:");
         } else if !ns.is_empty() {
             let known = bindings
