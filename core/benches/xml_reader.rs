@@ -64,9 +64,16 @@ fn main() {
     let stanzas = read_stream(&bytes, bytes.len());
     let mb = bytes.len() as f64 / 1e6;
     println!("corpus: {path}");
-    println!("        {:.2} MB, {stanzas} stanzas, {} xmlparser tokens", mb, tokenize_raw(text));
+    println!(
+        "        {:.2} MB, {stanzas} stanzas, {} xmlparser tokens",
+        mb,
+        tokenize_raw(text)
+    );
     println!();
-    println!("{:<44} {:>12} {:>12} {:>14}", "case", "median MB/s", "best MB/s", "stanzas/s");
+    println!(
+        "{:<44} {:>12} {:>12} {:>14}",
+        "case", "median MB/s", "best MB/s", "stanzas/s"
+    );
 
     let budget = Duration::from_secs(2);
     let report = |name: &str, (median, best): (Duration, Duration)| {
@@ -78,17 +85,23 @@ fn main() {
             stanzas as f64 / median.as_secs_f64()
         );
     };
-    report("xmlparser::Tokenizer (raw tokens, &str)", measure(budget, || {
-        black_box(tokenize_raw(black_box(text)));
-    }));
+    report(
+        "xmlparser::Tokenizer (raw tokens, &str)",
+        measure(budget, || {
+            black_box(tokenize_raw(black_box(text)));
+        }),
+    );
     for (name, chunk) in [
         ("sxmpp StreamReader, whole buffer", bytes.len()),
         ("sxmpp StreamReader, 64 KiB chunks", 64 * 1024),
         ("sxmpp StreamReader, 4 KiB chunks", 4096),
         ("sxmpp StreamReader, 64 B chunks", 64),
     ] {
-        report(name, measure(budget, || {
-            black_box(read_stream(black_box(&bytes), chunk));
-        }));
+        report(
+            name,
+            measure(budget, || {
+                black_box(read_stream(black_box(&bytes), chunk));
+            }),
+        );
     }
 }

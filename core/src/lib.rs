@@ -30,7 +30,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod condition;
-// pub mod jid;
+pub mod jid;
 pub mod ns;
 // pub mod stanza;
 pub mod time;

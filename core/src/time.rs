@@ -101,7 +101,10 @@ mod tests {
         assert_eq!(t + Duration::from_millis(500), Timestamp::from_millis(2000));
         assert_eq!(Timestamp::ZERO - t, Duration::ZERO);
         assert_eq!(t - Timestamp::ZERO, Duration::from_millis(1500));
-        assert_eq!(Timestamp::from_elapsed(Duration::MAX) + Duration::from_secs(1), Timestamp::from_elapsed(Duration::MAX));
+        assert_eq!(
+            Timestamp::from_elapsed(Duration::MAX) + Duration::from_secs(1),
+            Timestamp::from_elapsed(Duration::MAX)
+        );
         assert_eq!(t.checked_add(Duration::MAX), None);
     }
 

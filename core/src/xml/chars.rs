@@ -27,11 +27,7 @@ pub enum InvalidXml {
 /// True if XML 1.0 `Char` admits `c`.
 #[inline]
 pub(crate) const fn is_xml_char(c: char) -> bool {
-    match c as u32 {
-        0x9 | 0xA | 0xD => true,
-        0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF => true,
-        _ => false,
-    }
+    matches!(c as u32, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
 }
 
 /// Checks that every character of `s` is an XML 1.0 `Char`.
@@ -46,7 +42,9 @@ pub(crate) fn check_text(s: &str) -> Result<(), InvalidXml> {
         let bad = if b < 0x20 {
             !matches!(b, b'\t' | b'\n' | b'\r')
         } else {
-            b == 0xEF && bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF))
+            b == 0xEF
+                && bytes.get(i + 1) == Some(&0xBF)
+                && matches!(bytes.get(i + 2), Some(0xBE | 0xBF))
         };
         if bad {
             let ch = s[i..].chars().next().unwrap_or('\0');
@@ -81,7 +79,11 @@ pub(crate) fn is_ncname(s: &str) -> bool {
 
 /// Checks a local name or prefix an application supplies.
 pub(crate) fn check_ncname(s: &str) -> Result<(), InvalidXml> {
-    if is_ncname(s) { Ok(()) } else { Err(InvalidXml::Name(s.into())) }
+    if is_ncname(s) {
+        Ok(())
+    } else {
+        Err(InvalidXml::Name(s.into()))
+    }
 }
 
 /// Appends `s` escaped for character data. `\r` becomes `&#13;` so that a
@@ -133,10 +135,28 @@ mod tests {
     #[test]
     fn xml_1_0_char_production() {
         assert!(check_text("tab\tlf\ncr\r and ünïcode ♚ 🎣").is_ok());
-        assert_eq!(check_text("a\u{0}b"), Err(InvalidXml::Char { ch: '\0', at: 1 }));
-        assert_eq!(check_text("\u{1}"), Err(InvalidXml::Char { ch: '\u{1}', at: 0 }));
-        assert_eq!(check_text("x\u{FFFE}"), Err(InvalidXml::Char { ch: '\u{FFFE}', at: 1 }));
-        assert_eq!(check_text("\u{FFFF}"), Err(InvalidXml::Char { ch: '\u{FFFF}', at: 0 }));
+        assert_eq!(
+            check_text("a\u{0}b"),
+            Err(InvalidXml::Char { ch: '\0', at: 1 })
+        );
+        assert_eq!(
+            check_text("\u{1}"),
+            Err(InvalidXml::Char { ch: '\u{1}', at: 0 })
+        );
+        assert_eq!(
+            check_text("x\u{FFFE}"),
+            Err(InvalidXml::Char {
+                ch: '\u{FFFE}',
+                at: 1
+            })
+        );
+        assert_eq!(
+            check_text("\u{FFFF}"),
+            Err(InvalidXml::Char {
+                ch: '\u{FFFF}',
+                at: 0
+            })
+        );
         assert!(check_text("\u{FFFD}\u{EFBF}").is_ok());
     }
 

@@ -1,0 +1,147 @@
+//! Domainpart preparation (RFC 7622 §3.2): IP literals, and DNS domain
+//! names in U-label form via IDNA (UTS #46 mapping with IDNA2008 validity).
+
+use alloc::borrow::Cow;
+use alloc::format;
+use alloc::string::String;
+use core::net::{Ipv4Addr, Ipv6Addr};
+
+use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
+
+/// Why a domainpart was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DomainError {
+    /// A label (between dots) is empty.
+    #[error("empty label")]
+    EmptyLabel,
+    /// A label is longer than 63 octets in its ASCII (A-label) form.
+    #[error("label longer than 63 octets")]
+    LabelTooLong,
+    /// `[...]` that does not hold an IPv6 address.
+    #[error("invalid IP literal")]
+    InvalidIpLiteral,
+    /// A character no host name may contain, or a label IDNA refuses.
+    #[error("not a valid internationalized domain name")]
+    Idna,
+}
+
+/// ASCII that may not appear in a domain label (beyond controls and
+/// space). Underscore and hyphen stay allowed: real deployments use both
+/// where strict host-name rules would not.
+const DENY: AsciiDenyList = AsciiDenyList::new(true, "!\"#$%&'()*+,/:;<=>?@[\\]^`{|}~");
+
+/// Prepares a domainpart for comparison: a single trailing dot removed,
+/// IP addresses in canonical form, names lower-cased and in U-labels.
+pub(crate) fn prepare(domain: &str) -> Result<Cow<'_, str>, DomainError> {
+    let domain = domain.strip_suffix('.').unwrap_or(domain);
+    if domain.is_empty() {
+        return Err(DomainError::EmptyLabel);
+    }
+    if let Some(inner) = domain.strip_prefix('[') {
+        let addr: Ipv6Addr = inner
+            .strip_suffix(']')
+            .and_then(|a| a.parse().ok())
+            .ok_or(DomainError::InvalidIpLiteral)?;
+        let canonical = format!("[{addr}]");
+        return Ok(if canonical == domain {
+            Cow::Borrowed(domain)
+        } else {
+            Cow::Owned(canonical)
+        });
+    }
+    // Rust's parser accepts only the canonical dotted quad, so what parses
+    // is already in canonical form.
+    if domain.parse::<Ipv4Addr>().is_ok() {
+        return Ok(Cow::Borrowed(domain));
+    }
+    let plain_ascii = domain
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && !domain
+            .split('.')
+            .any(|l| l.len() >= 4 && l[..4].eq_ignore_ascii_case("xn--"));
+    if plain_ascii {
+        check_labels(domain)?;
+        return Ok(if domain.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(domain.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(domain)
+        });
+    }
+    let uts46 = Uts46::new();
+    let (unicode, result) = uts46.to_unicode(domain.as_bytes(), DENY, Hyphens::Allow);
+    result.map_err(|_| DomainError::Idna)?;
+    let ascii = uts46
+        .to_ascii(domain.as_bytes(), DENY, Hyphens::Allow, DnsLength::Ignore)
+        .map_err(|_| DomainError::Idna)?;
+    check_labels(&ascii)?;
+    Ok(Cow::Owned(String::from(unicode)))
+}
+
+fn check_labels(ascii: &str) -> Result<(), DomainError> {
+    for label in ascii.split('.') {
+        if label.is_empty() {
+            return Err(DomainError::EmptyLabel);
+        }
+        if label.len() > 63 {
+            return Err(DomainError::LabelTooLong);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc7622_3_2_domainparts() {
+        assert_eq!(prepare("example.com").unwrap(), "example.com");
+        assert_eq!(
+            prepare("EXAMPLE.com.").unwrap(),
+            "example.com",
+            "case and the final dot"
+        );
+        assert_eq!(
+            prepare("xn--bcher-kva.example").unwrap(),
+            "bücher.example",
+            "A-labels become U-labels"
+        );
+        assert_eq!(prepare("BÜCHER.example").unwrap(), "bücher.example");
+        assert_eq!(
+            prepare("ＥＸＡＭＰＬＥ．com").unwrap(),
+            "example.com",
+            "width mapping and ideographic dot"
+        );
+        assert_eq!(prepare("[::1]").unwrap(), "[::1]");
+        assert_eq!(
+            prepare("[0:0::1]").unwrap(),
+            "[::1]",
+            "IPv6 in canonical form"
+        );
+        assert_eq!(prepare("192.0.2.1").unwrap(), "192.0.2.1");
+        assert_eq!(
+            prepare("conference_1.example").unwrap(),
+            "conference_1.example"
+        );
+        assert_eq!(prepare(""), Err(DomainError::EmptyLabel));
+        assert_eq!(prepare("."), Err(DomainError::EmptyLabel));
+        assert_eq!(prepare("a..b"), Err(DomainError::EmptyLabel));
+        assert_eq!(prepare("[::1"), Err(DomainError::InvalidIpLiteral));
+        assert_eq!(prepare("[not-an-ip]"), Err(DomainError::InvalidIpLiteral));
+        assert_eq!(prepare("ex ample.com"), Err(DomainError::Idna));
+        assert_eq!(prepare("exa<mple.com"), Err(DomainError::Idna));
+        assert_eq!(prepare(&"a".repeat(64)), Err(DomainError::LabelTooLong));
+        assert_eq!(
+            prepare(&format!("{}ü.example", "a".repeat(60))),
+            Err(DomainError::LabelTooLong),
+            "A-label length"
+        );
+        assert_eq!(
+            prepare("xn--a.example"),
+            Err(DomainError::Idna),
+            "bad punycode"
+        );
+    }
+}

@@ -1,0 +1,439 @@
+//! XMPP addresses (RFC 7622): `[ localpart "@" ] domainpart [ "/" resourcepart ]`.
+//!
+//! Parsing prepares each part for comparison (localpart with PRECIS
+//! UsernameCaseMapped, domainpart with IDNA and lower case, resourcepart
+//! with PRECIS OpaqueString), so equality, hashing and ordering work on
+//! the canonical form: `Juliet@EXAMPLE.com/Balcony` equals
+//! `juliet@example.com/Balcony`.
+//!
+//! [`Jid`] is any address, [`BareJid`] one without a resource and
+//! [`FullJid`] one with; the types make "must have a resource" checkable
+//! at compile time.
+
+use alloc::borrow::Cow;
+use alloc::string::String;
+use core::fmt;
+use core::str::FromStr;
+
+mod domain;
+mod precis;
+
+pub use domain::DomainError;
+pub use precis::{PRECIS_UNICODE_VERSION, PrecisError};
+
+/// The most octets any part may have (RFC 7622 §3.2–3.4).
+pub const MAX_PART_BYTES: usize = 1023;
+
+/// Input longer than this per part is refused before any preparation,
+/// bounding the work a peer can cause (mappings can shrink a part, at most
+/// by a factor of four in UTF-8).
+const MAX_RAW_PART_BYTES: usize = 4 * MAX_PART_BYTES;
+
+/// Characters RFC 7622 §3.3.1 forbids in a localpart beyond what
+/// UsernameCaseMapped forbids.
+const LOCALPART_FORBIDDEN: &[char] = &['"', '&', '\'', '/', ':', '<', '>', '@'];
+
+/// Why a string is not a JID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JidError {
+    /// No domainpart (RFC 7622 §3.2).
+    #[error("the domainpart is empty")]
+    DomainEmpty,
+    /// An `@` with nothing before it (§3.3).
+    #[error("the localpart is empty")]
+    LocalpartEmpty,
+    /// A `/` with nothing after it (§3.4).
+    #[error("the resourcepart is empty")]
+    ResourceEmpty,
+    /// A part longer than 1023 octets.
+    #[error("the {0} is longer than 1023 octets")]
+    TooLong(Part),
+    /// The localpart fails UsernameCaseMapped (§3.3.2).
+    #[error("invalid localpart: {0}")]
+    Localpart(PrecisError),
+    /// The localpart holds one of `"&'/:<>@` (§3.3.1).
+    #[error("the localpart may not contain {0:?}")]
+    LocalpartForbidden(char),
+    /// The domainpart is not a valid domain name or IP literal (§3.2).
+    #[error("invalid domainpart: {0}")]
+    Domain(DomainError),
+    /// The resourcepart fails OpaqueString (§3.4.2).
+    #[error("invalid resourcepart: {0}")]
+    Resource(PrecisError),
+    /// A full JID was required, but there is no resource.
+    #[error("a full JID needs a resourcepart")]
+    ResourceMissing,
+    /// A bare JID was required, but there is a resource.
+    #[error("a bare JID has no resourcepart")]
+    ResourcePresent,
+}
+
+/// Which part of a JID an error concerns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// Before the `@`.
+    Localpart,
+    /// The host.
+    Domainpart,
+    /// After the `/`.
+    Resourcepart,
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Part::Localpart => "localpart",
+            Part::Domainpart => "domainpart",
+            Part::Resourcepart => "resourcepart",
+        })
+    }
+}
+
+/// An XMPP address, bare or full, in canonical form.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Jid {
+    /// `local@domain/resource` after preparation.
+    text: String,
+    /// Length of the localpart (0: none; a localpart is never empty).
+    local_len: u16,
+    /// End of the domainpart in `text`.
+    domain_end: u16,
+}
+
+fn check_len(part: &str, which: Part) -> Result<(), JidError> {
+    if part.len() > MAX_PART_BYTES {
+        Err(JidError::TooLong(which))
+    } else {
+        Ok(())
+    }
+}
+
+fn prepare_local(local: &str) -> Result<Cow<'_, str>, JidError> {
+    if local.is_empty() {
+        return Err(JidError::LocalpartEmpty);
+    }
+    if local.len() > MAX_RAW_PART_BYTES {
+        return Err(JidError::TooLong(Part::Localpart));
+    }
+    let local = precis::username_case_mapped(local).map_err(JidError::Localpart)?;
+    if let Some(c) = local.chars().find(|c| LOCALPART_FORBIDDEN.contains(c)) {
+        return Err(JidError::LocalpartForbidden(c));
+    }
+    check_len(&local, Part::Localpart)?;
+    Ok(local)
+}
+
+fn prepare_domain(domain: &str) -> Result<Cow<'_, str>, JidError> {
+    if domain.is_empty() {
+        return Err(JidError::DomainEmpty);
+    }
+    if domain.len() > MAX_RAW_PART_BYTES {
+        return Err(JidError::TooLong(Part::Domainpart));
+    }
+    let domain = domain::prepare(domain).map_err(JidError::Domain)?;
+    check_len(&domain, Part::Domainpart)?;
+    Ok(domain)
+}
+
+fn prepare_resource(resource: &str) -> Result<Cow<'_, str>, JidError> {
+    if resource.is_empty() {
+        return Err(JidError::ResourceEmpty);
+    }
+    if resource.len() > MAX_RAW_PART_BYTES {
+        return Err(JidError::TooLong(Part::Resourcepart));
+    }
+    let resource = precis::opaque_string(resource).map_err(JidError::Resource)?;
+    check_len(&resource, Part::Resourcepart)?;
+    Ok(resource)
+}
+
+impl Jid {
+    /// Parses and prepares a JID (RFC 7622 §3.1: the resourcepart is
+    /// everything after the first `/`, the localpart everything before the
+    /// first `@` that precedes it).
+    pub fn new(s: &str) -> Result<Jid, JidError> {
+        let (rest, resource) = match s.split_once('/') {
+            Some((rest, resource)) => (rest, Some(resource)),
+            None => (s, None),
+        };
+        let (local, domain) = match rest.split_once('@') {
+            Some((local, domain)) => (Some(local), domain),
+            None => (None, rest),
+        };
+        Jid::from_parts(local, domain, resource)
+    }
+
+    /// Builds a JID from its parts, preparing each.
+    pub fn from_parts(
+        local: Option<&str>,
+        domain: &str,
+        resource: Option<&str>,
+    ) -> Result<Jid, JidError> {
+        let local = local.map(prepare_local).transpose()?;
+        let domain = prepare_domain(domain)?;
+        let resource = resource.map(prepare_resource).transpose()?;
+        Ok(Jid::assemble(
+            local.as_deref(),
+            &domain,
+            resource.as_deref(),
+        ))
+    }
+
+    /// Joins prepared parts.
+    fn assemble(local: Option<&str>, domain: &str, resource: Option<&str>) -> Jid {
+        let mut text = String::with_capacity(
+            local.map_or(0, |l| l.len() + 1) + domain.len() + resource.map_or(0, |r| r.len() + 1),
+        );
+        if let Some(local) = local {
+            text.push_str(local);
+            text.push('@');
+        }
+        text.push_str(domain);
+        let domain_end = text.len();
+        if let Some(resource) = resource {
+            text.push('/');
+            text.push_str(resource);
+        }
+        // Each part is at most 1023 octets, so offsets fit in u16.
+        Jid {
+            text,
+            local_len: local.map_or(0, str::len) as u16,
+            domain_end: domain_end as u16,
+        }
+    }
+
+    /// The localpart, if any.
+    pub fn local(&self) -> Option<&str> {
+        (self.local_len > 0).then(|| &self.text[..usize::from(self.local_len)])
+    }
+
+    /// The domainpart.
+    pub fn domain(&self) -> &str {
+        let start = if self.local_len > 0 {
+            usize::from(self.local_len) + 1
+        } else {
+            0
+        };
+        &self.text[start..usize::from(self.domain_end)]
+    }
+
+    /// The resourcepart, if any.
+    pub fn resource(&self) -> Option<&str> {
+        self.text.get(usize::from(self.domain_end) + 1..)
+    }
+
+    /// True if there is no resourcepart.
+    pub fn is_bare(&self) -> bool {
+        self.resource().is_none()
+    }
+
+    /// The canonical string form.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// This address without its resource.
+    pub fn to_bare(&self) -> BareJid {
+        let mut text = self.text.clone();
+        text.truncate(usize::from(self.domain_end));
+        BareJid(Jid { text, ..*self })
+    }
+
+    /// This address as a full JID, if it has a resource.
+    pub fn try_into_full(self) -> Result<FullJid, BareJid> {
+        if self.is_bare() {
+            Err(BareJid(self))
+        } else {
+            Ok(FullJid(self))
+        }
+    }
+
+    /// This address as a bare JID, if it has no resource.
+    pub fn try_into_bare(self) -> Result<BareJid, FullJid> {
+        if self.is_bare() {
+            Ok(BareJid(self))
+        } else {
+            Err(FullJid(self))
+        }
+    }
+}
+
+impl FromStr for Jid {
+    type Err = JidError;
+    fn from_str(s: &str) -> Result<Jid, JidError> {
+        Jid::new(s)
+    }
+}
+
+impl fmt::Display for Jid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl fmt::Debug for Jid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Jid({:?})", self.text)
+    }
+}
+
+impl AsRef<str> for Jid {
+    fn as_ref(&self) -> &str {
+        &self.text
+    }
+}
+
+/// A JID without a resourcepart: an account (`juliet@example.com`) or a
+/// service (`example.com`).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BareJid(Jid);
+
+/// A JID with a resourcepart: one session or occupant
+/// (`juliet@example.com/balcony`).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FullJid(Jid);
+
+impl BareJid {
+    /// Parses a bare JID; an address with a resource is refused.
+    pub fn new(s: &str) -> Result<BareJid, JidError> {
+        Jid::new(s)?
+            .try_into_bare()
+            .map_err(|_| JidError::ResourcePresent)
+    }
+
+    /// Builds a bare JID from its parts.
+    pub fn from_parts(local: Option<&str>, domain: &str) -> Result<BareJid, JidError> {
+        Ok(BareJid(Jid::from_parts(local, domain, None)?))
+    }
+
+    /// This account's session with the given resource.
+    pub fn with_resource(&self, resource: &str) -> Result<FullJid, JidError> {
+        let resource = prepare_resource(resource)?;
+        Ok(FullJid(Jid::assemble(
+            self.local(),
+            self.domain(),
+            Some(&resource),
+        )))
+    }
+
+    /// The localpart, if any.
+    pub fn local(&self) -> Option<&str> {
+        self.0.local()
+    }
+    /// The domainpart.
+    pub fn domain(&self) -> &str {
+        self.0.domain()
+    }
+    /// The canonical string form.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+    /// As a general [`Jid`].
+    pub fn as_jid(&self) -> &Jid {
+        &self.0
+    }
+}
+
+impl FullJid {
+    /// Parses a full JID; an address without a resource is refused.
+    pub fn new(s: &str) -> Result<FullJid, JidError> {
+        Jid::new(s)?
+            .try_into_full()
+            .map_err(|_| JidError::ResourceMissing)
+    }
+
+    /// Builds a full JID from its parts.
+    pub fn from_parts(
+        local: Option<&str>,
+        domain: &str,
+        resource: &str,
+    ) -> Result<FullJid, JidError> {
+        Ok(FullJid(Jid::from_parts(local, domain, Some(resource))?))
+    }
+
+    /// The localpart, if any.
+    pub fn local(&self) -> Option<&str> {
+        self.0.local()
+    }
+    /// The domainpart.
+    pub fn domain(&self) -> &str {
+        self.0.domain()
+    }
+    /// The resourcepart.
+    pub fn resource(&self) -> &str {
+        self.0.resource().unwrap_or_default()
+    }
+    /// The account this session belongs to.
+    pub fn to_bare(&self) -> BareJid {
+        self.0.to_bare()
+    }
+    /// The canonical string form.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+    /// As a general [`Jid`].
+    pub fn as_jid(&self) -> &Jid {
+        &self.0
+    }
+}
+
+macro_rules! jid_newtype_impls {
+    ($t:ident, $name:literal) => {
+        impl FromStr for $t {
+            type Err = JidError;
+            fn from_str(s: &str) -> Result<$t, JidError> {
+                $t::new(s)
+            }
+        }
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!($name, "({:?})"), self.as_str())
+            }
+        }
+        impl From<$t> for Jid {
+            fn from(j: $t) -> Jid {
+                j.0
+            }
+        }
+        impl AsRef<str> for $t {
+            fn as_ref(&self) -> &str {
+                self.as_str()
+            }
+        }
+        impl PartialEq<Jid> for $t {
+            fn eq(&self, other: &Jid) -> bool {
+                self.0 == *other
+            }
+        }
+        impl PartialEq<$t> for Jid {
+            fn eq(&self, other: &$t) -> bool {
+                *self == other.0
+            }
+        }
+    };
+}
+jid_newtype_impls!(BareJid, "BareJid");
+jid_newtype_impls!(FullJid, "FullJid");
+
+impl TryFrom<Jid> for FullJid {
+    type Error = JidError;
+    fn try_from(j: Jid) -> Result<FullJid, JidError> {
+        j.try_into_full().map_err(|_| JidError::ResourceMissing)
+    }
+}
+
+impl TryFrom<Jid> for BareJid {
+    type Error = JidError;
+    fn try_from(j: Jid) -> Result<BareJid, JidError> {
+        j.try_into_bare().map_err(|_| JidError::ResourcePresent)
+    }
+}
+
+#[cfg(test)]
+mod tests;
