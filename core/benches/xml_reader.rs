@@ -64,16 +64,9 @@ fn main() {
     let stanzas = read_stream(&bytes, bytes.len());
     let mb = bytes.len() as f64 / 1e6;
     println!("corpus: {path}");
-    println!(
-        "        {:.2} MB, {stanzas} stanzas, {} xmlparser tokens",
-        mb,
-        tokenize_raw(text)
-    );
+    println!("        {:.2} MB, {stanzas} stanzas, {} xmlparser tokens", mb, tokenize_raw(text));
     println!();
-    println!(
-        "{:<44} {:>12} {:>12} {:>14}",
-        "case", "median MB/s", "best MB/s", "stanzas/s"
-    );
+    println!("{:<44} {:>12} {:>12} {:>14}", "case", "median MB/s", "best MB/s", "stanzas/s");
 
     let budget = Duration::from_secs(2);
     let report = |name: &str, (median, best): (Duration, Duration)| {

@@ -223,21 +223,9 @@ mod tests {
 
     #[test]
     fn rfc6120_8_3_3_default_types_follow_the_examples() {
-        assert_eq!(
-            StanzaErrorCondition::ServiceUnavailable.default_type(),
-            StanzaErrorType::Cancel
-        );
-        assert_eq!(
-            StanzaErrorCondition::BadRequest.default_type(),
-            StanzaErrorType::Modify
-        );
-        assert_eq!(
-            StanzaErrorCondition::NotAuthorized.default_type(),
-            StanzaErrorType::Auth
-        );
-        assert_eq!(
-            StanzaErrorCondition::ResourceConstraint.default_type(),
-            StanzaErrorType::Wait
-        );
+        assert_eq!(StanzaErrorCondition::ServiceUnavailable.default_type(), StanzaErrorType::Cancel);
+        assert_eq!(StanzaErrorCondition::BadRequest.default_type(), StanzaErrorType::Modify);
+        assert_eq!(StanzaErrorCondition::NotAuthorized.default_type(), StanzaErrorType::Auth);
+        assert_eq!(StanzaErrorCondition::ResourceConstraint.default_type(), StanzaErrorType::Wait);
     }
 }

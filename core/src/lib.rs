@@ -32,6 +32,6 @@ extern crate std;
 pub mod condition;
 pub mod jid;
 pub mod ns;
-// pub mod stanza;
+pub mod stanza;
 pub mod time;
 pub mod xml;

@@ -8,11 +8,7 @@ use sxmpp::xml::{Limits, StreamEvent, StreamReader, XmlError};
 
 /// Feeds `input` cut at `cuts` (sorted offsets), draining events after
 /// every piece; stops at the first error.
-fn read_split(
-    input: &[u8],
-    cuts: &[usize],
-    limits: Limits,
-) -> (Vec<StreamEvent>, Option<XmlError>) {
+fn read_split(input: &[u8], cuts: &[usize], limits: Limits) -> (Vec<StreamEvent>, Option<XmlError>) {
     let mut reader = StreamReader::new(limits);
     let mut events = Vec::new();
     let mut start = 0;
@@ -117,12 +113,7 @@ fn every_sample_is_read_the_same_at_fixed_chunk_sizes() {
     for input in samples() {
         let whole = read_chunks(&input, input.len().max(1));
         for chunk in [1, 2, 3, 5, 7, 64] {
-            assert_eq!(
-                whole,
-                read_chunks(&input, chunk),
-                "chunk {chunk} of {:?}",
-                String::from_utf8_lossy(&input)
-            );
+            assert_eq!(whole, read_chunks(&input, chunk), "chunk {chunk} of {:?}", String::from_utf8_lossy(&input));
         }
     }
 }
@@ -142,10 +133,7 @@ fn the_corpus_gives_exactly_10000_stanzas_in_every_chunking() {
     let events = &whole.0;
     assert!(matches!(events.first(), Some(StreamEvent::Open(_))));
     assert_eq!(events.last(), Some(&StreamEvent::Close));
-    let stanzas = events
-        .iter()
-        .filter(|e| matches!(e, StreamEvent::Element(_)))
-        .count();
+    let stanzas = events.iter().filter(|e| matches!(e, StreamEvent::Element(_))).count();
     assert_eq!(stanzas, 10_000);
     for chunk in [1, 7, 64, 4096] {
         let split = read_chunks(&input, chunk);

@@ -67,10 +67,7 @@ fn element() -> impl Strategy<Value = Element> {
             name(),
             namespace(),
             proptest::collection::vec((namespace(), name(), text()), 0..5),
-            proptest::collection::vec(
-                prop_oneof![inner.prop_map(Child::Element), text().prop_map(Child::Text)],
-                0..6,
-            ),
+            proptest::collection::vec(prop_oneof![inner.prop_map(Child::Element), text().prop_map(Child::Text)], 0..6),
         )
             .prop_map(|(n, ns, attrs, children)| {
                 let mut el = Element::try_new(n, ns).unwrap();
@@ -92,10 +89,7 @@ fn read_one(document: &str) -> Element {
     let mut reader = StreamReader::new(Limits::default());
     reader.feed(document.as_bytes());
     let mut found = None;
-    while let Some(ev) = reader
-        .next_event()
-        .unwrap_or_else(|e| panic!("{e} in {document}"))
-    {
+    while let Some(ev) = reader.next_event().unwrap_or_else(|e| panic!("{e} in {document}")) {
         if let StreamEvent::Element(el) = ev {
             found = Some(el);
         }

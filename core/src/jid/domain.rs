@@ -39,28 +39,18 @@ pub(crate) fn prepare(domain: &str) -> Result<Cow<'_, str>, DomainError> {
         return Err(DomainError::EmptyLabel);
     }
     if let Some(inner) = domain.strip_prefix('[') {
-        let addr: Ipv6Addr = inner
-            .strip_suffix(']')
-            .and_then(|a| a.parse().ok())
-            .ok_or(DomainError::InvalidIpLiteral)?;
+        let addr: Ipv6Addr =
+            inner.strip_suffix(']').and_then(|a| a.parse().ok()).ok_or(DomainError::InvalidIpLiteral)?;
         let canonical = format!("[{addr}]");
-        return Ok(if canonical == domain {
-            Cow::Borrowed(domain)
-        } else {
-            Cow::Owned(canonical)
-        });
+        return Ok(if canonical == domain { Cow::Borrowed(domain) } else { Cow::Owned(canonical) });
     }
     // Rust's parser accepts only the canonical dotted quad, so what parses
     // is already in canonical form.
     if domain.parse::<Ipv4Addr>().is_ok() {
         return Ok(Cow::Borrowed(domain));
     }
-    let plain_ascii = domain
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-        && !domain
-            .split('.')
-            .any(|l| l.len() >= 4 && l[..4].eq_ignore_ascii_case("xn--"));
+    let plain_ascii = domain.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && !domain.split('.').any(|l| l.len() >= 4 && l[..4].eq_ignore_ascii_case("xn--"));
     if plain_ascii {
         check_labels(domain)?;
         return Ok(if domain.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -72,9 +62,8 @@ pub(crate) fn prepare(domain: &str) -> Result<Cow<'_, str>, DomainError> {
     let uts46 = Uts46::new();
     let (unicode, result) = uts46.to_unicode(domain.as_bytes(), DENY, Hyphens::Allow);
     result.map_err(|_| DomainError::Idna)?;
-    let ascii = uts46
-        .to_ascii(domain.as_bytes(), DENY, Hyphens::Allow, DnsLength::Ignore)
-        .map_err(|_| DomainError::Idna)?;
+    let ascii =
+        uts46.to_ascii(domain.as_bytes(), DENY, Hyphens::Allow, DnsLength::Ignore).map_err(|_| DomainError::Idna)?;
     check_labels(&ascii)?;
     Ok(Cow::Owned(String::from(unicode)))
 }
@@ -98,33 +87,14 @@ mod tests {
     #[test]
     fn rfc7622_3_2_domainparts() {
         assert_eq!(prepare("example.com").unwrap(), "example.com");
-        assert_eq!(
-            prepare("EXAMPLE.com.").unwrap(),
-            "example.com",
-            "case and the final dot"
-        );
-        assert_eq!(
-            prepare("xn--bcher-kva.example").unwrap(),
-            "bücher.example",
-            "A-labels become U-labels"
-        );
+        assert_eq!(prepare("EXAMPLE.com.").unwrap(), "example.com", "case and the final dot");
+        assert_eq!(prepare("xn--bcher-kva.example").unwrap(), "bücher.example", "A-labels become U-labels");
         assert_eq!(prepare("BÜCHER.example").unwrap(), "bücher.example");
-        assert_eq!(
-            prepare("ＥＸＡＭＰＬＥ．com").unwrap(),
-            "example.com",
-            "width mapping and ideographic dot"
-        );
+        assert_eq!(prepare("ＥＸＡＭＰＬＥ．com").unwrap(), "example.com", "width mapping and ideographic dot");
         assert_eq!(prepare("[::1]").unwrap(), "[::1]");
-        assert_eq!(
-            prepare("[0:0::1]").unwrap(),
-            "[::1]",
-            "IPv6 in canonical form"
-        );
+        assert_eq!(prepare("[0:0::1]").unwrap(), "[::1]", "IPv6 in canonical form");
         assert_eq!(prepare("192.0.2.1").unwrap(), "192.0.2.1");
-        assert_eq!(
-            prepare("conference_1.example").unwrap(),
-            "conference_1.example"
-        );
+        assert_eq!(prepare("conference_1.example").unwrap(), "conference_1.example");
         assert_eq!(prepare(""), Err(DomainError::EmptyLabel));
         assert_eq!(prepare("."), Err(DomainError::EmptyLabel));
         assert_eq!(prepare("a..b"), Err(DomainError::EmptyLabel));
@@ -133,15 +103,7 @@ mod tests {
         assert_eq!(prepare("ex ample.com"), Err(DomainError::Idna));
         assert_eq!(prepare("exa<mple.com"), Err(DomainError::Idna));
         assert_eq!(prepare(&"a".repeat(64)), Err(DomainError::LabelTooLong));
-        assert_eq!(
-            prepare(&format!("{}ü.example", "a".repeat(60))),
-            Err(DomainError::LabelTooLong),
-            "A-label length"
-        );
-        assert_eq!(
-            prepare("xn--a.example"),
-            Err(DomainError::Idna),
-            "bad punycode"
-        );
+        assert_eq!(prepare(&format!("{}ü.example", "a".repeat(60))), Err(DomainError::LabelTooLong), "A-label length");
+        assert_eq!(prepare("xn--a.example"), Err(DomainError::Idna), "bad punycode");
     }
 }

@@ -102,11 +102,7 @@ pub struct Jid {
 }
 
 fn check_len(part: &str, which: Part) -> Result<(), JidError> {
-    if part.len() > MAX_PART_BYTES {
-        Err(JidError::TooLong(which))
-    } else {
-        Ok(())
-    }
+    if part.len() > MAX_PART_BYTES { Err(JidError::TooLong(which)) } else { Ok(()) }
 }
 
 fn prepare_local(local: &str) -> Result<Cow<'_, str>, JidError> {
@@ -165,19 +161,11 @@ impl Jid {
     }
 
     /// Builds a JID from its parts, preparing each.
-    pub fn from_parts(
-        local: Option<&str>,
-        domain: &str,
-        resource: Option<&str>,
-    ) -> Result<Jid, JidError> {
+    pub fn from_parts(local: Option<&str>, domain: &str, resource: Option<&str>) -> Result<Jid, JidError> {
         let local = local.map(prepare_local).transpose()?;
         let domain = prepare_domain(domain)?;
         let resource = resource.map(prepare_resource).transpose()?;
-        Ok(Jid::assemble(
-            local.as_deref(),
-            &domain,
-            resource.as_deref(),
-        ))
+        Ok(Jid::assemble(local.as_deref(), &domain, resource.as_deref()))
     }
 
     /// Joins prepared parts.
@@ -196,11 +184,7 @@ impl Jid {
             text.push_str(resource);
         }
         // Each part is at most 1023 octets, so offsets fit in u16.
-        Jid {
-            text,
-            local_len: local.map_or(0, str::len) as u16,
-            domain_end: domain_end as u16,
-        }
+        Jid { text, local_len: local.map_or(0, str::len) as u16, domain_end: domain_end as u16 }
     }
 
     /// The localpart, if any.
@@ -210,11 +194,7 @@ impl Jid {
 
     /// The domainpart.
     pub fn domain(&self) -> &str {
-        let start = if self.local_len > 0 {
-            usize::from(self.local_len) + 1
-        } else {
-            0
-        };
+        let start = if self.local_len > 0 { usize::from(self.local_len) + 1 } else { 0 };
         &self.text[start..usize::from(self.domain_end)]
     }
 
@@ -242,20 +222,12 @@ impl Jid {
 
     /// This address as a full JID, if it has a resource.
     pub fn try_into_full(self) -> Result<FullJid, BareJid> {
-        if self.is_bare() {
-            Err(BareJid(self))
-        } else {
-            Ok(FullJid(self))
-        }
+        if self.is_bare() { Err(BareJid(self)) } else { Ok(FullJid(self)) }
     }
 
     /// This address as a bare JID, if it has no resource.
     pub fn try_into_bare(self) -> Result<BareJid, FullJid> {
-        if self.is_bare() {
-            Ok(BareJid(self))
-        } else {
-            Err(FullJid(self))
-        }
+        if self.is_bare() { Ok(BareJid(self)) } else { Err(FullJid(self)) }
     }
 }
 
@@ -297,9 +269,7 @@ pub struct FullJid(Jid);
 impl BareJid {
     /// Parses a bare JID; an address with a resource is refused.
     pub fn new(s: &str) -> Result<BareJid, JidError> {
-        Jid::new(s)?
-            .try_into_bare()
-            .map_err(|_| JidError::ResourcePresent)
+        Jid::new(s)?.try_into_bare().map_err(|_| JidError::ResourcePresent)
     }
 
     /// Builds a bare JID from its parts.
@@ -310,11 +280,7 @@ impl BareJid {
     /// This account's session with the given resource.
     pub fn with_resource(&self, resource: &str) -> Result<FullJid, JidError> {
         let resource = prepare_resource(resource)?;
-        Ok(FullJid(Jid::assemble(
-            self.local(),
-            self.domain(),
-            Some(&resource),
-        )))
+        Ok(FullJid(Jid::assemble(self.local(), self.domain(), Some(&resource))))
     }
 
     /// The localpart, if any.
@@ -338,17 +304,11 @@ impl BareJid {
 impl FullJid {
     /// Parses a full JID; an address without a resource is refused.
     pub fn new(s: &str) -> Result<FullJid, JidError> {
-        Jid::new(s)?
-            .try_into_full()
-            .map_err(|_| JidError::ResourceMissing)
+        Jid::new(s)?.try_into_full().map_err(|_| JidError::ResourceMissing)
     }
 
     /// Builds a full JID from its parts.
-    pub fn from_parts(
-        local: Option<&str>,
-        domain: &str,
-        resource: &str,
-    ) -> Result<FullJid, JidError> {
+    pub fn from_parts(local: Option<&str>, domain: &str, resource: &str) -> Result<FullJid, JidError> {
         Ok(FullJid(Jid::from_parts(local, domain, Some(resource))?))
     }
 

@@ -42,9 +42,7 @@ pub(crate) fn check_text(s: &str) -> Result<(), InvalidXml> {
         let bad = if b < 0x20 {
             !matches!(b, b'\t' | b'\n' | b'\r')
         } else {
-            b == 0xEF
-                && bytes.get(i + 1) == Some(&0xBF)
-                && matches!(bytes.get(i + 2), Some(0xBE | 0xBF))
+            b == 0xEF && bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF))
         };
         if bad {
             let ch = s[i..].chars().next().unwrap_or('\0');
@@ -64,8 +62,7 @@ fn is_name_start_char(c: char) -> bool {
 }
 
 fn is_name_char(c: char) -> bool {
-    is_name_start_char(c)
-        || matches!(c as u32, 0x2D | 0x2E | 0x30..=0x39 | 0xB7 | 0x300..=0x36F | 0x203F..=0x2040)
+    is_name_start_char(c) || matches!(c as u32, 0x2D | 0x2E | 0x30..=0x39 | 0xB7 | 0x300..=0x36F | 0x203F..=0x2040)
 }
 
 /// True if `s` is an `NCName` (XML-NAMES §3): a name without a colon.
@@ -79,11 +76,7 @@ pub(crate) fn is_ncname(s: &str) -> bool {
 
 /// Checks a local name or prefix an application supplies.
 pub(crate) fn check_ncname(s: &str) -> Result<(), InvalidXml> {
-    if is_ncname(s) {
-        Ok(())
-    } else {
-        Err(InvalidXml::Name(s.into()))
-    }
+    if is_ncname(s) { Ok(()) } else { Err(InvalidXml::Name(s.into())) }
 }
 
 /// Appends `s` escaped for character data. `\r` becomes `&#13;` so that a
@@ -135,28 +128,10 @@ mod tests {
     #[test]
     fn xml_1_0_char_production() {
         assert!(check_text("tab\tlf\ncr\r and ünïcode ♚ 🎣").is_ok());
-        assert_eq!(
-            check_text("a\u{0}b"),
-            Err(InvalidXml::Char { ch: '\0', at: 1 })
-        );
-        assert_eq!(
-            check_text("\u{1}"),
-            Err(InvalidXml::Char { ch: '\u{1}', at: 0 })
-        );
-        assert_eq!(
-            check_text("x\u{FFFE}"),
-            Err(InvalidXml::Char {
-                ch: '\u{FFFE}',
-                at: 1
-            })
-        );
-        assert_eq!(
-            check_text("\u{FFFF}"),
-            Err(InvalidXml::Char {
-                ch: '\u{FFFF}',
-                at: 0
-            })
-        );
+        assert_eq!(check_text("a\u{0}b"), Err(InvalidXml::Char { ch: '\0', at: 1 }));
+        assert_eq!(check_text("\u{1}"), Err(InvalidXml::Char { ch: '\u{1}', at: 0 }));
+        assert_eq!(check_text("x\u{FFFE}"), Err(InvalidXml::Char { ch: '\u{FFFE}', at: 1 }));
+        assert_eq!(check_text("\u{FFFF}"), Err(InvalidXml::Char { ch: '\u{FFFF}', at: 0 }));
         assert!(check_text("\u{FFFD}\u{EFBF}").is_ok());
     }
 

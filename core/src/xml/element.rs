@@ -74,10 +74,7 @@ impl Element {
         if let Err(e) = check_ncname(name) {
             panic!("Element::new: {e}");
         }
-        assert!(
-            ns.as_str() != XMLNS_NS,
-            "Element::new: no element is in the xmlns namespace"
-        );
+        assert!(ns.as_str() != XMLNS_NS, "Element::new: no element is in the xmlns namespace");
         Element::from_parts(name.into(), ns, Vec::new())
     }
 
@@ -95,12 +92,7 @@ impl Element {
 
     /// Assembles an element from parts the reader has already checked.
     pub(crate) fn from_parts(name: String, ns: Namespace, attrs: Vec<Attribute>) -> Element {
-        Element {
-            name,
-            ns,
-            attrs,
-            children: Vec::new(),
-        }
+        Element { name, ns, attrs, children: Vec::new() }
     }
 
     /// Builds an attribute from parts the reader has already checked.
@@ -132,10 +124,7 @@ impl Element {
 
     /// The value of the attribute `name` in namespace `ns`.
     pub fn attr_ns(&self, ns: &str, name: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|a| a.name == name && a.ns.as_str() == ns)
-            .map(|a| a.value.as_str())
+        self.attrs.iter().find(|a| a.name == name && a.ns.as_str() == ns).map(|a| a.value.as_str())
     }
 
     /// All attributes, in the order they were set or read.
@@ -150,12 +139,7 @@ impl Element {
 
     /// Sets (or replaces) attribute `name` in namespace `ns`, such as
     /// `xml:lang` in [`Namespace::XML`].
-    pub fn set_attr_ns(
-        &mut self,
-        ns: Namespace,
-        name: &str,
-        value: impl Into<String>,
-    ) -> Result<(), InvalidXml> {
+    pub fn set_attr_ns(&mut self, ns: Namespace, name: &str, value: impl Into<String>) -> Result<(), InvalidXml> {
         check_ncname(name)?;
         if ns.as_str() == XMLNS_NS || (ns.is_none() && name == "xmlns") {
             // Namespace declarations are the writer's business, not data.
@@ -165,31 +149,20 @@ impl Element {
         check_text(&value)?;
         match self.attrs.iter_mut().find(|a| a.name == name && a.ns == ns) {
             Some(a) => a.value = value,
-            None => self.attrs.push(Attribute {
-                ns,
-                name: name.into(),
-                value,
-            }),
+            None => self.attrs.push(Attribute { ns, name: name.into(), value }),
         }
         Ok(())
     }
 
     /// [`set_attr`](Element::set_attr), for building in one expression.
-    pub fn with_attr(
-        mut self,
-        name: &str,
-        value: impl Into<String>,
-    ) -> Result<Element, InvalidXml> {
+    pub fn with_attr(mut self, name: &str, value: impl Into<String>) -> Result<Element, InvalidXml> {
         self.set_attr(name, value)?;
         Ok(self)
     }
 
     /// Removes the unqualified attribute `name`, returning its value.
     pub fn remove_attr(&mut self, name: &str) -> Option<String> {
-        let i = self
-            .attrs
-            .iter()
-            .position(|a| a.name == name && a.ns.is_none())?;
+        let i = self.attrs.iter().position(|a| a.name == name && a.ns.is_none())?;
         Some(self.attrs.remove(i).value)
     }
 
@@ -224,10 +197,7 @@ impl Element {
     /// Removes and returns the first child element with this name and
     /// namespace.
     pub fn remove_child(&mut self, name: &str, ns: &str) -> Option<Element> {
-        let i = self
-            .children
-            .iter()
-            .position(|n| matches!(n, Node::Element(e) if e.is(name, ns)))?;
+        let i = self.children.iter().position(|n| matches!(n, Node::Element(e) if e.is(name, ns)))?;
         match self.children.remove(i) {
             Node::Element(e) => {
                 self.merge_text_at(i);
@@ -350,22 +320,10 @@ mod tests {
     fn building_refuses_what_xml_cannot_carry() {
         let mut el = Element::new("message", CLIENT);
         assert!(el.set_attr("to", "romeo@example.net").is_ok());
-        assert!(matches!(
-            el.set_attr("id", "a\u{1}"),
-            Err(InvalidXml::Char { ch: '\u{1}', .. })
-        ));
-        assert!(matches!(
-            el.set_attr("bad name", "x"),
-            Err(InvalidXml::Name(_))
-        ));
-        assert!(matches!(
-            el.set_attr("xmlns", "x"),
-            Err(InvalidXml::Name(_))
-        ));
-        assert!(matches!(
-            el.append_text("\u{FFFF}"),
-            Err(InvalidXml::Char { .. })
-        ));
+        assert!(matches!(el.set_attr("id", "a\u{1}"), Err(InvalidXml::Char { ch: '\u{1}', .. })));
+        assert!(matches!(el.set_attr("bad name", "x"), Err(InvalidXml::Name(_))));
+        assert!(matches!(el.set_attr("xmlns", "x"), Err(InvalidXml::Name(_))));
+        assert!(matches!(el.append_text("\u{FFFF}"), Err(InvalidXml::Char { .. })));
         assert!(Element::try_new("a:b", Namespace::NONE).is_err());
         assert!(Element::try_new("body", Namespace::new(CLIENT).unwrap()).is_ok());
         assert!(Namespace::new("urn:\u{0}").is_err());
@@ -386,10 +344,7 @@ mod tests {
         assert_eq!(el.attr("type"), Some("normal"));
         assert_eq!(el.attrs().len(), 2);
         assert_eq!(el.attr("lang"), None);
-        assert_eq!(
-            el.attr_ns(super::super::namespace::XML_NS, "lang"),
-            Some("en")
-        );
+        assert_eq!(el.attr_ns(super::super::namespace::XML_NS, "lang"), Some("en"));
         assert_eq!(el.remove_attr("type"), Some("normal".into()));
         assert_eq!(el.attr("type"), None);
     }
@@ -429,30 +384,11 @@ mod tests {
 
     #[test]
     fn equality_ignores_attribute_order_only() {
-        let a = Element::new("x", CLIENT)
-            .with_attr("a", "1")
-            .unwrap()
-            .with_attr("b", "2")
-            .unwrap();
-        let b = Element::new("x", CLIENT)
-            .with_attr("b", "2")
-            .unwrap()
-            .with_attr("a", "1")
-            .unwrap();
+        let a = Element::new("x", CLIENT).with_attr("a", "1").unwrap().with_attr("b", "2").unwrap();
+        let b = Element::new("x", CLIENT).with_attr("b", "2").unwrap().with_attr("a", "1").unwrap();
         assert_eq!(a, b);
-        let c = Element::new("x", CLIENT)
-            .with_attr("b", "2")
-            .unwrap()
-            .with_attr("a", "3")
-            .unwrap();
+        let c = Element::new("x", CLIENT).with_attr("b", "2").unwrap().with_attr("a", "3").unwrap();
         assert_ne!(a, c);
-        assert_ne!(
-            a,
-            Element::new("x", "urn:other")
-                .with_attr("a", "1")
-                .unwrap()
-                .with_attr("b", "2")
-                .unwrap()
-        );
+        assert_ne!(a, Element::new("x", "urn:other").with_attr("a", "1").unwrap().with_attr("b", "2").unwrap());
     }
 }

@@ -48,10 +48,7 @@ impl Namespace {
         let mut i = 0;
         while i < bytes.len() {
             let b = bytes[i];
-            assert!(
-                b >= 0x20 || b == b'\t' || b == b'\n' || b == b'\r',
-                "control character in a namespace constant"
-            );
+            assert!(b >= 0x20 || b == b'\t' || b == b'\n' || b == b'\r', "control character in a namespace constant");
             i += 1;
         }
         Namespace(Repr::Static(uri))

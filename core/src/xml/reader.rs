@@ -87,10 +87,7 @@ impl StreamHeader {
     /// The default namespace the header declares (RFC 6120 §4.8.2: the
     /// content namespace), if it declares one.
     pub fn default_ns(&self) -> Option<&Namespace> {
-        self.namespaces
-            .iter()
-            .find(|(p, _)| p.is_empty())
-            .map(|(_, ns)| ns)
+        self.namespaces.iter().find(|(p, _)| p.is_empty()).map(|(_, ns)| ns)
     }
 }
 
@@ -156,11 +153,7 @@ impl Scope {
         if prefix == "xml" {
             return Some(&Namespace::XML);
         }
-        self.bindings
-            .iter()
-            .rev()
-            .find(|(p, _)| p == prefix)
-            .map(|(_, ns)| ns)
+        self.bindings.iter().rev().find(|(p, _)| p == prefix).map(|(_, ns)| ns)
     }
 
     fn bind(&mut self, prefix: String, ns: Namespace) {
@@ -179,12 +172,7 @@ impl Scope {
             let redeclared_default = self.bindings[mark..].iter().any(|(p, _)| p.is_empty());
             self.bindings.truncate(mark);
             if redeclared_default {
-                self.default = self
-                    .bindings
-                    .iter()
-                    .rev()
-                    .find(|(p, _)| p.is_empty())
-                    .map(|(_, ns)| ns.clone());
+                self.default = self.bindings.iter().rev().find(|(p, _)| p.is_empty()).map(|(_, ns)| ns.clone());
             }
         }
     }
@@ -258,19 +246,13 @@ fn is_ws(b: u8) -> bool {
 
 /// Where `needle` occurs in `hay[from..]`, as an index into `hay`.
 fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    hay.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|i| i + from)
+    hay.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|i| i + from)
 }
 
 impl StreamReader {
     /// A reader at the start of a stream.
     pub fn new(limits: Limits) -> StreamReader {
-        let limits = Limits {
-            max_depth: limits.max_depth.min(Limits::MAX_DEPTH_CAP),
-            ..limits
-        };
+        let limits = Limits { max_depth: limits.max_depth.min(Limits::MAX_DEPTH_CAP), ..limits };
         StreamReader {
             limits,
             buf: String::new(),
@@ -367,8 +349,7 @@ impl StreamReader {
             Err(e) => {
                 let (valid, rest) = data.split_at(e.valid_up_to());
                 // `valid` was just checked; this cannot fail.
-                self.buf
-                    .push_str(core::str::from_utf8(valid).unwrap_or_default());
+                self.buf.push_str(core::str::from_utf8(valid).unwrap_or_default());
                 if e.error_len().is_none() {
                     self.carry[..rest.len()].copy_from_slice(rest);
                     self.carry_len = rest.len();
@@ -386,10 +367,7 @@ impl StreamReader {
         let offset = self.base + at as u64;
         self.carry_len = 0;
         self.deferred_error = Some(if offset == 0 && (first == 0xFE || first == 0xFF) {
-            XmlError::UnsupportedEncoding {
-                offset,
-                detail: "UTF-16 byte order mark".into(),
-            }
+            XmlError::UnsupportedEncoding { offset, detail: "UTF-16 byte order mark".into() }
         } else {
             XmlError::InvalidUtf8 { offset }
         });
@@ -463,25 +441,14 @@ impl StreamReader {
     /// chunking.
     fn check_size(&self, end: usize, is_tag: bool) -> Result<(), XmlError> {
         let stanza = self.stanza_origin().map(|origin| {
-            let error = XmlError::LimitExceeded {
-                offset: origin,
-                limit: Limit::StanzaBytes(self.limits.max_stanza_bytes),
-            };
-            (
-                origin.saturating_add(self.limits.max_stanza_bytes as u64),
-                error,
-            )
+            let error =
+                XmlError::LimitExceeded { offset: origin, limit: Limit::StanzaBytes(self.limits.max_stanza_bytes) };
+            (origin.saturating_add(self.limits.max_stanza_bytes as u64), error)
         });
         let tag = is_tag.then(|| {
             let offset = self.at(self.pos);
-            let error = XmlError::LimitExceeded {
-                offset,
-                limit: Limit::TagBytes(self.limits.max_tag_bytes),
-            };
-            (
-                offset.saturating_add(self.limits.max_tag_bytes as u64),
-                error,
-            )
+            let error = XmlError::LimitExceeded { offset, limit: Limit::TagBytes(self.limits.max_tag_bytes) };
+            (offset.saturating_add(self.limits.max_tag_bytes as u64), error)
         });
         let first = match (stanza, tag) {
             (Some(s), Some(t)) => Some(if s.0 <= t.0 { s } else { t }),
@@ -649,10 +616,7 @@ impl StreamReader {
     }
 
     fn restricted(&self, at: usize, what: Restricted) -> XmlError {
-        XmlError::Restricted {
-            offset: self.at(at),
-            what,
-        }
+        XmlError::Restricted { offset: self.at(at), what }
     }
 
     /// The error for non-whitespace text at `pos` outside any stanza.
@@ -661,19 +625,10 @@ impl StreamReader {
         match self.state {
             State::Stream => XmlError::TextOutsideStanza { offset },
             State::Prolog { .. } if self.buf.as_bytes()[pos] == 0 => {
-                XmlError::UnsupportedEncoding {
-                    offset,
-                    detail: "NUL byte in the prolog (UTF-16 or UTF-32)".into(),
-                }
+                XmlError::UnsupportedEncoding { offset, detail: "NUL byte in the prolog (UTF-16 or UTF-32)".into() }
             }
-            State::Prolog { .. } => XmlError::Malformed {
-                offset,
-                detail: "text before the root element".into(),
-            },
-            State::Closed => XmlError::Malformed {
-                offset,
-                detail: "text after the root element".into(),
-            },
+            State::Prolog { .. } => XmlError::Malformed { offset, detail: "text before the root element".into() },
+            State::Closed => XmlError::Malformed { offset, detail: "text after the root element".into() },
         }
     }
 
@@ -706,18 +661,13 @@ impl StreamReader {
         self.scan = range.end;
         self.scan_quote = None;
         if let State::Prolog { decl_allowed: true } = self.state {
-            self.state = State::Prolog {
-                decl_allowed: false,
-            };
+            self.state = State::Prolog { decl_allowed: false };
         }
         Ok(ev)
     }
 
     fn malformed(&self, at: usize, detail: &str) -> XmlError {
-        XmlError::Malformed {
-            offset: self.at(at),
-            detail: detail.into(),
-        }
+        XmlError::Malformed { offset: self.at(at), detail: detail.into() }
     }
 
     /// Maps a tokenizer error, keeping illegal characters apart from other
@@ -735,10 +685,7 @@ impl StreamReader {
         };
         let cause = match cause {
             Some(S::NonXmlChar(c, _)) => {
-                return XmlError::IllegalChar {
-                    offset: self.at(at),
-                    ch: *c as u32,
-                };
+                return XmlError::IllegalChar { offset: self.at(at), ch: *c as u32 };
             }
             Some(S::UnexpectedEndOfStream) => "unexpected end",
             Some(S::InvalidName) => "invalid name",
@@ -749,23 +696,16 @@ impl StreamReader {
             Some(S::InvalidCharacterData) => "']]>' in character data",
             _ => "malformed",
         };
-        XmlError::Malformed {
-            offset: self.at(at),
-            detail: format!("bad {construct}: {cause}"),
-        }
+        XmlError::Malformed { offset: self.at(at), detail: format!("bad {construct}: {cause}") }
     }
 
     /// The XML declaration (XML 1.0 §2.8; RFC 6120 §11.5, §11.6).
     fn declaration(&mut self, r: Range<usize>) -> Result<(), XmlError> {
         let text = &self.buf[r.clone()];
         match Tokenizer::from(text).next() {
-            Some(Ok(Token::Declaration {
-                version, encoding, ..
-            })) => {
+            Some(Ok(Token::Declaration { version, encoding, .. })) => {
                 if version.as_str() != "1.0" {
-                    return Err(
-                        self.restricted(r.start, Restricted::XmlVersion(version.as_str().into()))
-                    );
+                    return Err(self.restricted(r.start, Restricted::XmlVersion(version.as_str().into())));
                 }
                 if let Some(enc) = encoding
                     && !enc.as_str().eq_ignore_ascii_case("UTF-8")
@@ -789,34 +729,20 @@ impl StreamReader {
 
     /// Tokenizes a start tag into `self.attrs`; returns the element's
     /// (prefix, local) ranges and whether it is empty (`<x/>`).
-    fn tokenize_start_tag(
-        &mut self,
-        r: Range<usize>,
-    ) -> Result<(Range<usize>, Range<usize>, bool), XmlError> {
+    fn tokenize_start_tag(&mut self, r: Range<usize>) -> Result<(Range<usize>, Range<usize>, bool), XmlError> {
         self.attrs.clear();
         let mut name = None;
         for token in Tokenizer::from_fragment(&self.buf, r.clone()) {
             match token {
-                Ok(Token::ElementStart { prefix, local, .. }) => {
-                    name = Some((prefix.range(), local.range()))
-                }
-                Ok(Token::Attribute {
-                    prefix,
-                    local,
-                    value,
-                    ..
-                }) => {
+                Ok(Token::ElementStart { prefix, local, .. }) => name = Some((prefix.range(), local.range())),
+                Ok(Token::Attribute { prefix, local, value, .. }) => {
                     if self.attrs.len() == self.limits.max_attributes {
                         return Err(XmlError::LimitExceeded {
                             offset: self.at(r.start),
                             limit: Limit::Attributes(self.limits.max_attributes),
                         });
                     }
-                    self.attrs.push(RawAttr {
-                        prefix: prefix.range(),
-                        local: local.range(),
-                        value: value.range(),
-                    });
+                    self.attrs.push(RawAttr { prefix: prefix.range(), local: local.range(), value: value.range() });
                 }
                 Ok(Token::ElementEnd { end, .. }) => {
                     let Some((prefix, local)) = name else { break };
@@ -836,10 +762,7 @@ impl StreamReader {
     fn start_tag(&mut self, r: Range<usize>) -> Result<Option<StreamEvent>, XmlError> {
         let offset = self.at(r.start);
         if self.state == State::Closed {
-            return Err(XmlError::Malformed {
-                offset,
-                detail: "element after the root element".into(),
-            });
+            return Err(XmlError::Malformed { offset, detail: "element after the root element".into() });
         }
         let (prefix_r, local_r, empty) = self.tokenize_start_tag(r.clone())?;
         let is_root = matches!(self.state, State::Prolog { .. });
@@ -872,16 +795,10 @@ impl StreamReader {
 
         let prefix = &self.buf[prefix_r.clone()];
         let Some(ns) = self.scope.resolve(prefix).cloned() else {
-            return Err(XmlError::UnboundPrefix {
-                offset,
-                prefix: prefix.into(),
-            });
+            return Err(XmlError::UnboundPrefix { offset, prefix: prefix.into() });
         };
         if ns.as_str() == XMLNS_NS || (prefix == "xmlns") {
-            return Err(XmlError::ReservedPrefix {
-                offset,
-                prefix: prefix.into(),
-            });
+            return Err(XmlError::ReservedPrefix { offset, prefix: prefix.into() });
         }
 
         let mut attributes = Vec::with_capacity(self.attrs.len());
@@ -897,24 +814,14 @@ impl StreamReader {
                 match self.scope.resolve(prefix) {
                     Some(ns) => ns.clone(),
                     None => {
-                        return Err(XmlError::UnboundPrefix {
-                            offset,
-                            prefix: prefix.into(),
-                        });
+                        return Err(XmlError::UnboundPrefix { offset, prefix: prefix.into() });
                     }
                 }
             };
             // Duplicates are judged on expanded names (XML-NAMES §6.3),
             // which also catches literal repeats.
-            if attributes
-                .iter()
-                .any(|x: &Attribute| x.name() == local && *x.ns() == attr_ns)
-            {
-                let name = if prefix.is_empty() {
-                    local.to_owned()
-                } else {
-                    format!("{prefix}:{local}")
-                };
+            if attributes.iter().any(|x: &Attribute| x.name() == local && *x.ns() == attr_ns) {
+                let name = if prefix.is_empty() { local.to_owned() } else { format!("{prefix}:{local}") };
                 return Err(XmlError::DuplicateAttribute { offset, name });
             }
             let local = local.to_owned();
@@ -935,10 +842,7 @@ impl StreamReader {
                 self.queued = Some(StreamEvent::Close);
                 self.close_root();
             }
-            return Ok(Some(StreamEvent::Open(StreamHeader {
-                root: element,
-                namespaces: declared,
-            })));
+            return Ok(Some(StreamEvent::Open(StreamHeader { root: element, namespaces: declared })));
         }
         if self.stack.is_empty() {
             self.stanza_start = offset;
@@ -955,36 +859,21 @@ impl StreamReader {
     /// Binds `prefix` (empty for the default namespace) on the element being
     /// opened, enforcing XML-NAMES §3. Returns the namespace bound, or
     /// `None` for the redundant (but legal) declaration of `xml`.
-    fn declare(
-        &mut self,
-        prefix: &str,
-        uri: &str,
-        offset: u64,
-    ) -> Result<Option<Namespace>, XmlError> {
+    fn declare(&mut self, prefix: &str, uri: &str, offset: u64) -> Result<Option<Namespace>, XmlError> {
         let mark = self.scope.marks.last().copied().unwrap_or(0);
         if self.scope.bindings[mark..].iter().any(|(p, _)| p == prefix) {
-            let name = if prefix.is_empty() {
-                "xmlns".into()
-            } else {
-                format!("xmlns:{prefix}")
-            };
+            let name = if prefix.is_empty() { "xmlns".into() } else { format!("xmlns:{prefix}") };
             return Err(XmlError::DuplicateAttribute { offset, name });
         }
         match prefix {
             "xml" if uri == XML_NS => return Ok(None),
             "xml" | "xmlns" => {
-                return Err(XmlError::ReservedPrefix {
-                    offset,
-                    prefix: prefix.into(),
-                });
+                return Err(XmlError::ReservedPrefix { offset, prefix: prefix.into() });
             }
             _ => {}
         }
         if uri == XML_NS || uri == XMLNS_NS {
-            return Err(XmlError::ReservedNamespace {
-                offset,
-                uri: uri.into(),
-            });
+            return Err(XmlError::ReservedNamespace { offset, uri: uri.into() });
         }
         if uri.is_empty() && !prefix.is_empty() {
             return Err(XmlError::Malformed {
@@ -1024,37 +913,23 @@ impl StreamReader {
     fn end_tag(&mut self, r: Range<usize>) -> Result<Option<StreamEvent>, XmlError> {
         let offset = self.at(r.start);
         if self.state != State::Stream {
-            return Err(XmlError::Malformed {
-                offset,
-                detail: "end tag outside the root element".into(),
-            });
+            return Err(XmlError::Malformed { offset, detail: "end tag outside the root element".into() });
         }
         let (prefix, local) = match Tokenizer::from_fragment(&self.buf, r.clone()).next() {
-            Some(Ok(Token::ElementEnd {
-                end: ElementEnd::Close(prefix, local),
-                ..
-            })) => (prefix.range(), local.range()),
+            Some(Ok(Token::ElementEnd { end: ElementEnd::Close(prefix, local), .. })) => {
+                (prefix.range(), local.range())
+            }
             Some(Err(e)) => return Err(self.tokenizer_error(r.start, e)),
             _ => return Err(self.malformed(r.start, "bad end tag")),
         };
         let (prefix, local) = (&self.buf[prefix], &self.buf[local]);
         let (open_prefix, open_local) = match self.stack.last() {
-            Some(el) => (
-                self.open_prefixes.last().map(String::as_str).unwrap_or(""),
-                el.name(),
-            ),
-            None => (
-                self.open_prefixes.first().map(String::as_str).unwrap_or(""),
-                self.root_name.as_str(),
-            ),
+            Some(el) => (self.open_prefixes.last().map(String::as_str).unwrap_or(""), el.name()),
+            None => (self.open_prefixes.first().map(String::as_str).unwrap_or(""), self.root_name.as_str()),
         };
         if prefix != open_prefix || local != open_local {
             let qname = |p: &str, l: &str| {
-                if p.is_empty() {
-                    l.to_owned()
-                } else {
-                    format!("{p}:{l}")
-                }
+                if p.is_empty() { l.to_owned() } else { format!("{p}:{l}") }
             };
             return Err(XmlError::MismatchedEndTag {
                 offset,
@@ -1113,10 +988,7 @@ impl RefError {
     fn at(self, offset: u64) -> XmlError {
         match self {
             RefError::Illegal(ch) => XmlError::IllegalChar { offset, ch },
-            RefError::Restricted(name) => XmlError::Restricted {
-                offset,
-                what: Restricted::EntityReference(name),
-            },
+            RefError::Restricted(name) => XmlError::Restricted { offset, what: Restricted::EntityReference(name) },
             RefError::Malformed(detail) => XmlError::Malformed { offset, detail },
         }
     }
@@ -1197,18 +1069,12 @@ fn char_ref(name: &str) -> Result<char, RefError> {
     };
     let valid_digit = |c: char| c.is_digit(radix);
     if digits.is_empty() || !digits.chars().all(valid_digit) {
-        return Err(RefError::Malformed(format!(
-            "bad character reference &{name};"
-        )));
+        return Err(RefError::Malformed(format!("bad character reference &{name};")));
     }
     // Leading zeros are allowed; anything with more significant digits than
     // U+10FFFF has is out of range.
     let significant = digits.trim_start_matches('0');
-    let code = if significant.len() > 8 {
-        u32::MAX
-    } else {
-        u32::from_str_radix(significant, radix).unwrap_or(0)
-    };
+    let code = if significant.len() > 8 { u32::MAX } else { u32::from_str_radix(significant, radix).unwrap_or(0) };
     match char::from_u32(code) {
         Some(c) if is_xml_char(c) => Ok(c),
         _ => Err(RefError::Illegal(code)),

@@ -14,11 +14,7 @@ const HEADER: &str = "<?xml version='1.0'?><stream:stream to='im.example.com' ve
 
 /// Feeds `input` in chunks of `chunk` bytes, draining events after each,
 /// until the input ends or an error occurs.
-fn read_chunked(
-    input: &[u8],
-    chunk: usize,
-    limits: Limits,
-) -> (Vec<StreamEvent>, Option<XmlError>) {
+fn read_chunked(input: &[u8], chunk: usize, limits: Limits) -> (Vec<StreamEvent>, Option<XmlError>) {
     let mut reader = StreamReader::new(limits);
     let mut events = Vec::new();
     for piece in input.chunks(chunk.max(1)) {
@@ -53,11 +49,7 @@ fn stream_error(after_header: &[u8]) -> XmlError {
     let mut input = HEADER.as_bytes().to_vec();
     input.extend_from_slice(after_header);
     let (events, err) = read_both(&input, Limits::default());
-    assert_eq!(
-        events.len(),
-        1,
-        "only the header may be delivered: {events:?}"
-    );
+    assert_eq!(events.len(), 1, "only the header may be delivered: {events:?}");
     err.expect("the input must be refused")
 }
 
@@ -73,15 +65,12 @@ fn elements(events: &[StreamEvent]) -> Vec<&Element> {
 
 #[test]
 fn rfc6120_4_2_stream_header_stanzas_and_close() {
-    let input = format!(
-        "{HEADER}<message to='romeo@example.net'><body>hi</body></message>\n<presence/></stream:stream>"
-    );
+    let input =
+        format!("{HEADER}<message to='romeo@example.net'><body>hi</body></message>\n<presence/></stream:stream>");
     let (events, err) = read_both(input.as_bytes(), Limits::default());
     assert_eq!(err, None);
     assert_eq!(events.len(), 4);
-    let StreamEvent::Open(header) = &events[0] else {
-        panic!("{events:?}")
-    };
+    let StreamEvent::Open(header) = &events[0] else { panic!("{events:?}") };
     assert!(header.root.is("stream", STREAMS));
     assert_eq!(header.root.attr("to"), Some("im.example.com"));
     assert_eq!(header.root.attr("version"), Some("1.0"));
@@ -102,9 +91,7 @@ fn rfc6120_4_8_2_prefix_free_canonicalization_is_equivalent() {
     );
     let (events, err) = read_both(input.as_bytes(), Limits::default());
     assert_eq!(err, None);
-    let StreamEvent::Open(header) = &events[0] else {
-        panic!()
-    };
+    let StreamEvent::Open(header) = &events[0] else { panic!() };
     assert!(header.root.is("stream", STREAMS));
     let msgs = elements(&events);
     assert!(msgs[0].is("message", CLIENT));
@@ -119,24 +106,16 @@ fn hardening_7_stream_elements_under_another_prefix_work() {
     );
     let (events, err) = read_both(input.as_bytes(), Limits::default());
     assert_eq!(err, None);
-    let StreamEvent::Open(header) = &events[0] else {
-        panic!()
-    };
+    let StreamEvent::Open(header) = &events[0] else { panic!() };
     assert!(header.root.is("stream", STREAMS));
     let features = elements(&events)[0];
     assert!(features.is("features", STREAMS));
-    assert!(
-        features
-            .child("bind", "urn:ietf:params:xml:ns:xmpp-bind")
-            .is_some()
-    );
+    assert!(features.child("bind", "urn:ietf:params:xml:ns:xmpp-bind").is_some());
 }
 
 #[test]
 fn hardening_7_an_error_element_in_another_namespace_is_not_a_stream_error() {
-    let input = format!(
-        "{HEADER}<stream:error xmlns:stream='urn:example:not-streams'/><x:error xmlns:x='urn:other'/>"
-    );
+    let input = format!("{HEADER}<stream:error xmlns:stream='urn:example:not-streams'/><x:error xmlns:x='urn:other'/>");
     let (events, err) = read_both(input.as_bytes(), Limits::default());
     assert_eq!(err, None);
     let els = elements(&events);
@@ -148,20 +127,12 @@ fn hardening_7_an_error_element_in_another_namespace_is_not_a_stream_error() {
 #[test]
 fn hardening_7_an_unbound_prefix_is_not_well_formed() {
     let e = stream_error(b"<foo:message/>");
-    assert_eq!(
-        e,
-        XmlError::UnboundPrefix {
-            offset: HEADER.len() as u64,
-            prefix: "foo".into()
-        }
-    );
+    assert_eq!(e, XmlError::UnboundPrefix { offset: HEADER.len() as u64, prefix: "foo".into() });
     assert_eq!(e.condition(), C::NotWellFormed);
     let e = stream_error(b"<message x:type='chat'/>");
     assert_eq!(e.condition(), C::NotWellFormed);
     // A prefix declared on a stanza goes out of scope at its end.
-    let (events, e) = read(&format!(
-        "{HEADER}<message xmlns:x='urn:x'><x:a/></message><x:b/>"
-    ));
+    let (events, e) = read(&format!("{HEADER}<message xmlns:x='urn:x'><x:a/></message><x:b/>"));
     assert_eq!(events.len(), 2);
     assert!(matches!(e, Some(XmlError::UnboundPrefix { .. })));
 }
@@ -177,20 +148,9 @@ fn hardening_7_prefixed_and_default_namespaces_resolve_by_scope() {
     let x = msg.child("x", "urn:a").unwrap();
     assert_eq!(x.attr_ns("urn:a", "k"), Some("1"));
     assert_eq!(x.attr("k"), Some("2"));
-    assert!(
-        x.child("y", CLIENT).is_some(),
-        "prefixes do not change the default namespace"
-    );
-    assert!(
-        msg.child("z", "urn:z")
-            .unwrap()
-            .child("w", "urn:z")
-            .is_some()
-    );
-    assert!(
-        msg.child("v", CLIENT).is_some(),
-        "a default declaration ends with its element"
-    );
+    assert!(x.child("y", CLIENT).is_some(), "prefixes do not change the default namespace");
+    assert!(msg.child("z", "urn:z").unwrap().child("w", "urn:z").is_some());
+    assert!(msg.child("v", CLIENT).is_some(), "a default declaration ends with its element");
 }
 
 #[test]
@@ -204,29 +164,13 @@ fn xml_names_empty_default_namespace_undeclares() {
 
 #[test]
 fn xml_names_reserved_prefixes_and_namespaces() {
-    assert_eq!(
-        stream_error(b"<a xmlns:xml='urn:not-xml'/>").condition(),
-        C::BadNamespacePrefix
-    );
-    assert_eq!(
-        stream_error(b"<a xmlns:xmlns='urn:x'/>").condition(),
-        C::BadNamespacePrefix
-    );
-    assert_eq!(
-        stream_error(b"<a xmlns:p='http://www.w3.org/XML/1998/namespace'/>").condition(),
-        C::InvalidNamespace
-    );
-    assert_eq!(
-        stream_error(b"<a xmlns='http://www.w3.org/2000/xmlns/'/>").condition(),
-        C::InvalidNamespace
-    );
-    assert_eq!(
-        stream_error(b"<a xmlns:p=''/>").condition(),
-        C::NotWellFormed
-    );
+    assert_eq!(stream_error(b"<a xmlns:xml='urn:not-xml'/>").condition(), C::BadNamespacePrefix);
+    assert_eq!(stream_error(b"<a xmlns:xmlns='urn:x'/>").condition(), C::BadNamespacePrefix);
+    assert_eq!(stream_error(b"<a xmlns:p='http://www.w3.org/XML/1998/namespace'/>").condition(), C::InvalidNamespace);
+    assert_eq!(stream_error(b"<a xmlns='http://www.w3.org/2000/xmlns/'/>").condition(), C::InvalidNamespace);
+    assert_eq!(stream_error(b"<a xmlns:p=''/>").condition(), C::NotWellFormed);
     // Declaring `xml` correctly is allowed, and xml:lang resolves either way.
-    let input =
-        format!("{HEADER}<a xmlns:xml='http://www.w3.org/XML/1998/namespace' xml:lang='de'/>");
+    let input = format!("{HEADER}<a xmlns:xml='http://www.w3.org/XML/1998/namespace' xml:lang='de'/>");
     let (events, err) = read(&input);
     assert_eq!(err, None);
     assert_eq!(elements(&events)[0].attr_ns(XML_NS, "lang"), Some("de"));
@@ -235,13 +179,7 @@ fn xml_names_reserved_prefixes_and_namespaces() {
 #[test]
 fn xml_1_0_duplicate_attributes_are_refused_by_expanded_name() {
     let e = stream_error(b"<message to='a' to='b'/>");
-    assert_eq!(
-        e,
-        XmlError::DuplicateAttribute {
-            offset: HEADER.len() as u64,
-            name: "to".into()
-        }
-    );
+    assert_eq!(e, XmlError::DuplicateAttribute { offset: HEADER.len() as u64, name: "to".into() });
     assert_eq!(e.condition(), C::NotWellFormed);
     let e = stream_error(b"<message xmlns:a='urn:x' xmlns:b='urn:x' a:k='1' b:k='2'/>");
     assert!(matches!(e, XmlError::DuplicateAttribute { .. }));
@@ -280,10 +218,7 @@ fn references_whitespace_and_line_ends_are_resolved() {
     assert_eq!(msg.attr("id"), Some("a&b&&<>\"'"));
     assert_eq!(msg.attr("note"), Some("x y z "));
     let bodies: Vec<_> = msg.children().map(|b| b.text().into_owned()).collect();
-    assert_eq!(
-        bodies,
-        vec!["<3 🎣 a\nb\nc\r".to_string(), "<raw> & \n".to_string()]
-    );
+    assert_eq!(bodies, vec!["<3 🎣 a\nb\nc\r".to_string(), "<raw> & \n".to_string()]);
 }
 
 #[test]
@@ -300,19 +235,10 @@ fn hardening_1_doctype_is_restricted_and_nothing_is_expanded() {
     let (events, err) = read_both(billion_laughs.as_bytes(), Limits::default());
     assert!(events.is_empty(), "{events:?}");
     let err = err.unwrap();
-    assert_eq!(
-        err,
-        XmlError::Restricted {
-            offset: 21,
-            what: Restricted::Dtd
-        }
-    );
+    assert_eq!(err, XmlError::Restricted { offset: 21, what: Restricted::Dtd });
     assert_eq!(err.condition(), C::RestrictedXml);
     // A DTD after the header is refused the same way.
-    assert_eq!(
-        stream_error(b"<!ENTITY x 'y'>").condition(),
-        C::RestrictedXml
-    );
+    assert_eq!(stream_error(b"<!ENTITY x 'y'>").condition(), C::RestrictedXml);
     assert_eq!(stream_error(b"<!DOCTYPE x>").condition(), C::RestrictedXml);
 }
 
@@ -329,9 +255,7 @@ fn hardening_1_undeclared_entity_references_are_restricted_in_text_and_attribute
     assert_eq!(e.condition(), C::RestrictedXml);
     let e = stream_error(b"<message to='&xxe;'/>");
     assert_eq!(e.condition(), C::RestrictedXml);
-    assert!(
-        matches!(e, XmlError::Restricted { what: Restricted::EntityReference(ref n), .. } if n == "xxe")
-    );
+    assert!(matches!(e, XmlError::Restricted { what: Restricted::EntityReference(ref n), .. } if n == "xxe"));
 }
 
 #[test]
@@ -340,21 +264,14 @@ fn hardening_2_comments_and_processing_instructions_are_restricted() {
         (&b"<!-- hi -->"[..], Restricted::Comment),
         (b"<message><!-- hi --></message>", Restricted::Comment),
         (b"<?php echo 1; ?>", Restricted::ProcessingInstruction),
-        (
-            b"<message><?pi x?></message>",
-            Restricted::ProcessingInstruction,
-        ),
+        (b"<message><?pi x?></message>", Restricted::ProcessingInstruction),
     ] {
         let e = stream_error(input);
-        assert!(
-            matches!(&e, XmlError::Restricted { what: w, .. } if *w == what),
-            "{e:?}"
-        );
+        assert!(matches!(&e, XmlError::Restricted { what: w, .. } if *w == what), "{e:?}");
         assert_eq!(e.condition(), C::RestrictedXml);
     }
     // Before the header too (only the XML declaration may stand there).
-    let (events, err) =
-        read("<!-- x --><stream:stream xmlns:stream='http://etherx.jabber.org/streams'>");
+    let (events, err) = read("<!-- x --><stream:stream xmlns:stream='http://etherx.jabber.org/streams'>");
     assert!(events.is_empty());
     assert_eq!(err.unwrap().condition(), C::RestrictedXml);
 }
@@ -362,14 +279,8 @@ fn hardening_2_comments_and_processing_instructions_are_restricted() {
 #[test]
 fn hardening_3_other_encodings_and_xml_versions_are_refused() {
     let cases: [(&[u8], C); 7] = [
-        (
-            b"<?xml version='1.0' encoding='UTF-16'?><stream:stream>",
-            C::UnsupportedEncoding,
-        ),
-        (
-            b"<?xml version='1.0' encoding='ISO-8859-1'?><stream:stream>",
-            C::UnsupportedEncoding,
-        ),
+        (b"<?xml version='1.0' encoding='UTF-16'?><stream:stream>", C::UnsupportedEncoding),
+        (b"<?xml version='1.0' encoding='ISO-8859-1'?><stream:stream>", C::UnsupportedEncoding),
         (b"\xFF\xFE<\x00?\x00x\x00m\x00l\x00", C::UnsupportedEncoding),
         (b"\xFE\xFF\x00<\x00?\x00x\x00m\x00l", C::UnsupportedEncoding),
         (b"<\x00?\x00x\x00m\x00l\x00", C::UnsupportedEncoding),
@@ -382,29 +293,21 @@ fn hardening_3_other_encodings_and_xml_versions_are_refused() {
         assert_eq!(err.unwrap().condition(), condition, "{input:?}");
     }
     // A declaration naming UTF-8 in any case is fine.
-    let (events, err) = read(
-        "<?xml version='1.0' encoding='utf-8'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams'>",
-    );
+    let (events, err) =
+        read("<?xml version='1.0' encoding='utf-8'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams'>");
     assert_eq!((events.len(), err), (1, None));
 }
 
 #[test]
 fn hardening_3_a_second_xml_declaration_is_restricted() {
     let e = stream_error(b"<?xml version='1.0'?>");
-    assert_eq!(
-        e,
-        XmlError::Restricted {
-            offset: HEADER.len() as u64,
-            what: Restricted::ProcessingInstruction
-        }
-    );
+    assert_eq!(e, XmlError::Restricted { offset: HEADER.len() as u64, what: Restricted::ProcessingInstruction });
     assert_eq!(e.condition(), C::RestrictedXml);
 }
 
 #[test]
 fn rfc6120_11_6_a_leading_feff_is_a_character_not_a_byte_order_mark() {
-    let (events, err) =
-        read("\u{FEFF}<stream:stream xmlns:stream='http://etherx.jabber.org/streams'>");
+    let (events, err) = read("\u{FEFF}<stream:stream xmlns:stream='http://etherx.jabber.org/streams'>");
     assert!(events.is_empty());
     assert_eq!(err.unwrap().condition(), C::NotWellFormed);
 }
@@ -421,34 +324,22 @@ fn hardening_4_broken_markup_is_not_well_formed() {
         b"<message>&#xZZ;</message>",
     ] {
         let e = stream_error(input);
-        assert_eq!(
-            e.condition(),
-            C::NotWellFormed,
-            "{e:?} for {:?}",
-            String::from_utf8_lossy(input)
-        );
+        assert_eq!(e.condition(), C::NotWellFormed, "{e:?} for {:?}", String::from_utf8_lossy(input));
     }
 }
 
 #[test]
 fn hardening_4_invalid_utf8_is_not_well_formed_and_no_partial_stanza_is_delivered() {
-    for input in [
-        &b"<message><body>\xC3\x28</body></message>"[..],
-        b"<message><body>\xF0\x9F\x8E</body>",
-        b"<message \xFF/>",
-    ] {
+    for input in
+        [&b"<message><body>\xC3\x28</body></message>"[..], b"<message><body>\xF0\x9F\x8E</body>", b"<message \xFF/>"]
+    {
         let e = stream_error(input);
         assert!(matches!(e, XmlError::InvalidUtf8 { .. }), "{e:?}");
         assert_eq!(e.condition(), C::NotWellFormed);
     }
     // The offset names the bad byte, however the input was split.
     let e = stream_error(b"<message><body>ok\xC0\x80</body></message>");
-    assert_eq!(
-        e,
-        XmlError::InvalidUtf8 {
-            offset: (HEADER.len() + "<message><body>ok".len()) as u64
-        }
-    );
+    assert_eq!(e, XmlError::InvalidUtf8 { offset: (HEADER.len() + "<message><body>ok".len()) as u64 });
 }
 
 #[test]
@@ -462,32 +353,17 @@ fn hardening_4_characters_illegal_in_xml_are_not_well_formed() {
     ];
     for (input, ch) in cases {
         let e = stream_error(input);
-        assert!(
-            matches!(e, XmlError::IllegalChar { ch: c, .. } if c == ch),
-            "{e:?}"
-        );
+        assert!(matches!(e, XmlError::IllegalChar { ch: c, .. } if c == ch), "{e:?}");
         assert_eq!(e.condition(), C::NotWellFormed);
     }
-    assert_eq!(
-        stream_error(b"<m a='&#xD800;'/>").condition(),
-        C::NotWellFormed
-    );
-    assert_eq!(
-        stream_error(b"<m a='&#x110000;'/>").condition(),
-        C::NotWellFormed
-    );
-    assert_eq!(
-        stream_error(b"<m a='&#99999999999999999999;'/>").condition(),
-        C::NotWellFormed
-    );
+    assert_eq!(stream_error(b"<m a='&#xD800;'/>").condition(), C::NotWellFormed);
+    assert_eq!(stream_error(b"<m a='&#x110000;'/>").condition(), C::NotWellFormed);
+    assert_eq!(stream_error(b"<m a='&#99999999999999999999;'/>").condition(), C::NotWellFormed);
 }
 
 #[test]
 fn hardening_5_an_oversized_stanza_is_refused_even_while_unfinished() {
-    let limits = Limits {
-        max_stanza_bytes: 1000,
-        ..Limits::default()
-    };
+    let limits = Limits { max_stanza_bytes: 1000, ..Limits::default() };
     // Finished, but too big.
     let mut input = format!("{HEADER}<message><body>").into_bytes();
     input.extend(core::iter::repeat_n(b'a', 1000));
@@ -497,13 +373,7 @@ fn hardening_5_an_oversized_stanza_is_refused_even_while_unfinished() {
         let (events, err) = read_both(bytes, limits);
         assert_eq!(events.len(), 1);
         let err = err.expect("must be refused");
-        assert_eq!(
-            err,
-            XmlError::LimitExceeded {
-                offset: HEADER.len() as u64,
-                limit: Limit::StanzaBytes(1000)
-            }
-        );
+        assert_eq!(err, XmlError::LimitExceeded { offset: HEADER.len() as u64, limit: Limit::StanzaBytes(1000) });
         assert_eq!(err.condition(), C::PolicyViolation);
     }
     // Exactly at the limit is fine.
@@ -519,10 +389,7 @@ fn hardening_5_an_oversized_stanza_is_refused_even_while_unfinished() {
 fn hardening_5_a_stanza_dribbled_forever_is_caught_at_the_limit() {
     let mut reader = StreamReader::new(Limits::default());
     reader.feed(HEADER.as_bytes());
-    assert!(matches!(
-        reader.next_event(),
-        Ok(Some(StreamEvent::Open(_)))
-    ));
+    assert!(matches!(reader.next_event(), Ok(Some(StreamEvent::Open(_)))));
     reader.feed(b"<message><body>");
     let mut fed = HEADER.len() + 15;
     let err = loop {
@@ -536,11 +403,7 @@ fn hardening_5_a_stanza_dribbled_forever_is_caught_at_the_limit() {
         assert!(fed < HEADER.len() + 300_000, "never caught");
     };
     assert_eq!(err.condition(), C::PolicyViolation);
-    assert_eq!(
-        fed - HEADER.len(),
-        256 * 1024 + 1,
-        "caught as soon as the stanza passes 256 KiB"
-    );
+    assert_eq!(fed - HEADER.len(), 256 * 1024 + 1, "caught as soon as the stanza passes 256 KiB");
     // Sticky: the reader keeps saying so.
     assert_eq!(reader.next_event(), Err(err));
 }
@@ -554,26 +417,14 @@ fn hardening_6_deep_nesting_is_capped_without_recursion() {
     let (events, err) = read(&input);
     assert_eq!(events.len(), 1);
     let err = err.unwrap();
-    assert_eq!(
-        err,
-        XmlError::LimitExceeded {
-            offset: HEADER.len() as u64,
-            limit: Limit::Depth(64)
-        }
-    );
+    assert_eq!(err, XmlError::LimitExceeded { offset: HEADER.len() as u64, limit: Limit::Depth(64) });
     assert_eq!(err.condition(), C::PolicyViolation);
     // Up to the limit is fine (including an empty element at the bottom).
     let deep = format!("{HEADER}{}<b/>{}", "<a>".repeat(63), "</a>".repeat(63));
     let (events, err) = read(&deep);
     assert_eq!((events.len(), err), (2, None));
     let too_deep = format!("{HEADER}{}<b/>{}", "<a>".repeat(64), "</a>".repeat(64));
-    assert!(matches!(
-        read(&too_deep).1,
-        Some(XmlError::LimitExceeded {
-            limit: Limit::Depth(64),
-            ..
-        })
-    ));
+    assert!(matches!(read(&too_deep).1, Some(XmlError::LimitExceeded { limit: Limit::Depth(64), .. })));
 }
 
 #[test]
@@ -582,74 +433,28 @@ fn hardening_6_attribute_and_namespace_floods_are_capped() {
     let input = format!("{HEADER}<message{many_attrs}/>");
     let err = read(&input).1.unwrap();
     assert_eq!(err.condition(), C::PolicyViolation);
-    assert!(
-        matches!(
-            err,
-            XmlError::LimitExceeded {
-                limit: Limit::TagBytes(_),
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, XmlError::LimitExceeded { limit: Limit::TagBytes(_), .. }), "{err:?}");
     // With a generous tag limit the attribute count limit catches it.
-    let limits = Limits {
-        max_tag_bytes: 10 << 20,
-        max_stanza_bytes: 10 << 20,
-        ..Limits::default()
-    };
+    let limits = Limits { max_tag_bytes: 10 << 20, max_stanza_bytes: 10 << 20, ..Limits::default() };
     let (_, err) = read_chunked(input.as_bytes(), 4096, limits);
-    assert!(
-        matches!(
-            err,
-            Some(XmlError::LimitExceeded {
-                limit: Limit::Attributes(64),
-                ..
-            })
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, Some(XmlError::LimitExceeded { limit: Limit::Attributes(64), .. })), "{err:?}");
 
     let decls: String = (0..40).map(|i| format!(" xmlns:p{i}='urn:{i}'")).collect();
     let input = format!("{HEADER}<message{decls}><x{decls}/></message>");
     let err = read(&input).1.unwrap();
-    assert!(
-        matches!(
-            err,
-            XmlError::LimitExceeded {
-                limit: Limit::NamespaceDeclarations(64),
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, XmlError::LimitExceeded { limit: Limit::NamespaceDeclarations(64), .. }), "{err:?}");
 
     let huge_value = format!("{HEADER}<message id='{}'/>", "v".repeat(100_000));
     let err = read(&huge_value).1.unwrap();
-    assert_eq!(
-        err,
-        XmlError::LimitExceeded {
-            offset: HEADER.len() as u64,
-            limit: Limit::TagBytes(32 * 1024)
-        }
-    );
+    assert_eq!(err, XmlError::LimitExceeded { offset: HEADER.len() as u64, limit: Limit::TagBytes(32 * 1024) });
     // An endless stream header is caught too.
     let endless = format!("<stream:stream a='{}", "x".repeat(40_000));
-    assert!(matches!(
-        read(&endless).1,
-        Some(XmlError::LimitExceeded {
-            limit: Limit::TagBytes(_),
-            offset: 0
-        })
-    ));
+    assert!(matches!(read(&endless).1, Some(XmlError::LimitExceeded { limit: Limit::TagBytes(_), offset: 0 })));
 }
 
 #[test]
 fn hardening_8_whitespace_keepalives_produce_nothing_in_any_chunking() {
-    let input = format!(
-        "{HEADER} \n\t\r <presence/> \n \n<presence/>{}",
-        " ".repeat(5000)
-    );
+    let input = format!("{HEADER} \n\t\r <presence/> \n \n<presence/>{}", " ".repeat(5000));
     for chunk in [1, 2, 3, 7, 64, input.len()] {
         let (events, err) = read_chunked(input.as_bytes(), chunk, Limits::default());
         assert_eq!(err, None);
@@ -669,12 +474,7 @@ fn hardening_8_whitespace_keepalives_produce_nothing_in_any_chunking() {
 #[test]
 fn text_between_stanzas_is_invalid_xml() {
     let e = stream_error(b"hello<presence/>");
-    assert_eq!(
-        e,
-        XmlError::TextOutsideStanza {
-            offset: HEADER.len() as u64
-        }
-    );
+    assert_eq!(e, XmlError::TextOutsideStanza { offset: HEADER.len() as u64 });
     assert_eq!(e.condition(), C::InvalidXml);
     assert_eq!(stream_error(b"<![CDATA[x]]>").condition(), C::InvalidXml);
 }
@@ -694,10 +494,7 @@ fn nothing_may_follow_the_root_element() {
 fn an_empty_root_opens_and_closes() {
     let (events, err) = read("<stream:stream xmlns:stream='http://etherx.jabber.org/streams'/>");
     assert_eq!(err, None);
-    assert!(matches!(
-        events[..],
-        [StreamEvent::Open(_), StreamEvent::Close]
-    ));
+    assert!(matches!(events[..], [StreamEvent::Open(_), StreamEvent::Close]));
 }
 
 #[test]
@@ -706,38 +503,23 @@ fn rfc6120_4_3_3_reset_starts_a_new_document_keeping_unread_bytes() {
     reader.feed(HEADER.as_bytes());
     reader.feed(b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
     reader.feed(HEADER.as_bytes());
-    assert!(matches!(
-        reader.next_event(),
-        Ok(Some(StreamEvent::Open(_)))
-    ));
-    assert!(matches!(
-        reader.next_event(),
-        Ok(Some(StreamEvent::Element(_)))
-    ));
+    assert!(matches!(reader.next_event(), Ok(Some(StreamEvent::Open(_)))));
+    assert!(matches!(reader.next_event(), Ok(Some(StreamEvent::Element(_)))));
     assert!(reader.unconsumed_len() > 0);
     reader.reset();
-    assert!(
-        matches!(reader.next_event(), Ok(Some(StreamEvent::Open(_)))),
-        "the new header, XML declaration and all"
-    );
+    assert!(matches!(reader.next_event(), Ok(Some(StreamEvent::Open(_)))), "the new header, XML declaration and all");
     assert_eq!(reader.unconsumed_len(), 0);
     // Without a reset the second declaration would be refused.
     let mut reader = StreamReader::new(Limits::default());
     reader.feed(format!("{HEADER}{HEADER}").as_bytes());
     reader.next_event().unwrap();
-    assert_eq!(
-        reader.next_event().unwrap_err().condition(),
-        C::RestrictedXml
-    );
+    assert_eq!(reader.next_event().unwrap_err().condition(), C::RestrictedXml);
 }
 
 #[test]
 fn unconsumed_bytes_are_counted_for_the_starttls_check() {
     let mut reader = StreamReader::new(Limits::default());
-    reader.feed(
-        format!("{HEADER}<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>\x16\x03\x01")
-            .as_bytes(),
-    );
+    reader.feed(format!("{HEADER}<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>\x16\x03\x01").as_bytes());
     reader.next_event().unwrap();
     reader.next_event().unwrap();
     assert_eq!(reader.unconsumed_len(), 3);
@@ -757,17 +539,8 @@ fn utf8_split_anywhere_is_reassembled() {
 
 fn stream_writer(out: &mut String) -> StreamWriter {
     let mut w = StreamWriter::new();
-    let root = Element::new("stream", STREAMS)
-        .with_attr("to", "im.example.com")
-        .unwrap();
-    w.open(
-        out,
-        &root,
-        &[
-            ("", Namespace::from_static(CLIENT)),
-            ("stream", Namespace::from_static(STREAMS)),
-        ],
-    );
+    let root = Element::new("stream", STREAMS).with_attr("to", "im.example.com").unwrap();
+    w.open(out, &root, &[("", Namespace::from_static(CLIENT)), ("stream", Namespace::from_static(STREAMS))]);
     w
 }
 
@@ -784,10 +557,7 @@ fn writer_uses_the_stream_scope_and_declares_only_what_is_new() {
         .with_attr("to", "romeo@example.net")
         .unwrap()
         .with_child(Element::new("body", CLIENT).with_text("hi").unwrap())
-        .with_child(Element::new(
-            "active",
-            "http://jabber.org/protocol/chatstates",
-        ));
+        .with_child(Element::new("active", "http://jabber.org/protocol/chatstates"));
     w.write(&mut out, &msg);
     assert_eq!(
         out,
@@ -796,13 +566,9 @@ fn writer_uses_the_stream_scope_and_declares_only_what_is_new() {
     out.clear();
     w.write(
         &mut out,
-        &Element::new("features", STREAMS)
-            .with_child(Element::new("bind", "urn:ietf:params:xml:ns:xmpp-bind")),
+        &Element::new("features", STREAMS).with_child(Element::new("bind", "urn:ietf:params:xml:ns:xmpp-bind")),
     );
-    assert_eq!(
-        out,
-        "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>"
-    );
+    assert_eq!(out, "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>");
     out.clear();
     w.close(&mut out);
     assert_eq!(out, "</stream:stream>");
@@ -816,11 +582,7 @@ fn hardening_9_outgoing_text_is_escaped_and_illegal_characters_refused() {
     let msg = Element::new("message", CLIENT)
         .with_attr("id", "a'b\"c<d>&e")
         .unwrap()
-        .with_child(
-            Element::new("body", CLIENT)
-                .with_text("</body><evil/> & ]]> \"'")
-                .unwrap(),
-        );
+        .with_child(Element::new("body", CLIENT).with_text("</body><evil/> & ]]> \"'").unwrap());
     w.write(&mut out, &msg);
     assert_eq!(
         out,
@@ -832,11 +594,7 @@ fn hardening_9_outgoing_text_is_escaped_and_illegal_characters_refused() {
     assert_eq!(elements(&events)[0], &msg);
     // Characters XML cannot carry never get into a tree.
     assert!(Element::new("body", CLIENT).with_text("bell\u{7}").is_err());
-    assert!(
-        Element::new("message", CLIENT)
-            .with_attr("id", "nul\u{0}")
-            .is_err()
-    );
+    assert!(Element::new("message", CLIENT).with_attr("id", "nul\u{0}").is_err());
 }
 
 #[test]
@@ -844,17 +602,13 @@ fn writer_declares_attribute_prefixes_and_undeclares_the_default() {
     let el = Element::new("x", "urn:x")
         .with_child({
             let mut y = Element::new("y", Namespace::NONE);
-            y.set_attr_ns(Namespace::from_static("urn:a"), "k", "1")
-                .unwrap();
+            y.set_attr_ns(Namespace::from_static("urn:a"), "k", "1").unwrap();
             y.set_attr_ns(Namespace::XML, "lang", "en").unwrap();
             y
         })
         .with_child(Element::new("z", "urn:x"));
     let text = el.to_string();
-    assert_eq!(
-        text,
-        "<x xmlns='urn:x'><y xmlns='' xmlns:ns0='urn:a' ns0:k='1' xml:lang='en'/><z/></x>"
-    );
+    assert_eq!(text, "<x xmlns='urn:x'><y xmlns='' xmlns:ns0='urn:a' ns0:k='1' xml:lang='en'/><z/></x>");
     let (events, err) = read(&format!("{HEADER}{text}"));
     assert_eq!(err, None);
     assert_eq!(elements(&events)[0], &el);

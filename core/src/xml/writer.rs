@@ -42,30 +42,15 @@ impl StreamWriter {
     /// default (or, when a default is already declared, under a generated
     /// prefix).
     pub fn open(&mut self, out: &mut String, root: &Element, declarations: &[(&str, Namespace)]) {
-        self.scope = declarations
-            .iter()
-            .map(|(p, ns)| ((*p).into(), ns.clone()))
-            .collect();
-        let mut prefix = self
-            .scope
-            .iter()
-            .find(|(_, ns)| ns == root.ns())
-            .map(|(p, _)| p.clone());
+        self.scope = declarations.iter().map(|(p, ns)| ((*p).into(), ns.clone())).collect();
+        let mut prefix = self.scope.iter().find(|(_, ns)| ns == root.ns()).map(|(p, _)| p.clone());
         if prefix.is_none() {
-            let p = if self.scope.iter().any(|(p, _)| p.is_empty()) {
-                self.fresh_prefix()
-            } else {
-                String::new()
-            };
+            let p = if self.scope.iter().any(|(p, _)| p.is_empty()) { self.fresh_prefix() } else { String::new() };
             self.scope.push((p.clone(), root.ns().clone()));
             prefix = Some(p);
         }
         let prefix = prefix.unwrap_or_default();
-        self.root_qname = if prefix.is_empty() {
-            root.name().into()
-        } else {
-            format!("{prefix}:{}", root.name())
-        };
+        self.root_qname = if prefix.is_empty() { root.name().into() } else { format!("{prefix}:{}", root.name()) };
 
         out.push_str("<?xml version='1.0'?><");
         out.push_str(&self.root_qname);
@@ -84,10 +69,7 @@ impl StreamWriter {
     }
 
     fn fresh_prefix(&self) -> String {
-        (0..)
-            .map(|i| format!("ns{i}"))
-            .find(|p| !self.scope.iter().any(|(q, _)| q == p))
-            .unwrap_or_default()
+        (0..).map(|i| format!("ns{i}")).find(|p| !self.scope.iter().any(|(q, _)| q == p)).unwrap_or_default()
     }
 
     /// Writes `element` in the header's scope.
@@ -105,11 +87,7 @@ impl StreamWriter {
 
 /// The default namespace of `scope` (none if not declared).
 fn default_ns(scope: &[(String, Namespace)]) -> &str {
-    scope
-        .iter()
-        .rev()
-        .find(|(p, _)| p.is_empty())
-        .map_or("", |(_, ns)| ns.as_str())
+    scope.iter().rev().find(|(p, _)| p.is_empty()).map_or("", |(_, ns)| ns.as_str())
 }
 
 /// One element being written: where its children resume, and what to
@@ -141,10 +119,7 @@ fn write_element(out: &mut String, root: &Element, scope: &[(String, Namespace)]
                 // XML-NAMES §3: this namespace only ever goes with `xml:`.
                 Some("xml")
             } else {
-                scope
-                    .iter()
-                    .find(|(p, n)| !p.is_empty() && n.as_str() == ns)
-                    .map(|(p, _)| p.as_str())
+                scope.iter().find(|(p, n)| !p.is_empty() && n.as_str() == ns).map(|(p, _)| p.as_str())
             };
             out.push('<');
             if let Some(p) = prefix {
@@ -165,13 +140,7 @@ fn write_element(out: &mut String, root: &Element, scope: &[(String, Namespace)]
                 bindings.truncate(outer_bindings);
             } else {
                 out.push('>');
-                stack.push(Frame {
-                    element,
-                    next_child: 0,
-                    prefix,
-                    outer_default,
-                    outer_bindings,
-                });
+                stack.push(Frame { element, next_child: 0, prefix, outer_default, outer_bindings });
             }
         }
         let Some(frame) = stack.last_mut() else {
@@ -220,22 +189,12 @@ fn write_attributes<'a>(
                 .rev()
                 .find(|(_, n)| *n == ns)
                 .map(|(p, _)| p.clone())
-                .or_else(|| {
-                    scope
-                        .iter()
-                        .find(|(p, n)| !p.is_empty() && n.as_str() == ns)
-                        .map(|(p, _)| p.clone())
-                });
+                .or_else(|| scope.iter().find(|(p, n)| !p.is_empty() && n.as_str() == ns).map(|(p, _)| p.clone()));
             let prefix = match known {
                 Some(p) => p,
                 None => {
-                    let taken = |p: &str| {
-                        scope.iter().any(|(q, _)| q == p) || bindings.iter().any(|(q, _)| q == p)
-                    };
-                    let p = (bindings.len()..)
-                        .map(|i| format!("ns{i}"))
-                        .find(|p| !taken(p))
-                        .unwrap_or_default();
+                    let taken = |p: &str| scope.iter().any(|(q, _)| q == p) || bindings.iter().any(|(q, _)| q == p);
+                    let p = (bindings.len()..).map(|i| format!("ns{i}")).find(|p| !taken(p)).unwrap_or_default();
                     out.push_str("xmlns:");
                     out.push_str(&p);
                     out.push_str("='");

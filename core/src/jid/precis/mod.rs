@@ -74,9 +74,7 @@ pub enum PrecisError {
 fn derived_property(c: char) -> u8 {
     let cp = c as u32;
     // The first run starts at U+0000, so the index is never below zero.
-    let run = tables::DERIVED_STARTS
-        .partition_point(|&start| start <= cp)
-        .saturating_sub(1);
+    let run = tables::DERIVED_STARTS.partition_point(|&start| start <= cp).saturating_sub(1);
     tables::DERIVED_CLASSES[run]
 }
 
@@ -116,15 +114,8 @@ fn context_allows(chars: &[char], at: usize) -> bool {
                 return true;
             }
             let joining = |c: char| in_ranges(&tables::JOINING_TYPES, c);
-            let left = chars[..at]
-                .iter()
-                .rev()
-                .map(|&c| joining(c))
-                .find(|&j| j != Some(JT_T));
-            let right = chars[at + 1..]
-                .iter()
-                .map(|&c| joining(c))
-                .find(|&j| j != Some(JT_T));
+            let left = chars[..at].iter().rev().map(|&c| joining(c)).find(|&j| j != Some(JT_T));
+            let right = chars[at + 1..].iter().map(|&c| joining(c)).find(|&j| j != Some(JT_T));
             matches!(left, Some(Some(JT_L | JT_D))) && matches!(right, Some(Some(JT_R | JT_D)))
         }
         // A.2 ZERO WIDTH JOINER
@@ -136,17 +127,11 @@ fn context_allows(chars: &[char], at: usize) -> bool {
         // A.5, A.6 HEBREW PUNCTUATION GERESH and GERSHAYIM
         0x05F3 | 0x05F4 => script(before) == Some(HEBREW),
         // A.7 KATAKANA MIDDLE DOT
-        0x30FB => chars
-            .iter()
-            .any(|&c| matches!(script(Some(c)), Some(HIRAGANA | KATAKANA | HAN))),
+        0x30FB => chars.iter().any(|&c| matches!(script(Some(c)), Some(HIRAGANA | KATAKANA | HAN))),
         // A.8 ARABIC-INDIC DIGITS: not mixed with the extended ones.
-        0x0660..=0x0669 => !chars
-            .iter()
-            .any(|&c| ('\u{06F0}'..='\u{06F9}').contains(&c)),
+        0x0660..=0x0669 => !chars.iter().any(|&c| ('\u{06F0}'..='\u{06F9}').contains(&c)),
         // A.9 EXTENDED ARABIC-INDIC DIGITS
-        0x06F0..=0x06F9 => !chars
-            .iter()
-            .any(|&c| ('\u{0660}'..='\u{0669}').contains(&c)),
+        0x06F0..=0x06F9 => !chars.iter().any(|&c| ('\u{0660}'..='\u{0669}').contains(&c)),
         // No rule: disallowed (RFC 8264 §8, CONTEXTO without a rule).
         _ => false,
     }
@@ -208,11 +193,7 @@ fn check_bidi(s: &str) -> Result<(), PrecisError> {
     } else {
         matches!(last_non_nsm, L | EN) // rule 6
     };
-    if ends_well {
-        Ok(())
-    } else {
-        Err(PrecisError::Bidi)
-    }
+    if ends_well { Ok(()) } else { Err(PrecisError::Bidi) }
 }
 
 /// Applies `map` until the result stops changing: at most three more times
@@ -255,11 +236,7 @@ pub(crate) fn username_case_mapped(s: &str) -> Result<Cow<'_, str>, PrecisError>
         });
     }
     let mapped = until_stable(s, |s| {
-        let lowered: String = s
-            .chars()
-            .map(width_map)
-            .flat_map(char::to_lowercase)
-            .collect();
+        let lowered: String = s.chars().map(width_map).flat_map(char::to_lowercase).collect();
         lowered.nfc().collect()
     })?;
     if mapped.is_empty() {
@@ -281,13 +258,7 @@ pub(crate) fn opaque_string(s: &str) -> Result<Cow<'_, str>, PrecisError> {
     }
     let mapped = until_stable(s, |s| {
         s.chars()
-            .map(|c| {
-                if tables::NON_ASCII_SPACES.binary_search(&(c as u32)).is_ok() {
-                    ' '
-                } else {
-                    c
-                }
-            })
+            .map(|c| if tables::NON_ASCII_SPACES.binary_search(&(c as u32)).is_ok() { ' ' } else { c })
             .nfc()
             .collect()
     })?;
@@ -303,161 +274,59 @@ mod tests {
     fn rfc8265_username_case_mapped() {
         assert_eq!(username_case_mapped("juliet").unwrap(), "juliet");
         assert_eq!(username_case_mapped("Juliet").unwrap(), "juliet");
-        assert_eq!(
-            username_case_mapped("ＪＵＬＩＥＴ").unwrap(),
-            "juliet",
-            "width mapping"
-        );
-        assert_eq!(
-            username_case_mapped("fu\u{DF}ball").unwrap(),
-            "fu\u{DF}ball",
-            "sharp s is PVALID"
-        );
+        assert_eq!(username_case_mapped("ＪＵＬＩＥＴ").unwrap(), "juliet", "width mapping");
+        assert_eq!(username_case_mapped("fu\u{DF}ball").unwrap(), "fu\u{DF}ball", "sharp s is PVALID");
         assert_eq!(username_case_mapped("\u{3A3}").unwrap(), "\u{3C3}");
-        assert_eq!(
-            username_case_mapped("\u{3C2}").unwrap(),
-            "\u{3C2}",
-            "final sigma is kept"
-        );
+        assert_eq!(username_case_mapped("\u{3C2}").unwrap(), "\u{3C2}", "final sigma is kept");
         assert_eq!(username_case_mapped("e\u{301}").unwrap(), "\u{E9}", "NFC");
         assert_eq!(username_case_mapped(""), Err(PrecisError::Empty));
-        assert_eq!(
-            username_case_mapped("foo bar"),
-            Err(PrecisError::Disallowed { ch: ' ', at: 3 })
-        );
+        assert_eq!(username_case_mapped("foo bar"), Err(PrecisError::Disallowed { ch: ' ', at: 3 }));
         // Errors name the character after mapping: IV lower-cased to iv.
-        assert_eq!(
-            username_case_mapped("henry\u{2163}"),
-            Err(PrecisError::Disallowed {
-                ch: '\u{2173}',
-                at: 5
-            })
-        );
-        assert_eq!(
-            username_case_mapped("\u{265A}"),
-            Err(PrecisError::Disallowed {
-                ch: '\u{265A}',
-                at: 0
-            })
-        );
-        assert_eq!(
-            username_case_mapped("a\u{7}"),
-            Err(PrecisError::Disallowed { ch: '\u{7}', at: 1 })
-        );
+        assert_eq!(username_case_mapped("henry\u{2163}"), Err(PrecisError::Disallowed { ch: '\u{2173}', at: 5 }));
+        assert_eq!(username_case_mapped("\u{265A}"), Err(PrecisError::Disallowed { ch: '\u{265A}', at: 0 }));
+        assert_eq!(username_case_mapped("a\u{7}"), Err(PrecisError::Disallowed { ch: '\u{7}', at: 1 }));
     }
 
     #[test]
     fn rfc5892_appendix_a_contextual_rules() {
         assert!(username_case_mapped("col\u{B7}la").is_ok(), "ela geminada");
-        assert!(matches!(
-            username_case_mapped("co\u{B7}la"),
-            Err(PrecisError::Context { .. })
-        ));
-        assert!(matches!(
-            username_case_mapped("a\u{200D}b"),
-            Err(PrecisError::Context { .. })
-        ));
+        assert!(matches!(username_case_mapped("co\u{B7}la"), Err(PrecisError::Context { .. })));
+        assert!(matches!(username_case_mapped("a\u{200D}b"), Err(PrecisError::Context { .. })));
         // ZWJ after a virama (Devanagari KA + VIRAMA + ZWJ).
         assert!(username_case_mapped("\u{915}\u{94D}\u{200D}").is_ok());
         // ZWNJ between joining Arabic letters (BEH, ZWNJ, BEH).
         assert!(username_case_mapped("\u{628}\u{200C}\u{628}").is_ok());
-        assert!(
-            username_case_mapped("\u{375}a").is_err(),
-            "keraia must precede Greek"
-        );
+        assert!(username_case_mapped("\u{375}a").is_err(), "keraia must precede Greek");
         assert!(username_case_mapped("\u{3B1}\u{375}\u{3B2}").is_ok());
-        assert!(
-            username_case_mapped("\u{5D0}\u{5F3}").is_ok(),
-            "geresh after Hebrew"
-        );
+        assert!(username_case_mapped("\u{5D0}\u{5F3}").is_ok(), "geresh after Hebrew");
         assert!(username_case_mapped("a\u{5F3}").is_err());
-        assert!(
-            username_case_mapped("\u{30A2}\u{30FB}\u{30A4}").is_ok(),
-            "katakana middle dot"
-        );
+        assert!(username_case_mapped("\u{30A2}\u{30FB}\u{30A4}").is_ok(), "katakana middle dot");
         assert!(username_case_mapped("a\u{30FB}b").is_err());
-        assert!(
-            username_case_mapped("\u{660}\u{6F0}").is_err(),
-            "mixed Arabic-Indic digits"
-        );
+        assert!(username_case_mapped("\u{660}\u{6F0}").is_err(), "mixed Arabic-Indic digits");
     }
 
     #[test]
     fn rfc5893_bidi_rule() {
         assert!(username_case_mapped("\u{5D0}\u{5D1}").is_ok(), "Hebrew");
-        assert!(
-            username_case_mapped("\u{5D0}1").is_ok(),
-            "RTL may end in EN"
-        );
-        assert_eq!(
-            username_case_mapped("a\u{5D0}"),
-            Err(PrecisError::Bidi),
-            "LTR with R"
-        );
-        assert_eq!(
-            username_case_mapped("1\u{5D0}"),
-            Err(PrecisError::Bidi),
-            "starts with EN"
-        );
-        assert_eq!(
-            username_case_mapped("\u{627}1\u{661}"),
-            Err(PrecisError::Bidi),
-            "EN and AN mixed"
-        );
+        assert!(username_case_mapped("\u{5D0}1").is_ok(), "RTL may end in EN");
+        assert_eq!(username_case_mapped("a\u{5D0}"), Err(PrecisError::Bidi), "LTR with R");
+        assert_eq!(username_case_mapped("1\u{5D0}"), Err(PrecisError::Bidi), "starts with EN");
+        assert_eq!(username_case_mapped("\u{627}1\u{661}"), Err(PrecisError::Bidi), "EN and AN mixed");
     }
 
     #[test]
     fn rfc8265_opaque_string() {
-        assert_eq!(
-            opaque_string("Foo Bar").unwrap(),
-            "Foo Bar",
-            "case and spaces kept"
-        );
-        assert_eq!(
-            opaque_string("foo\u{A0}bar").unwrap(),
-            "foo bar",
-            "non-ASCII space mapped"
-        );
+        assert_eq!(opaque_string("Foo Bar").unwrap(), "Foo Bar", "case and spaces kept");
+        assert_eq!(opaque_string("foo\u{A0}bar").unwrap(), "foo bar", "non-ASCII space mapped");
         assert_eq!(opaque_string("\u{265A}").unwrap(), "\u{265A}");
         assert_eq!(opaque_string("e\u{301}").unwrap(), "\u{E9}");
-        assert_eq!(
-            opaque_string("ＦＵＬＬ").unwrap(),
-            "ＦＵＬＬ",
-            "no width mapping"
-        );
-        assert!(
-            opaque_string("\u{1F970}").is_ok(),
-            "an emoji newer than Unicode 6.3"
-        );
-        assert_eq!(
-            opaque_string("a\u{0}"),
-            Err(PrecisError::Disallowed { ch: '\0', at: 1 })
-        );
-        assert_eq!(
-            opaque_string("a\u{7F}"),
-            Err(PrecisError::Disallowed {
-                ch: '\u{7F}',
-                at: 1
-            })
-        );
-        assert_eq!(
-            opaque_string("\u{E0001}"),
-            Err(PrecisError::Disallowed {
-                ch: '\u{E0001}',
-                at: 0
-            })
-        );
-        assert!(
-            matches!(
-                opaque_string("\u{10FFFD}"),
-                Err(PrecisError::Disallowed { .. })
-            ),
-            "private use"
-        );
-        assert!(matches!(
-            opaque_string("\u{40000}"),
-            Err(PrecisError::Unassigned { .. })
-        ));
+        assert_eq!(opaque_string("ＦＵＬＬ").unwrap(), "ＦＵＬＬ", "no width mapping");
+        assert!(opaque_string("\u{1F970}").is_ok(), "an emoji newer than Unicode 6.3");
+        assert_eq!(opaque_string("a\u{0}"), Err(PrecisError::Disallowed { ch: '\0', at: 1 }));
+        assert_eq!(opaque_string("a\u{7F}"), Err(PrecisError::Disallowed { ch: '\u{7F}', at: 1 }));
+        assert_eq!(opaque_string("\u{E0001}"), Err(PrecisError::Disallowed { ch: '\u{E0001}', at: 0 }));
+        assert!(matches!(opaque_string("\u{10FFFD}"), Err(PrecisError::Disallowed { .. })), "private use");
+        assert!(matches!(opaque_string("\u{40000}"), Err(PrecisError::Unassigned { .. })));
         assert_eq!(opaque_string(""), Err(PrecisError::Empty));
     }
 
