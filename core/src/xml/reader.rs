@@ -238,15 +238,13 @@ pub struct StreamReader {
     scope: Scope,
     interner: Interner,
     attrs: Vec<RawAttr>,
+    /// Bytes examined while framing, for the test that work is linear.
+    #[cfg(test)]
+    pub(super) scanned: core::cell::Cell<u64>,
 }
 
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
-}
-
-/// Where `needle` occurs in `hay[from..]`, as an index into `hay`.
-fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    hay.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|i| i + from)
 }
 
 impl StreamReader {
@@ -273,6 +271,8 @@ impl StreamReader {
             scope: Scope::default(),
             interner: Interner::default(),
             attrs: Vec::new(),
+            #[cfg(test)]
+            scanned: core::cell::Cell::new(0),
         }
     }
 
@@ -417,6 +417,31 @@ impl StreamReader {
         }
     }
 
+    /// Where the first byte matching `pred` is in `bytes[from..]`, as an
+    /// index into `bytes`. All framing searches go through here.
+    #[inline]
+    fn search(&self, bytes: &[u8], from: usize, pred: impl Fn(u8) -> bool) -> Option<usize> {
+        let found = bytes[from..].iter().position(|&b| pred(b));
+        #[cfg(test)]
+        self.scanned.set(self.scanned.get() + found.map_or(bytes.len() - from, |i| i + 1) as u64);
+        found.map(|i| from + i)
+    }
+
+    /// Where `needle` starts in `bytes[from..]`, as an index into `bytes`.
+    fn find(&self, bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+        let mut at = from;
+        while let Some(i) = self.search(bytes, at, |b| b == needle[0]) {
+            if bytes[i..].starts_with(needle) {
+                return Some(i);
+            }
+            if bytes.len() - i < needle.len() {
+                return None;
+            }
+            at = i + 1;
+        }
+        None
+    }
+
     fn at(&self, i: usize) -> u64 {
         self.base + i as u64
     }
@@ -503,9 +528,8 @@ impl StreamReader {
         if bytes[pos] != b'<' {
             // Character data inside a stanza runs to the next '<'.
             let from = self.scan.max(pos);
-            return Ok(match bytes[from..].iter().position(|&b| b == b'<') {
-                Some(i) => {
-                    let end = from + i;
+            return Ok(match self.search(bytes, from, |b| b == b'<') {
+                Some(end) => {
                     self.check_size(end, false)?;
                     Some(Construct::Text(pos..end))
                 }
@@ -529,9 +553,9 @@ impl StreamReader {
         match second {
             b'/' => {
                 let from = self.scan.max(pos + 2);
-                match bytes[from..].iter().position(|&b| b == b'>') {
+                match self.search(bytes, from, |b| b == b'>') {
                     Some(i) => {
-                        let end = from + i + 1;
+                        let end = i + 1;
                         self.check_size(end, true)?;
                         Ok(Some(Construct::EndTag(pos..end)))
                     }
@@ -546,7 +570,7 @@ impl StreamReader {
                     return Err(self.restricted(pos, Restricted::ProcessingInstruction));
                 }
                 let from = self.scan.max(pos + 2);
-                match find(bytes, from, b"?>") {
+                match self.find(bytes, from, b"?>") {
                     Some(i) => {
                         let end = i + 2;
                         self.check_size(end, true)?;
@@ -574,7 +598,7 @@ impl StreamReader {
                     return Ok(None);
                 }
                 let from = self.scan.max(pos + CDATA.len());
-                match find(bytes, from, b"]]>") {
+                match self.find(bytes, from, b"]]>") {
                     Some(i) => {
                         let end = i + 3;
                         self.check_size(end, false)?;
@@ -591,14 +615,13 @@ impl StreamReader {
                 let mut quote = self.scan_quote;
                 let mut i = self.scan.max(pos + 1);
                 loop {
-                    let rest = &bytes[i..];
                     let found = match quote {
-                        Some(q) => rest.iter().position(|&b| b == q),
-                        None => rest.iter().position(|&b| matches!(b, b'>' | b'\'' | b'"')),
+                        Some(q) => self.search(bytes, i, |b| b == q),
+                        None => self.search(bytes, i, |b| matches!(b, b'>' | b'\'' | b'"')),
                     };
                     let Some(at) = found else { break };
-                    i += at + 1;
-                    match (quote, rest[at]) {
+                    i = at + 1;
+                    match (quote, bytes[at]) {
                         (Some(_), _) => quote = None,
                         (None, b'>') => {
                             self.check_size(i, true)?;

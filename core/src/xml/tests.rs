@@ -526,6 +526,33 @@ fn unconsumed_bytes_are_counted_for_the_starttls_check() {
 }
 
 #[test]
+fn framing_work_is_linear_however_the_input_is_chunked() {
+    // A 1 MiB stanza (text, a long tag, CDATA) in 64-byte chunks: every
+    // byte is examined a small constant number of times, not once per
+    // chunk.
+    let limits = Limits { max_stanza_bytes: 4 << 20, max_tag_bytes: 1 << 20, ..Limits::default() };
+    let mut stanza = String::from("<message><body>");
+    stanza.push_str(&"x".repeat(1 << 20));
+    stanza.push_str("</body><x a='");
+    stanza.push_str(&"'>".repeat(1 << 16).replace('\'', "\""));
+    stanza.push_str("'/><y><![CDATA[");
+    stanza.push_str(&"]]".repeat(1 << 16));
+    stanza.push_str("]]></y></message>");
+    let input = format!("{HEADER}{stanza}");
+    let mut reader = StreamReader::new(limits);
+    let mut events = 0;
+    for piece in input.as_bytes().chunks(64) {
+        reader.feed(piece);
+        while let Some(_) = reader.next_event().unwrap() {
+            events += 1;
+        }
+    }
+    assert_eq!(events, 2);
+    let scanned = reader.scanned.get();
+    assert!(scanned <= 2 * input.len() as u64, "examined {scanned} bytes for {} of input", input.len());
+}
+
+#[test]
 fn utf8_split_anywhere_is_reassembled() {
     let input = format!("{HEADER}<body>héllo ♚ 🎣 κόσμε</body>");
     for chunk in 1..8 {
