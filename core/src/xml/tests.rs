@@ -543,7 +543,7 @@ fn framing_work_is_linear_however_the_input_is_chunked() {
     let mut events = 0;
     for piece in input.as_bytes().chunks(64) {
         reader.feed(piece);
-        while let Some(_) = reader.next_event().unwrap() {
+        while reader.next_event().unwrap().is_some() {
             events += 1;
         }
     }
