@@ -101,47 +101,45 @@ pub struct Jid {
     domain_end: u16,
 }
 
-fn check_len(part: &str, which: Part) -> Result<(), JidError> {
-    if part.len() > MAX_PART_BYTES { Err(JidError::TooLong(which)) } else { Ok(()) }
+/// The checks every part gets around its own preparation: not empty, not
+/// absurdly long before preparing, at most 1023 octets after.
+fn prepare_part<'a>(
+    raw: &'a str,
+    part: Part,
+    empty: JidError,
+    prepare: impl FnOnce(&'a str) -> Result<Cow<'a, str>, JidError>,
+) -> Result<Cow<'a, str>, JidError> {
+    if raw.is_empty() {
+        return Err(empty);
+    }
+    if raw.len() > MAX_RAW_PART_BYTES {
+        return Err(JidError::TooLong(part));
+    }
+    let prepared = prepare(raw)?;
+    if prepared.len() > MAX_PART_BYTES {
+        return Err(JidError::TooLong(part));
+    }
+    Ok(prepared)
 }
 
 fn prepare_local(local: &str) -> Result<Cow<'_, str>, JidError> {
-    if local.is_empty() {
-        return Err(JidError::LocalpartEmpty);
-    }
-    if local.len() > MAX_RAW_PART_BYTES {
-        return Err(JidError::TooLong(Part::Localpart));
-    }
-    let local = precis::username_case_mapped(local).map_err(JidError::Localpart)?;
-    if let Some(c) = local.chars().find(|c| LOCALPART_FORBIDDEN.contains(c)) {
-        return Err(JidError::LocalpartForbidden(c));
-    }
-    check_len(&local, Part::Localpart)?;
-    Ok(local)
+    prepare_part(local, Part::Localpart, JidError::LocalpartEmpty, |local| {
+        let local = precis::username_case_mapped(local).map_err(JidError::Localpart)?;
+        match local.chars().find(|c| LOCALPART_FORBIDDEN.contains(c)) {
+            Some(c) => Err(JidError::LocalpartForbidden(c)),
+            None => Ok(local),
+        }
+    })
 }
 
 fn prepare_domain(domain: &str) -> Result<Cow<'_, str>, JidError> {
-    if domain.is_empty() {
-        return Err(JidError::DomainEmpty);
-    }
-    if domain.len() > MAX_RAW_PART_BYTES {
-        return Err(JidError::TooLong(Part::Domainpart));
-    }
-    let domain = domain::prepare(domain).map_err(JidError::Domain)?;
-    check_len(&domain, Part::Domainpart)?;
-    Ok(domain)
+    prepare_part(domain, Part::Domainpart, JidError::DomainEmpty, |d| domain::prepare(d).map_err(JidError::Domain))
 }
 
 fn prepare_resource(resource: &str) -> Result<Cow<'_, str>, JidError> {
-    if resource.is_empty() {
-        return Err(JidError::ResourceEmpty);
-    }
-    if resource.len() > MAX_RAW_PART_BYTES {
-        return Err(JidError::TooLong(Part::Resourcepart));
-    }
-    let resource = precis::opaque_string(resource).map_err(JidError::Resource)?;
-    check_len(&resource, Part::Resourcepart)?;
-    Ok(resource)
+    prepare_part(resource, Part::Resourcepart, JidError::ResourceEmpty, |r| {
+        precis::opaque_string(r).map_err(JidError::Resource)
+    })
 }
 
 impl Jid {

@@ -551,36 +551,12 @@ impl StreamReader {
             });
         }
         match second {
-            b'/' => {
-                let from = self.scan.max(pos + 2);
-                match self.search(bytes, from, |b| b == b'>') {
-                    Some(i) => {
-                        let end = i + 1;
-                        self.check_size(end, true)?;
-                        Ok(Some(Construct::EndTag(pos..end)))
-                    }
-                    None => {
-                        self.scan = len;
-                        Ok(None)
-                    }
-                }
-            }
+            b'/' => Ok(self.frame_to(pos + 2, b">", true)?.map(Construct::EndTag)),
             b'?' => {
                 if !matches!(self.state, State::Prolog { decl_allowed: true }) {
                     return Err(self.restricted(pos, Restricted::ProcessingInstruction));
                 }
-                let from = self.scan.max(pos + 2);
-                match self.find(bytes, from, b"?>") {
-                    Some(i) => {
-                        let end = i + 2;
-                        self.check_size(end, true)?;
-                        Ok(Some(Construct::Declaration(pos..end)))
-                    }
-                    None => {
-                        self.scan = len.saturating_sub(1).max(pos + 2);
-                        Ok(None)
-                    }
-                }
+                Ok(self.frame_to(pos + 2, b"?>", true)?.map(Construct::Declaration))
             }
             b'!' => {
                 const CDATA: &[u8] = b"<![CDATA[";
@@ -597,18 +573,7 @@ impl StreamReader {
                 if avail.len() < CDATA.len() {
                     return Ok(None);
                 }
-                let from = self.scan.max(pos + CDATA.len());
-                match self.find(bytes, from, b"]]>") {
-                    Some(i) => {
-                        let end = i + 3;
-                        self.check_size(end, false)?;
-                        Ok(Some(Construct::CData(pos..end)))
-                    }
-                    None => {
-                        self.scan = len.saturating_sub(2).max(pos + CDATA.len());
-                        Ok(None)
-                    }
-                }
+                Ok(self.frame_to(pos + CDATA.len(), b"]]>", false)?.map(Construct::CData))
             }
             _ => {
                 // A start tag ends at the first '>' outside quotes.
@@ -633,6 +598,24 @@ impl StreamReader {
                 }
                 self.scan = len;
                 self.scan_quote = quote;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Frames the construct at `pos` whose body starts at `body` and which
+    /// ends with `terminator`; resumes where the last search stopped.
+    fn frame_to(&mut self, body: usize, terminator: &[u8], is_tag: bool) -> Result<Option<Range<usize>>, XmlError> {
+        let bytes = self.buf.as_bytes();
+        match self.find(bytes, self.scan.max(body), terminator) {
+            Some(i) => {
+                let end = i + terminator.len();
+                self.check_size(end, is_tag)?;
+                Ok(Some(self.pos..end))
+            }
+            None => {
+                // The terminator may have begun in the bytes seen last.
+                self.scan = bytes.len().saturating_sub(terminator.len() - 1).max(body);
                 Ok(None)
             }
         }
