@@ -10,8 +10,9 @@
 //!    ends, remembering how far the search got and whether it is inside a
 //!    quoted attribute value, so a stanza that arrives in many small chunks
 //!    is scanned once;
-//! 3. only a complete construct is handed to `xmlparser`, so any error it
-//!    reports is real;
+//! 3. only a complete tag or XML declaration is handed to `xmlparser`, so
+//!    any error it reports is real; character data, already delimited by
+//!    framing, only needs its characters checked, which is done byte-wise;
 //! 4. the reader then does what `xmlparser` does not: namespaces resolved
 //!    by scope, duplicate attributes, matching end tags, references, the
 //!    RFC 6120 §11.1 restrictions and the size limits.
