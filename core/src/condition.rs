@@ -1,5 +1,6 @@
-//! The defined error conditions of RFC 6120: stream errors (§4.9.3) and
-//! stanza errors (§8.3.3, with the error types of §8.3.2).
+//! The defined error conditions of RFC 6120: stream errors (§4.9.3), SASL
+//! failures (§6.5) and stanza errors (§8.3.3, with the error types of
+//! §8.3.2).
 //!
 //! This is a leaf module: plain enums that every layer may name. The XML
 //! reader names the stream-error condition each of its failures causes; the
@@ -177,6 +178,35 @@ wire_enum! {
     }
 }
 
+wire_enum! {
+    /// A SASL failure condition (RFC 6120 §6.5), a child of `<failure/>` in
+    /// the `urn:ietf:params:xml:ns:xmpp-sasl` namespace.
+    pub enum SaslCondition {
+        /// §6.5.1: the initiating entity aborted the exchange.
+        Aborted = "aborted",
+        /// §6.5.2: the account is disabled.
+        AccountDisabled = "account-disabled",
+        /// §6.5.3: the credentials have expired.
+        CredentialsExpired = "credentials-expired",
+        /// §6.5.4: the mechanism requires an encrypted stream.
+        EncryptionRequired = "encryption-required",
+        /// §6.5.5: the data was not valid base64.
+        IncorrectEncoding = "incorrect-encoding",
+        /// §6.5.6: the authorization identity is not valid.
+        InvalidAuthzid = "invalid-authzid",
+        /// §6.5.7: the mechanism is not supported or not offered.
+        InvalidMechanism = "invalid-mechanism",
+        /// §6.5.8: the request is malformed.
+        MalformedRequest = "malformed-request",
+        /// §6.5.9: the mechanism is weaker than the server allows.
+        MechanismTooWeak = "mechanism-too-weak",
+        /// §6.5.10: the credentials are wrong (the default failure).
+        NotAuthorized = "not-authorized",
+        /// §6.5.11: a temporary error on the server; try again later.
+        TemporaryAuthFailure = "temporary-auth-failure",
+    }
+}
+
 impl StanzaErrorCondition {
     /// The error type RFC 6120 §8.3.3 shows with each condition, for code
     /// that has no better-informed choice.
@@ -218,6 +248,14 @@ mod tests {
         }
         for t in StanzaErrorType::ALL {
             assert_eq!(StanzaErrorType::from_str(t.as_str()), Some(*t));
+        }
+    }
+
+    #[test]
+    fn rfc6120_6_5_lists_11_sasl_conditions_that_round_trip() {
+        assert_eq!(SaslCondition::ALL.len(), 11);
+        for c in SaslCondition::ALL {
+            assert_eq!(SaslCondition::from_str(c.as_str()), Some(*c));
         }
     }
 

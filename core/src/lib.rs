@@ -32,6 +32,7 @@ extern crate std;
 pub mod condition;
 pub mod jid;
 pub mod ns;
+pub mod precis;
 pub mod stanza;
 pub mod time;
 pub mod xml;

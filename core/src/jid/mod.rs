@@ -16,10 +16,10 @@ use core::fmt;
 use core::str::FromStr;
 
 mod domain;
-mod precis;
+use crate::precis;
 
+pub use crate::precis::{PRECIS_UNICODE_VERSION, PrecisError};
 pub use domain::DomainError;
-pub use precis::{PRECIS_UNICODE_VERSION, PrecisError};
 
 /// The most octets any part may have (RFC 7622 §3.2–3.4).
 pub const MAX_PART_BYTES: usize = 1023;

@@ -1,6 +1,7 @@
 //! PRECIS (RFC 8264) with the two profiles RFC 7622 uses for addresses:
 //! UsernameCaseMapped (RFC 8265 §3.3) for localparts and OpaqueString
-//! (RFC 8265 §4.2) for resourceparts.
+//! (RFC 8265 §4.2) for resourceparts; and the Unicode facts SASLprep
+//! (RFC 4013) needs.
 //!
 //! The derived-property tables are generated from current Unicode data
 //! (`tools/unicode-tables`), not frozen at an old version, so a resource
@@ -69,6 +70,17 @@ pub enum PrecisError {
     /// The mappings did not reach a fixed point (RFC 8264 §7).
     #[error("does not stabilise")]
     Unstable,
+}
+
+/// True if `c` is not assigned in the Unicode version of the tables
+/// (noncharacters count as assigned, as in RFC 8264 §9.17).
+pub(crate) fn is_unassigned(c: char) -> bool {
+    derived_property(c) == UNASSIGNED
+}
+
+/// Space separators other than U+0020 (RFC 8265 §4.2.1; RFC 3454 C.1.2).
+pub(crate) fn is_non_ascii_space(c: char) -> bool {
+    tables::NON_ASCII_SPACES.binary_search(&(c as u32)).is_ok()
 }
 
 fn derived_property(c: char) -> u8 {
@@ -256,12 +268,7 @@ pub(crate) fn opaque_string(s: &str) -> Result<Cow<'_, str>, PrecisError> {
     if s.bytes().all(|b| (0x20..=0x7E).contains(&b)) {
         return Ok(Cow::Borrowed(s));
     }
-    let mapped = until_stable(s, |s| {
-        s.chars()
-            .map(|c| if tables::NON_ASCII_SPACES.binary_search(&(c as u32)).is_ok() { ' ' } else { c })
-            .nfc()
-            .collect()
-    })?;
+    let mapped = until_stable(s, |s| s.chars().map(|c| if is_non_ascii_space(c) { ' ' } else { c }).nfc().collect())?;
     check_class(&mapped, true)?;
     Ok(Cow::Owned(mapped))
 }
