@@ -30,9 +30,11 @@ extern crate alloc;
 extern crate std;
 
 pub mod condition;
+pub mod entropy;
 pub mod jid;
 pub mod ns;
 pub mod precis;
+pub mod sasl;
 pub mod stanza;
 pub mod time;
 pub mod xml;
