@@ -30,8 +30,10 @@ extern crate alloc;
 extern crate std;
 
 pub mod condition;
+pub mod connection;
 pub mod entropy;
 pub mod jid;
+pub mod negotiation;
 pub mod ns;
 pub mod precis;
 pub mod sasl;

@@ -2,6 +2,7 @@
 //! selected. Bytes in and out are the decoded SASL messages; the XMPP
 //! framing (`<auth/>`, `<challenge/>`, base64) is the negotiator's.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -17,9 +18,9 @@ pub(crate) enum Step {
 
 /// A running client exchange.
 pub(crate) enum SaslClient {
-    Scram(ScramClient),
+    Scram(Box<ScramClient>),
     /// PLAIN, EXTERNAL, ANONYMOUS: everything went in the initial response.
-    OneShot(Mechanism),
+    OneShot,
 }
 
 impl SaslClient {
@@ -34,7 +35,7 @@ impl SaslClient {
         let mechanism = selection.mechanism;
         if let Some(hash) = mechanism.scram_hash() {
             let (client, first) = ScramClient::start(hash, username, selection.binding, nonce, secret, checks);
-            return Ok((SaslClient::Scram(client), first));
+            return Ok((SaslClient::Scram(Box::new(client)), first));
         }
         let initial = match mechanism {
             Mechanism::Plain => {
@@ -52,7 +53,7 @@ impl SaslClient {
             // no trace information.
             _ => Vec::new(),
         };
-        Ok((SaslClient::OneShot(mechanism), initial))
+        Ok((SaslClient::OneShot, initial))
     }
 
     /// A `<challenge/>` arrived.
@@ -67,7 +68,7 @@ impl SaslClient {
                 scram.server_final(data)?;
                 Ok(Step::Respond(Vec::new()))
             }
-            SaslClient::OneShot(_) => Err(ScramError::UnexpectedMessage),
+            SaslClient::OneShot => Err(ScramError::UnexpectedMessage),
         }
     }
 
@@ -91,7 +92,7 @@ impl SaslClient {
                     _ => Err(ScramError::ServerSignature),
                 }
             }
-            SaslClient::OneShot(_) => Ok(None),
+            SaslClient::OneShot => Ok(None),
         }
     }
 }

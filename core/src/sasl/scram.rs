@@ -281,7 +281,7 @@ fn is_printable(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| (0x21..=0x7E).contains(&b) && b != b',')
 }
 
-fn attr<'a>(part: Option<&'a str>, name: char) -> Result<&'a str, ScramError> {
+fn attr(part: Option<&str>, name: char) -> Result<&str, ScramError> {
     let part = part.ok_or(ScramError::Malformed("missing attribute"))?;
     let mut chars = part.chars();
     match (chars.next(), chars.next()) {

@@ -156,10 +156,8 @@ pub(crate) fn select(offer: Offer<'_>, caps: Capabilities<'_>) -> Result<Selecti
                 let (binding, outcome, require_ssdp) = unbound_flag(offer, we_bind, plus_offered, common);
                 return Ok(Selection { mechanism: m, binding, outcome, require_ssdp });
             }
-            Mechanism::Plain => {
-                if !caps.has_password || !(caps.secure || caps.plain_without_tls) {
-                    continue;
-                }
+            Mechanism::Plain if (!caps.has_password || !(caps.secure || caps.plain_without_tls)) => {
+                continue;
             }
             // EXTERNAL asserts the TLS client certificate's identity.
             Mechanism::External if !caps.secure => continue,
@@ -294,7 +292,7 @@ mod tests {
         // A list with tls-server-end-point we cannot produce: our limit, not an attack.
         case.binding = ChannelBinding::none().with(ChannelBindingType::TlsExporter, vec![1; 32]);
         case.types = Some(strings(&["tls-unique", "tls-server-end-point"]));
-        assert_eq!(chosen(&case).3, false);
+        assert!(!chosen(&case).3);
         // Strict policy refuses instead.
         case.policy = ChannelBindingPolicy::Strict;
         assert_eq!(case.run().unwrap_err(), SelectError::NoCommonType);

@@ -1,8 +1,9 @@
 //! `<iq/>` (RFC 6120 §8.2.3): request and response.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 
-use super::{Common, StanzaError, StanzaParseError, read_common, write_common};
+use super::{Common, Rejected, StanzaError, StanzaParseError, read_common, write_common};
 use crate::jid::Jid;
 use crate::xml::{Element, InvalidXml, Namespace, Node};
 
@@ -99,31 +100,29 @@ impl Iq {
 
     /// Reads an `<iq/>` element (in any content namespace), enforcing the
     /// rules of RFC 6120 §8.2.3.
-    pub fn from_element(mut element: Element) -> Result<Iq, StanzaParseError> {
-        let Common { to, from, id, lang } = read_common(&element)?;
-        let id = id.ok_or(StanzaParseError::MissingId)?;
-        let type_ = element.attr("type").ok_or(StanzaParseError::MissingType)?;
-        let kind: &'static str = match type_ {
-            "get" => "get",
-            "set" => "set",
-            "result" => "result",
-            "error" => "error",
-            other => return Err(StanzaParseError::InvalidType(other.into())),
+    pub fn from_element(element: Element) -> Result<Iq, StanzaParseError> {
+        Iq::parse(element).map_err(|rejected| rejected.error)
+    }
+
+    /// Like [`from_element`](Iq::from_element), returning a refused
+    /// element with the error. Everything that can fail is checked before
+    /// the element is taken apart.
+    pub(crate) fn parse(mut element: Element) -> Result<Iq, Box<Rejected>> {
+        let (Common { to, from, lang, .. }, id, kind) = match Iq::check(&element) {
+            Ok(checked) => checked,
+            Err(e) => return Err(Rejected::new(e, element)),
         };
         let ns = element.ns().clone();
         let mut children = element.take_nodes().into_iter().filter_map(|n| match n {
             Node::Element(e) => Some(e),
             Node::Text(_) => None,
         });
-        let first = children.next();
-        let second = children.next();
-        let count = usize::from(first.is_some()) + usize::from(second.is_some()) + children.count();
-        let wrong_count = StanzaParseError::IqChildren { kind, children: count };
+        let (first, second) = (children.next(), children.next());
         let kind = match (kind, first) {
-            ("get", Some(p)) if count == 1 => IqKind::Get(p),
-            ("set", Some(p)) if count == 1 => IqKind::Set(p),
-            ("result", p) if count <= 1 => IqKind::Result(p),
-            ("error", first) => {
+            ("get", Some(p)) => IqKind::Get(p),
+            ("set", Some(p)) => IqKind::Set(p),
+            ("result", p) => IqKind::Result(p),
+            (_, first) => {
                 // The <error/> child, and optionally the request payload,
                 // in either order.
                 let (error, request) = match (first, second) {
@@ -134,9 +133,32 @@ impl Iq {
                 let error = error.map_or_else(StanzaError::missing, |e| StanzaError::from_element(&e));
                 IqKind::Error { error, request }
             }
-            _ => return Err(wrong_count),
         };
         Ok(Iq { to, from, id, lang, kind })
+    }
+
+    /// The checks of RFC 6120 §8.2.3, on the intact element: addresses,
+    /// id, type, and the number of children for each type.
+    fn check(element: &Element) -> Result<(Common, String, &'static str), StanzaParseError> {
+        let common = read_common(element)?;
+        let id = common.id.clone().ok_or(StanzaParseError::MissingId)?;
+        let kind: &'static str = match element.attr("type").ok_or(StanzaParseError::MissingType)? {
+            "get" => "get",
+            "set" => "set",
+            "result" => "result",
+            "error" => "error",
+            other => return Err(StanzaParseError::InvalidType(other.into())),
+        };
+        let children = element.children().count();
+        let fits = match kind {
+            "get" | "set" => children == 1,
+            "result" => children <= 1,
+            _ => true,
+        };
+        if !fits {
+            return Err(StanzaParseError::IqChildren { kind, children });
+        }
+        Ok((common, id, kind))
     }
 
     /// Writes the IQ in content namespace `ns`.

@@ -1,11 +1,12 @@
 //! `<message/>` (RFC 6120 §8.2.1, RFC 6121 §5).
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{
-    Common, StanzaError, StanzaParseError, Text, preferred, read_common, read_text, split_children, text_element,
-    write_common,
+    Common, Rejected, StanzaError, StanzaParseError, Text, preferred, read_common, read_text, split_children,
+    text_element, write_common,
 };
 use crate::jid::Jid;
 use crate::xml::{Element, InvalidXml, Namespace};
@@ -102,8 +103,18 @@ impl Message {
     }
 
     /// Reads a `<message/>` element (in any content namespace).
-    pub fn from_element(mut element: Element) -> Result<Message, StanzaParseError> {
-        let Common { to, from, id, lang } = read_common(&element)?;
+    pub fn from_element(element: Element) -> Result<Message, StanzaParseError> {
+        Message::parse(element).map_err(|rejected| rejected.error)
+    }
+
+    /// Like [`from_element`](Message::from_element), returning a refused
+    /// element with the error. Everything that can fail is checked before
+    /// the element is taken apart.
+    pub(crate) fn parse(mut element: Element) -> Result<Message, Box<Rejected>> {
+        let Common { to, from, id, lang } = match read_common(&element) {
+            Ok(common) => common,
+            Err(e) => return Err(Rejected::new(e, element)),
+        };
         let type_ = MessageType::parse(element.attr("type"));
         let (mut bodies, mut subjects, mut thread, mut error) = (Vec::new(), Vec::new(), None, None);
         let payloads = split_children(&mut element, &["body", "subject", "thread", "error"], |child| {

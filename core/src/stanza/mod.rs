@@ -13,6 +13,7 @@
 //! Stanzas are written in the content namespace the caller names
 //! (`jabber:client`, `jabber:server`, `jabber:component:accept`).
 
+use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -59,6 +60,21 @@ pub enum Stanza {
     Presence(Presence),
     /// `<iq/>`
     Iq(Iq),
+}
+
+/// An element refused as a stanza, given back intact with the reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    /// Why it was refused.
+    pub error: StanzaParseError,
+    /// The element, untouched.
+    pub element: Element,
+}
+
+impl Rejected {
+    pub(crate) fn new(error: StanzaParseError, element: Element) -> Box<Rejected> {
+        Box::new(Rejected { error, element })
+    }
 }
 
 /// Why an element is not a valid stanza. Each names the stanza error to
@@ -120,14 +136,20 @@ pub fn is_content_namespace(ns: &str) -> bool {
 impl Stanza {
     /// Reads a first-level element as a stanza.
     pub fn from_element(element: Element) -> Result<Stanza, StanzaParseError> {
+        Stanza::parse(element).map_err(|rejected| rejected.error)
+    }
+
+    /// Like [`from_element`](Stanza::from_element), but a refused element
+    /// comes back with the error, untouched, for reporting or answering.
+    pub fn parse(element: Element) -> Result<Stanza, Box<Rejected>> {
         if !is_content_namespace(element.ns()) {
-            return Err(not_a_stanza(&element));
+            return Err(Rejected::new(not_a_stanza(&element), element));
         }
         match element.name() {
-            "message" => Message::from_element(element).map(Stanza::Message),
-            "presence" => Presence::from_element(element).map(Stanza::Presence),
-            "iq" => Iq::from_element(element).map(Stanza::Iq),
-            _ => Err(not_a_stanza(&element)),
+            "message" => Message::parse(element).map(Stanza::Message),
+            "presence" => Presence::parse(element).map(Stanza::Presence),
+            "iq" => Iq::parse(element).map(Stanza::Iq),
+            _ => Err(Rejected::new(not_a_stanza(&element), element)),
         }
     }
 

@@ -1,11 +1,12 @@
 //! `<presence/>` (RFC 6120 §8.2.2, RFC 6121 §4.7).
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{
-    Common, StanzaError, StanzaParseError, Text, preferred, read_common, read_text, split_children, text_element,
-    write_common,
+    Common, Rejected, StanzaError, StanzaParseError, Text, preferred, read_common, read_text, split_children,
+    text_element, write_common,
 };
 use crate::jid::Jid;
 use crate::xml::{Element, InvalidXml, Namespace};
@@ -142,9 +143,19 @@ impl Presence {
     }
 
     /// Reads a `<presence/>` element (in any content namespace).
-    pub fn from_element(mut element: Element) -> Result<Presence, StanzaParseError> {
-        let Common { to, from, id, lang } = read_common(&element)?;
-        let type_ = PresenceType::parse(element.attr("type"))?;
+    pub fn from_element(element: Element) -> Result<Presence, StanzaParseError> {
+        Presence::parse(element).map_err(|rejected| rejected.error)
+    }
+
+    /// Like [`from_element`](Presence::from_element), returning a refused
+    /// element with the error. Everything that can fail is checked before
+    /// the element is taken apart.
+    pub(crate) fn parse(mut element: Element) -> Result<Presence, Box<Rejected>> {
+        let header = read_common(&element).and_then(|c| Ok((c, PresenceType::parse(element.attr("type"))?)));
+        let (Common { to, from, id, lang }, type_) = match header {
+            Ok(h) => h,
+            Err(e) => return Err(Rejected::new(e, element)),
+        };
         let (mut show, mut statuses, mut priority, mut error) = (None, Vec::new(), None, None);
         let payloads = split_children(&mut element, &["show", "status", "priority", "error"], |child| {
             match child.name() {

@@ -1,0 +1,163 @@
+//! The XML stream under a connection, shared by both roles: the reader,
+//! the writer and its bounded outbound buffer, and the event queue that
+//! ends with exactly one `Closed`.
+
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::{CloseReason, Event, SendError};
+use crate::ns;
+use crate::stanza::StreamError;
+use crate::time::Timestamp;
+use crate::xml::{Element, Limits, Namespace, StreamReader, StreamWriter};
+
+pub(crate) struct XmlStream {
+    pub(crate) reader: StreamReader,
+    writer: StreamWriter,
+    /// Bytes to send; `tx[tx_start..]` is pending.
+    tx: Vec<u8>,
+    tx_start: usize,
+    max_tx: usize,
+    scratch: String,
+    content_ns: Namespace,
+    events: VecDeque<Event>,
+    /// `Closed` has been queued: no more events, no more input.
+    closed: bool,
+    /// Our `</stream:stream>` is written: nothing more may follow it.
+    sent_close: bool,
+    /// When bytes last arrived and were last queued.
+    pub(crate) last_rx: Timestamp,
+    pub(crate) last_tx: Timestamp,
+}
+
+impl XmlStream {
+    pub(crate) fn new(limits: Limits, content_ns: Namespace, max_tx: usize, now: Timestamp) -> XmlStream {
+        XmlStream {
+            reader: StreamReader::new(limits),
+            writer: StreamWriter::new(),
+            tx: Vec::new(),
+            tx_start: 0,
+            max_tx,
+            scratch: String::new(),
+            content_ns,
+            events: VecDeque::new(),
+            closed: false,
+            sent_close: false,
+            last_rx: now,
+            last_tx: now,
+        }
+    }
+
+    pub(crate) fn content_ns(&self) -> &Namespace {
+        &self.content_ns
+    }
+
+    fn push_scratch(&mut self, now: Timestamp) {
+        if self.tx_start > 0 && self.tx_start >= self.tx.len() / 2 {
+            self.tx.drain(..self.tx_start);
+            self.tx_start = 0;
+        }
+        self.tx.extend_from_slice(self.scratch.as_bytes());
+        self.scratch.clear();
+        self.last_tx = now;
+    }
+
+    /// Writes a stream header with the root attributes given (RFC 6120
+    /// §4.7), declaring the content namespace as default and `stream:`.
+    pub(crate) fn open(&mut self, now: Timestamp, root: &Element) {
+        if self.sent_close {
+            return;
+        }
+        let decls = [("", self.content_ns.clone()), ("stream", Namespace::from_static(ns::STREAMS))];
+        self.writer.open(&mut self.scratch, root, &decls);
+        self.push_scratch(now);
+    }
+
+    /// Writes a protocol element (negotiation, errors, answers the core
+    /// owes): not subject to the outbound limit, which is there to push
+    /// back on the application.
+    pub(crate) fn write(&mut self, now: Timestamp, element: &Element) {
+        if self.sent_close {
+            return;
+        }
+        self.writer.write(&mut self.scratch, element);
+        self.push_scratch(now);
+    }
+
+    /// Writes an application stanza, refusing when the outbound buffer is
+    /// over its limit.
+    pub(crate) fn send(&mut self, now: Timestamp, element: &Element) -> Result<(), SendError> {
+        if self.closed || self.sent_close {
+            return Err(SendError::Closed);
+        }
+        if self.pending_tx().len() >= self.max_tx {
+            return Err(SendError::OutboundFull);
+        }
+        self.write(now, element);
+        Ok(())
+    }
+
+    /// Writes a whitespace keepalive (RFC 6120 §4.6.1).
+    pub(crate) fn keepalive(&mut self, now: Timestamp) {
+        if !self.sent_close {
+            self.scratch.push(' ');
+            self.push_scratch(now);
+        }
+    }
+
+    /// Writes `</stream:stream>`; nothing is written after it.
+    pub(crate) fn write_close(&mut self, now: Timestamp) {
+        if !self.sent_close {
+            self.writer.close(&mut self.scratch);
+            self.push_scratch(now);
+            self.sent_close = true;
+        }
+    }
+
+    /// Writes a stream error and the close tag (RFC 6120 §4.9.1.1).
+    pub(crate) fn write_stream_error(&mut self, now: Timestamp, error: &StreamError) {
+        if let Ok(el) = error.to_element() {
+            self.write(now, &el);
+        }
+        self.write_close(now);
+    }
+
+    pub(crate) fn has_sent_close(&self) -> bool {
+        self.sent_close
+    }
+
+    pub(crate) fn pending_tx(&self) -> &[u8] {
+        &self.tx[self.tx_start..]
+    }
+
+    pub(crate) fn consume_tx(&mut self, n: usize) {
+        self.tx_start = (self.tx_start + n).min(self.tx.len());
+        if self.tx_start == self.tx.len() {
+            self.tx.clear();
+            self.tx_start = 0;
+        }
+    }
+
+    pub(crate) fn push_event(&mut self, event: Event) {
+        if !self.closed {
+            self.events.push_back(event);
+        }
+    }
+
+    /// Queues the final `Closed`, once.
+    pub(crate) fn finish(&mut self, reason: CloseReason) {
+        if !self.closed {
+            self.events.push_back(Event::Closed(reason));
+            self.closed = true;
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    pub(crate) fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+}
