@@ -835,3 +835,93 @@ fn xep0368_direct_tls_starts_after_the_handshake() {
     h.feed(FEATURES_SCRAM);
     assert!(h.out().contains("<auth"), "no STARTTLS on a TLS transport");
 }
+
+/// The `<auth/>` a client sends for a plain mechanism list.
+fn auth_for(mechanism: Mechanism, offered: &str, credentials: Credentials, jid_: &str) -> String {
+    let mut cfg = config();
+    cfg.jid = jid(jid_);
+    cfg.credentials = credentials;
+    cfg.mechanisms = vec![mechanism];
+    let mut h = Harness::new(cfg, entropy());
+    h.feed(&server_header("a"));
+    h.feed(FEATURES_TLS);
+    h.feed(PROCEED);
+    h.tls(ChannelBinding::none());
+    h.feed(&server_header("b"));
+    h.out();
+    h.feed(&format!(
+        "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>{offered}</mechanism></mechanisms></stream:features>"
+    ));
+    h.out()
+}
+
+#[test]
+fn rfc4616_plain_rfc4505_anonymous_rfc4422_external_initial_responses() {
+    let plain = auth_for(Mechanism::Plain, "PLAIN", Credentials::password("r0m30myr0m30"), "juliet@im.example.com");
+    assert_eq!(
+        plain,
+        format!(
+            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{}</auth>",
+            b64("\0juliet\0r0m30myr0m30")
+        )
+    );
+    let anonymous = auth_for(Mechanism::Anonymous, "ANONYMOUS", Credentials::default(), "im.example.com");
+    assert_eq!(anonymous, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='ANONYMOUS'>=</auth>");
+    let external = auth_for(Mechanism::External, "EXTERNAL", Credentials::default(), "juliet@im.example.com");
+    assert_eq!(external, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>");
+}
+
+#[test]
+fn anonymous_login_accepts_the_server_chosen_localpart() {
+    let mut cfg = config();
+    cfg.jid = jid("im.example.com");
+    cfg.credentials = Credentials::default();
+    cfg.mechanisms = vec![Mechanism::Anonymous];
+    let mut h = Harness::new(cfg, entropy());
+    h.feed(&server_header("a"));
+    h.feed(FEATURES_TLS);
+    h.feed(PROCEED);
+    h.tls(ChannelBinding::none());
+    h.feed(&server_header("b"));
+    h.feed("<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>ANONYMOUS</mechanism></mechanisms></stream:features>");
+    h.feed("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
+    h.feed(&server_header("c"));
+    h.out();
+    h.feed(FEATURES_BIND);
+    assert_eq!(
+        h.out(),
+        "<iq id='yhc13a95' type='set'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>",
+        "no resource: the server picks"
+    );
+    h.feed("<iq id='yhc13a95' type='result'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>a1b2c3@im.example.com/x</jid></bind></iq>");
+    assert!(h.events.iter().any(|e| matches!(e, Event::Online(j) if j.as_str() == "a1b2c3@im.example.com/x")));
+}
+
+#[test]
+fn rfc6120_4_7_1_from_on_the_stream_header_follows_the_policy() {
+    for (policy, before, after) in
+        [(SendFrom::Never, false, false), (SendFrom::AfterTls, false, true), (SendFrom::Always, true, true)]
+    {
+        let mut cfg = config();
+        cfg.send_from = policy;
+        let mut h = Harness::new(cfg, entropy());
+        assert_eq!(h.out().contains("from="), before, "{policy:?} before TLS");
+        h.feed(&server_header("a"));
+        h.feed(FEATURES_TLS);
+        h.feed(PROCEED);
+        h.tls(ChannelBinding::none());
+        assert_eq!(h.out().contains("from='juliet@im.example.com'"), after, "{policy:?} after TLS");
+    }
+}
+
+#[test]
+fn hardening_5_an_oversized_stanza_from_the_server_is_a_policy_violation() {
+    let mut cfg = config();
+    cfg.limits.max_stanza_bytes = 1024;
+    let mut h = Harness::new(cfg, entropy());
+    h.online();
+    h.feed(&format!("<message><body>{}", "x".repeat(2000)));
+    assert!(h.out().contains("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"));
+    assert!(matches!(h.closed(), Some(CloseReason::Protocol(ProtocolError::Xml(_)))));
+    assert!(!h.events.iter().any(|e| matches!(e, Event::Message(_))));
+}
