@@ -179,7 +179,7 @@ pub struct Client {
     config: ClientConfig,
     entropy: Box<dyn Entropy + Send>,
     account: BareJid,
-    stream: XmlStream,
+    stream: XmlStream<Event>,
     phase: Phase,
     /// TLS is up; its channel-binding data.
     secure: bool,

@@ -28,10 +28,14 @@ use crate::xml::{Element, InvalidXml, XmlError};
 
 mod client;
 mod iq;
+mod server;
 mod stream;
 
 pub use client::{Client, ClientConfig, SendFrom, TlsMode};
 pub use iq::IqResponse;
+pub use server::{
+    AuthAnswer, AuthRequest, BindDecision, InvalidFrom, Server, ServerApiError, ServerConfig, ServerEvent, ServerTls,
+};
 
 /// Something that happened on a connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +71,12 @@ pub enum Event {
     },
     /// The connection is over; always the last event, exactly once.
     Closed(CloseReason),
+}
+
+impl From<CloseReason> for Event {
+    fn from(reason: CloseReason) -> Event {
+        Event::Closed(reason)
+    }
 }
 
 /// Details of a successful authentication.
@@ -179,6 +189,16 @@ pub enum ProtocolError {
     /// Session establishment failed.
     #[error("session establishment failed: {0}")]
     SessionFailed(StanzaError),
+    /// (Server) A stanza before authentication or binding (HARDENING 24).
+    #[error("stanza before authentication or binding")]
+    NotAuthorized,
+    /// (Server) A stanza whose `from` is not the session's, with
+    /// [`InvalidFrom::Reject`] (HARDENING 23).
+    #[error("stanza with a from that is not the session's")]
+    InvalidFrom,
+    /// (Server) Too many failed SASL attempts (RFC 6120 §6.4.5).
+    #[error("too many failed authentication attempts")]
+    TooManyAuthAttempts,
 }
 
 impl ProtocolError {
@@ -197,6 +217,9 @@ impl ProtocolError {
                 Some(C::UndefinedCondition)
             }
             ProtocolError::BadBoundJid => Some(C::PolicyViolation),
+            ProtocolError::NotAuthorized => Some(C::NotAuthorized),
+            ProtocolError::InvalidFrom => Some(C::InvalidFrom),
+            ProtocolError::TooManyAuthAttempts => Some(C::PolicyViolation),
         }
     }
 }
@@ -208,6 +231,8 @@ pub enum TimeoutKind {
     Ping,
     /// The peer did not answer our `</stream:stream>`.
     Close,
+    /// (Server) The client did not authenticate in time (HARDENING 27).
+    PreAuth,
 }
 
 impl fmt::Display for TimeoutKind {
@@ -215,6 +240,7 @@ impl fmt::Display for TimeoutKind {
         f.write_str(match self {
             TimeoutKind::Ping => "no traffic after a ping",
             TimeoutKind::Close => "no answer to the stream close",
+            TimeoutKind::PreAuth => "not authenticated in time",
         })
     }
 }

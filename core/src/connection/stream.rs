@@ -6,13 +6,15 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{CloseReason, Event, SendError};
+use super::{CloseReason, SendError};
 use crate::ns;
 use crate::stanza::StreamError;
 use crate::time::Timestamp;
 use crate::xml::{Element, Limits, Namespace, StreamReader, StreamWriter};
 
-pub(crate) struct XmlStream {
+/// `E` is the role's event type; the stream only ever creates its final
+/// `Closed`.
+pub(crate) struct XmlStream<E> {
     pub(crate) reader: StreamReader,
     writer: StreamWriter,
     /// Bytes to send; `tx[tx_start..]` is pending.
@@ -21,7 +23,7 @@ pub(crate) struct XmlStream {
     max_tx: usize,
     scratch: String,
     content_ns: Namespace,
-    events: VecDeque<Event>,
+    events: VecDeque<E>,
     /// `Closed` has been queued: no more events, no more input.
     closed: bool,
     /// Our `</stream:stream>` is written: nothing more may follow it.
@@ -31,8 +33,8 @@ pub(crate) struct XmlStream {
     pub(crate) last_tx: Timestamp,
 }
 
-impl XmlStream {
-    pub(crate) fn new(limits: Limits, content_ns: Namespace, max_tx: usize, now: Timestamp) -> XmlStream {
+impl<E: From<CloseReason>> XmlStream<E> {
+    pub(crate) fn new(limits: Limits, content_ns: Namespace, max_tx: usize, now: Timestamp) -> XmlStream<E> {
         XmlStream {
             reader: StreamReader::new(limits),
             writer: StreamWriter::new(),
@@ -139,7 +141,7 @@ impl XmlStream {
         }
     }
 
-    pub(crate) fn push_event(&mut self, event: Event) {
+    pub(crate) fn push_event(&mut self, event: E) {
         if !self.closed {
             self.events.push_back(event);
         }
@@ -148,7 +150,7 @@ impl XmlStream {
     /// Queues the final `Closed`, once.
     pub(crate) fn finish(&mut self, reason: CloseReason) {
         if !self.closed {
-            self.events.push_back(Event::Closed(reason));
+            self.events.push_back(E::from(reason));
             self.closed = true;
         }
     }
@@ -157,7 +159,7 @@ impl XmlStream {
         self.closed
     }
 
-    pub(crate) fn poll_event(&mut self) -> Option<Event> {
+    pub(crate) fn poll_event(&mut self) -> Option<E> {
         self.events.pop_front()
     }
 }

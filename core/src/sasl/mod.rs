@@ -15,7 +15,7 @@ mod select;
 
 pub(crate) use client::{SaslClient, Step};
 pub use saslprep::{SaslprepError, saslprep};
-pub use scram::{ScramError, ScramHash, ScramKeys};
+pub use scram::{ScramError, ScramHash, ScramKeys, ScramStored};
 pub use select::{BindingOutcome, ChannelBindingPolicy, SelectError};
 pub(crate) use select::{Capabilities, Offer, Selection, select};
 

@@ -127,6 +127,126 @@ impl fmt::Debug for ScramKeys {
     }
 }
 
+/// What a server stores for a SCRAM credential (RFC 5802 §3): enough to
+/// verify a client and prove itself, never the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ScramStored {
+    /// The hash.
+    pub hash: ScramHash,
+    /// The salt.
+    pub salt: Vec<u8>,
+    /// The iteration count.
+    pub iterations: u32,
+    /// `StoredKey = H(ClientKey)`.
+    pub stored_key: Vec<u8>,
+    /// `ServerKey`.
+    pub server_key: Vec<u8>,
+}
+
+impl ScramStored {
+    /// Derives a stored credential from a password (registration, or a
+    /// server that keeps passwords and derives per login).
+    pub fn from_password(
+        hash: ScramHash,
+        password: &str,
+        salt: &[u8],
+        iterations: u32,
+    ) -> Result<ScramStored, SaslprepError> {
+        ScramKeys::derive(hash, password, salt, iterations).map(|k| ScramStored::from(&k))
+    }
+}
+
+impl From<&ScramKeys> for ScramStored {
+    fn from(keys: &ScramKeys) -> ScramStored {
+        ScramStored {
+            hash: keys.hash,
+            salt: keys.salt.clone(),
+            iterations: keys.iterations,
+            stored_key: keys.stored_key(),
+            server_key: keys.server_key.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for ScramStored {
+    /// Never shows the keys.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScramStored")
+            .field("hash", &self.hash)
+            .field("salt", &B64.encode(&self.salt))
+            .field("iterations", &self.iterations)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The server side of one SCRAM exchange, from the client-first-message
+/// on (the connection checks the GS2 flag against what it offered first).
+#[derive(Clone)]
+pub(crate) struct ScramServer {
+    stored: ScramStored,
+    client_first_bare: String,
+    server_first: String,
+    nonce: String,
+    /// `c=` must decode to exactly this: the GS2 header, then the binding
+    /// data of this channel when `p=` was used.
+    expected_cbind: Vec<u8>,
+}
+
+impl ScramServer {
+    /// Answers `first` with a server-first-message: the client nonce
+    /// extended by `nonce_suffix`, the stored salt and count, and the
+    /// XEP-0474 hash when given.
+    pub(crate) fn start(
+        first: &ClientFirst,
+        stored: ScramStored,
+        nonce_suffix: &str,
+        binding_data: &[u8],
+        ssdp: Option<&str>,
+    ) -> (ScramServer, Vec<u8>) {
+        let nonce = format!("{}{}", first.nonce, nonce_suffix);
+        let mut server_first = format!("r={nonce},s={},i={}", B64.encode(&stored.salt), stored.iterations);
+        if let Some(h) = ssdp {
+            server_first.push_str(",h=");
+            server_first.push_str(h);
+        }
+        let mut expected_cbind = first.gs2_header.clone().into_bytes();
+        if matches!(first.flag, Gs2Flag::Used(_)) {
+            expected_cbind.extend_from_slice(binding_data);
+        }
+        let server = ScramServer {
+            stored,
+            client_first_bare: first.bare.clone(),
+            server_first: server_first.clone(),
+            nonce,
+            expected_cbind,
+        };
+        (server, server_first.into_bytes())
+    }
+
+    /// Checks the client-final-message; returns the server-final-message.
+    pub(crate) fn finish(&self, msg: &[u8]) -> Result<Vec<u8>, ScramError> {
+        let fin = parse_client_final(msg)?;
+        if !constant_time_eq(&fin.channel_binding, &self.expected_cbind) {
+            return Err(ScramError::ChannelBinding);
+        }
+        if fin.nonce != self.nonce {
+            return Err(ScramError::NonceMismatch);
+        }
+        let hash = self.stored.hash;
+        let auth_message = format!("{},{},{}", self.client_first_bare, self.server_first, fin.without_proof);
+        let client_signature = hash.hmac(&self.stored.stored_key, auth_message.as_bytes());
+        if fin.proof.len() != client_signature.len() {
+            return Err(ScramError::InvalidProof);
+        }
+        let client_key: Vec<u8> = fin.proof.iter().zip(&client_signature).map(|(p, s)| p ^ s).collect();
+        if !constant_time_eq(&hash.hash(&client_key), &self.stored.stored_key) {
+            return Err(ScramError::InvalidProof);
+        }
+        let server_signature = hash.hmac(&self.stored.server_key, auth_message.as_bytes());
+        Ok(format!("v={}", B64.encode(server_signature)).into_bytes())
+    }
+}
+
 /// Why a SCRAM exchange failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -175,6 +295,13 @@ pub enum ScramError {
     /// A message arrived when the exchange was not expecting one.
     #[error("unexpected SCRAM message")]
     UnexpectedMessage,
+    /// (Server) The client's proof is wrong: wrong password.
+    #[error("the client proof does not verify")]
+    InvalidProof,
+    /// (Server) `c=` does not match this channel's binding data, or the
+    /// GS2 flag does not fit what was offered (HARDENING 17).
+    #[error("channel binding does not match")]
+    ChannelBinding,
 }
 
 /// The GS2 channel-binding flag (RFC 5802 §7 `gs2-cbind-flag`).

@@ -241,3 +241,52 @@ fn message_parsers_for_both_roles() {
     assert_eq!(unescape_saslname("a=3Db=2C"), Some("a=b,".into()));
     assert_eq!(escape_saslname("a=b,"), "a=3Db=2C");
 }
+
+#[test]
+fn server_verifies_the_rfc5802_exchange_and_proves_itself() {
+    let stored =
+        ScramStored::from_password(ScramHash::Sha1, "pencil", &B64.decode("QSXCR+Q6sek8bf92").unwrap(), 4096).unwrap();
+    let first = parse_client_first(b"n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL").unwrap();
+    let (server, server_first) = ScramServer::start(&first, stored.clone(), "3rfcNHYJY1ZVvWVs7j", b"", None);
+    assert_eq!(server_first, b"r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096");
+    let fin =
+        server.finish(b"c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=").unwrap();
+    assert_eq!(fin, b"v=rmF9pqV8S7suAoZWja4dJRkFsKQ=");
+    // Wrong proof, wrong nonce, wrong binding.
+    assert_eq!(
+        server.finish(b"c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=AAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+        Err(ScramError::InvalidProof)
+    );
+    assert_eq!(server.finish(b"c=biws,r=fyko,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts="), Err(ScramError::NonceMismatch));
+    assert_eq!(
+        server.finish(b"c=eSws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts="),
+        Err(ScramError::ChannelBinding)
+    );
+    assert_eq!(server.finish(b"c=biws,r=x,p=!!"), Err(ScramError::Malformed("bad base64")));
+}
+
+#[test]
+fn server_and_client_agree_with_channel_binding_and_ssdp() {
+    for hash in [ScramHash::Sha1, ScramHash::Sha256, ScramHash::Sha512] {
+        let stored = ScramStored::from_password(hash, "secret", b"salt", 4096).unwrap();
+        let data = b"exporter-bytes-0123456789abcdef0";
+        let binding = ClientBinding::used(ChannelBindingType::TlsExporter, data);
+        let checks = ClientChecks { expected_ssdp: "HASH".into(), require_ssdp: true, ..checks() };
+        let (mut client, first) =
+            ScramClient::start(hash, "juliet", binding, "cnonce".into(), password("secret"), checks);
+        let first = parse_client_first(&first).unwrap();
+        let (server, server_first) = ScramServer::start(&first, stored, "snonce", data, Some("HASH"));
+        let fin = client.server_first(&server_first).unwrap();
+        let verdict = server.finish(&fin).unwrap();
+        assert!(client.server_final(&verdict).is_ok(), "{hash:?}");
+        // The same client final against a channel with other binding data.
+        let (other, _) = ScramServer::start(
+            &first,
+            ScramStored::from_password(hash, "secret", b"salt", 4096).unwrap(),
+            "snonce",
+            b"other",
+            Some("HASH"),
+        );
+        assert_eq!(other.finish(&fin), Err(ScramError::ChannelBinding));
+    }
+}
