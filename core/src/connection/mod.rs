@@ -27,11 +27,15 @@ use crate::stanza::{Iq, Message, Presence, StanzaError, StanzaParseError, Stream
 use crate::xml::{Element, InvalidXml, XmlError};
 
 mod client;
+mod component;
 mod iq;
 mod server;
 mod stream;
 
 pub use client::{Client, ClientConfig, SendFrom, TlsMode};
+pub use component::{
+    Component, ComponentConfig, ComponentEvent, ComponentServer, ComponentServerConfig, handshake_digest,
+};
 pub use iq::IqResponse;
 pub use server::{
     AuthAnswer, AuthRequest, BindDecision, InvalidFrom, Server, ServerApiError, ServerConfig, ServerEvent, ServerTls,
@@ -199,6 +203,9 @@ pub enum ProtocolError {
     /// (Server) Too many failed SASL attempts (RFC 6120 §6.4.5).
     #[error("too many failed authentication attempts")]
     TooManyAuthAttempts,
+    /// (Component server) A stanza without `from` or `to` (XEP-0114 §3).
+    #[error("stanza without from or to")]
+    ImproperAddressing,
 }
 
 impl ProtocolError {
@@ -220,6 +227,7 @@ impl ProtocolError {
             ProtocolError::NotAuthorized => Some(C::NotAuthorized),
             ProtocolError::InvalidFrom => Some(C::InvalidFrom),
             ProtocolError::TooManyAuthAttempts => Some(C::PolicyViolation),
+            ProtocolError::ImproperAddressing => Some(C::ImproperAddressing),
         }
     }
 }
