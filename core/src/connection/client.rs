@@ -776,7 +776,7 @@ impl Client {
     fn on_bind_response(&mut self, now: Timestamp, element: Element, retried: bool) {
         let iq = match Iq::from_element(element) {
             Ok(iq) => iq,
-            Err(e) => return self.fail(now, ProtocolError::BindFailed(StanzaError::new(e.condition()))),
+            Err(e) => return self.fail(now, ProtocolError::BindFailed(Box::new(StanzaError::new(e.condition())))),
         };
         match iq.kind {
             IqKind::Result(payload) => {
@@ -800,10 +800,12 @@ impl Client {
                 if retry && !retried && self.config.jid.resource().is_some() {
                     self.send_bind(now, None, true);
                 } else {
-                    self.fail(now, ProtocolError::BindFailed(error));
+                    self.fail(now, ProtocolError::BindFailed(Box::new(error)));
                 }
             }
-            _ => self.fail(now, ProtocolError::BindFailed(StanzaError::new(StanzaErrorCondition::BadRequest))),
+            _ => {
+                self.fail(now, ProtocolError::BindFailed(Box::new(StanzaError::new(StanzaErrorCondition::BadRequest))))
+            }
         }
     }
 
@@ -830,8 +832,9 @@ impl Client {
     fn on_session_response(&mut self, now: Timestamp, element: Element) {
         match Iq::from_element(element).map(|iq| iq.kind) {
             Ok(IqKind::Result(_)) => self.online(),
-            Ok(IqKind::Error { error, .. }) => self.fail(now, ProtocolError::SessionFailed(error)),
-            _ => self.fail(now, ProtocolError::SessionFailed(StanzaError::new(StanzaErrorCondition::BadRequest))),
+            Ok(IqKind::Error { error, .. }) => self.fail(now, ProtocolError::SessionFailed(Box::new(error))),
+            _ => self
+                .fail(now, ProtocolError::SessionFailed(Box::new(StanzaError::new(StanzaErrorCondition::BadRequest)))),
         }
     }
 

@@ -37,6 +37,9 @@ pub fn handshake_digest(stream_id: &str, secret: &str) -> String {
 /// Something that happened on a component stream (either side).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+// Events are moved once, from the queue to the application: boxing the
+// stanza would cost an allocation per stanza for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum ComponentEvent {
     /// The handshake succeeded: stanzas flow. On the server side, names
     /// the component.

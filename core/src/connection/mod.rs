@@ -186,13 +186,13 @@ pub enum ProtocolError {
     BindNotOffered,
     /// Resource binding failed.
     #[error("resource binding failed: {0}")]
-    BindFailed(StanzaError),
+    BindFailed(alloc::boxed::Box<StanzaError>),
     /// The server bound a JID that is not ours.
     #[error("the server bound an address that is not this account's")]
     BadBoundJid,
     /// Session establishment failed.
     #[error("session establishment failed: {0}")]
-    SessionFailed(StanzaError),
+    SessionFailed(alloc::boxed::Box<StanzaError>),
     /// (Server) A stanza before authentication or binding (HARDENING 24).
     #[error("stanza before authentication or binding")]
     NotAuthorized,

@@ -120,6 +120,9 @@ impl ServerConfig {
 /// Something that happened on a server connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+// Events are moved once, from the queue to the application: boxing the
+// stanza would cost an allocation per stanza for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum ServerEvent {
     /// `<proceed/>` is queued: write out the pending bytes, run the TLS
     /// handshake as server, then call [`Server::tls_established`].
@@ -433,9 +436,10 @@ impl Server {
                     }
                     _ => None,
                 };
-                let Some(stored) = stored else { return Ok(self.sasl_failure(now, SaslCondition::NotAuthorized)) };
-                let Ok(user) = BareJid::from_parts(Some(&first.username), &domain) else {
-                    return Ok(self.sasl_failure(now, SaslCondition::NotAuthorized));
+                let user = BareJid::from_parts(Some(&first.username), &domain);
+                let (Some(stored), Ok(user)) = (stored, user) else {
+                    self.sasl_failure(now, SaslCondition::NotAuthorized);
+                    return Ok(());
                 };
                 let ssdp = self
                     .config
@@ -570,7 +574,7 @@ impl Server {
         let to = header.root.attr("to").map(|t| Jid::new(t).map(|j| j.domain().to_string()));
         self.domain = match to {
             None => self.config.domains.first().cloned(),
-            Some(Ok(d)) if self.config.domains.iter().any(|s| *s == d) => Some(d),
+            Some(Ok(d)) if self.config.domains.contains(&d) => Some(d),
             Some(_) => None,
         };
         let header_error = if !header.root.is("stream", ns::STREAMS) {
@@ -857,10 +861,10 @@ impl Server {
                 let requested =
                     p.child_text("resource", ns::BIND).map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
                 // RFC 6120 §7.7.2.1: a resourcepart that cannot be prepared.
-                if let (Some(r), Some(account)) = (&requested, &self.account) {
-                    if account.with_resource(r).is_err() {
-                        return self.reject_iq(now, &iq, StanzaError::new(StanzaErrorCondition::BadRequest));
-                    }
+                if let (Some(r), Some(account)) = (&requested, &self.account)
+                    && account.with_resource(r).is_err()
+                {
+                    return self.reject_iq(now, &iq, StanzaError::new(StanzaErrorCondition::BadRequest));
                 }
                 self.phase = Phase::AwaitingBind { id: iq.id.clone(), requested: requested.clone() };
                 self.stream.push_event(ServerEvent::BindRequested(requested));
