@@ -296,4 +296,6 @@ pub enum ConfigError {
 }
 
 #[cfg(test)]
+mod server_tests;
+#[cfg(test)]
 mod tests;

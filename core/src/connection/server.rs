@@ -605,8 +605,11 @@ impl Server {
                 f.starttls = Some(if required { Requirement::Required } else { Requirement::Optional });
             }
             if self.secure || self.config.tls != ServerTls::Required {
-                f.mechanisms = self.offerable().into_iter().map(|m| m.as_str().to_string()).collect();
-                if self.config.advertise_channel_binding && !self.binding.is_empty() {
+                let offer = self.offerable();
+                let plus = offer.iter().any(|m| m.is_plus());
+                f.mechanisms = offer.into_iter().map(|m| m.as_str().to_string()).collect();
+                // XEP-0440: types only go with a -PLUS mechanism to use them.
+                if self.config.advertise_channel_binding && plus {
                     f.channel_binding_types = Some(self.binding.types().map(|t| t.as_str().to_string()).collect());
                 }
             }

@@ -1,0 +1,477 @@
+//! Server tests with a scripted client sending raw bytes: the header
+//! checks, the features offered, and every server line of HARDENING.md
+//! (16–18, 23–24, 27) with the exact error.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use alloc::{format, vec};
+use core::time::Duration;
+
+use super::*;
+use crate::condition::{SaslCondition, StanzaErrorCondition};
+use crate::entropy::Seeded;
+use crate::sasl::{ChannelBinding, ChannelBindingType, Mechanism, ScramHash, ScramStored};
+use crate::stanza::{Stanza, StanzaError, StreamError};
+use crate::time::Timestamp;
+
+const STREAMS: &str = "http://etherx.jabber.org/streams";
+
+fn header(to: &str) -> String {
+    format!("<stream:stream to='{to}' version='1.0' xmlns='jabber:client' xmlns:stream='{STREAMS}'>")
+}
+
+fn b64(s: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+struct Script {
+    server: Server,
+    now: Timestamp,
+    events: Vec<ServerEvent>,
+    out: String,
+}
+
+impl Script {
+    fn new(config: ServerConfig) -> Script {
+        let mut entropy = Seeded::new(9);
+        entropy.push_stream_id("s1").push_stream_id("s2").push_stream_id("s3");
+        let server = Server::new(config, Box::new(entropy), Timestamp::ZERO).unwrap();
+        Script { server, now: Timestamp::ZERO, events: Vec::new(), out: String::new() }
+    }
+
+    fn feed(&mut self, s: &str) {
+        self.server.handle_input(self.now, s.as_bytes());
+        self.drain();
+    }
+
+    fn drain(&mut self) {
+        while let Some(ev) = self.server.poll_event() {
+            assert!(!self.events.iter().any(|e| matches!(e, ServerEvent::Closed(_))), "event after Closed");
+            self.events.push(ev);
+        }
+        let tx = self.server.pending_tx().to_vec();
+        self.server.consume_tx(tx.len());
+        self.out.push_str(core::str::from_utf8(&tx).unwrap());
+    }
+
+    fn out(&mut self) -> String {
+        core::mem::take(&mut self.out)
+    }
+
+    fn events(&mut self) -> Vec<ServerEvent> {
+        core::mem::take(&mut self.events)
+    }
+
+    fn closed(&self) -> Option<&CloseReason> {
+        self.events.iter().find_map(|e| match e {
+            ServerEvent::Closed(r) => Some(r),
+            _ => None,
+        })
+    }
+
+    /// Authenticates as juliet with PLAIN (plaintext allowed) and binds
+    /// `balcony`.
+    fn online(&mut self) {
+        self.feed(&header("im.example.com"));
+        self.feed(&plain_auth("", "juliet", "pass"));
+        let ev = self.events();
+        assert!(matches!(ev.as_slice(), [ServerEvent::AuthRequested(_)]), "{ev:?}");
+        self.server.authenticate(self.now, AuthAnswer::Password("pass".into())).unwrap();
+        self.drain();
+        self.feed(&header("im.example.com"));
+        self.feed("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>balcony</resource></bind></iq>");
+        self.server.bind(self.now, BindDecision::Accept).unwrap();
+        self.drain();
+        assert!(self.events().iter().any(|e| matches!(e, ServerEvent::Online(_))));
+        self.out();
+    }
+}
+
+fn plaintext() -> ServerConfig {
+    let mut c = ServerConfig::new("im.example.com");
+    c.tls = ServerTls::Disabled;
+    c.allow_plain_without_tls = true;
+    c
+}
+
+fn plain_auth(authzid: &str, user: &str, pass: &str) -> String {
+    format!(
+        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{}</auth>",
+        b64(format!("{authzid}\0{user}\0{pass}").as_bytes())
+    )
+}
+
+#[test]
+fn rfc6120_4_header_is_answered_with_ours_and_features() {
+    let mut s = Script::new(ServerConfig::new("im.example.com"));
+    s.feed(&header("im.example.com"));
+    assert_eq!(
+        s.out(),
+        format!(
+            "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='{STREAMS}' from='im.example.com' id='s1' version='1.0' xml:lang='en'>\
+             <stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>"
+        )
+    );
+}
+
+#[test]
+fn rfc6120_4_9_3_header_faults_get_the_right_stream_error() {
+    for (input, condition) in [
+        (header("elsewhere.example"), "host-unknown"),
+        ("<stream:stream to='im.example.com' version='1.0' xmlns:stream='urn:wrong'>".into(), "invalid-namespace"),
+        (
+            format!("<stream:stream to='im.example.com' version='1.0' xmlns='jabber:server' xmlns:stream='{STREAMS}'>"),
+            "invalid-namespace",
+        ),
+        (
+            format!("<stream:stream to='im.example.com' xmlns='jabber:client' xmlns:stream='{STREAMS}'>"),
+            "unsupported-version",
+        ),
+        (
+            format!(
+                "<stream:stream to='im.example.com' version='1.0' xmlns='jabber:client' xmlns:stream='{STREAMS}'><!-- x -->"
+            ),
+            "restricted-xml",
+        ),
+    ] {
+        let mut s = Script::new(ServerConfig::new("im.example.com"));
+        s.feed(&input);
+        let out = s.out();
+        // Our header first (RFC 6120 §4.9.1.2), then the error, then the close.
+        assert!(out.starts_with("<?xml version='1.0'?><stream:stream"), "{out}");
+        assert!(out.contains(&format!("<stream:error><{condition} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>")), "{condition}: {out}");
+        assert!(s.closed().is_some());
+    }
+}
+
+#[test]
+fn hardening_16_plain_is_not_offered_over_plaintext_unless_allowed() {
+    let mut c = ServerConfig::new("im.example.com");
+    c.tls = ServerTls::Optional;
+    let mut s = Script::new(c);
+    s.feed(&header("im.example.com"));
+    let out = s.out();
+    assert!(out.contains("<mechanism>SCRAM-SHA-1</mechanism>") && !out.contains("PLAIN"), "{out}");
+    assert!(!out.contains("-PLUS"), "no binding without TLS");
+    // Asking for it anyway.
+    s.feed(&plain_auth("", "juliet", "pass"));
+    assert!(s.out().contains("<invalid-mechanism/>"));
+    assert_eq!(s.events(), [ServerEvent::AuthFailed(SaslCondition::InvalidMechanism)]);
+}
+
+#[test]
+fn after_tls_plus_mechanisms_and_binding_types_are_offered() {
+    let mut s = Script::new(ServerConfig::new("im.example.com"));
+    s.feed(&header("im.example.com"));
+    s.out();
+    s.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    assert_eq!(s.out(), "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    assert_eq!(s.events(), [ServerEvent::TlsRequested]);
+    s.server.tls_established(s.now, ChannelBinding::none().with(ChannelBindingType::TlsExporter, vec![1; 32]));
+    s.feed(&header("im.example.com"));
+    let out = s.out();
+    assert!(out.contains("<mechanism>SCRAM-SHA-512-PLUS</mechanism>"), "{out}");
+    assert!(out.contains("<mechanism>PLAIN</mechanism>"));
+    assert!(out.contains(
+        "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'><channel-binding type='tls-exporter'/></sasl-channel-binding>"
+    ));
+    assert!(!out.contains("starttls"));
+}
+
+#[test]
+fn hardening_11_data_after_proceed_is_not_processed() {
+    let mut s = Script::new(ServerConfig::new("im.example.com"));
+    s.feed(&header("im.example.com"));
+    s.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    s.out();
+    s.feed("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGp1bGlldABw</auth>");
+    assert_eq!(s.closed(), Some(&CloseReason::Protocol(ProtocolError::DataAfterProceed)));
+    assert_eq!(s.out(), "", "nothing more in plaintext");
+}
+
+/// The SCRAM client-first for juliet with this GS2 header.
+fn scram_auth(mechanism: &str, gs2: &str) -> String {
+    format!(
+        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='{mechanism}'>{}</auth>",
+        b64(format!("{gs2}n=juliet,r=abc").as_bytes())
+    )
+}
+
+fn tls_script(binding: ChannelBinding) -> Script {
+    let mut s = Script::new(ServerConfig::new("im.example.com"));
+    s.feed(&header("im.example.com"));
+    s.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    s.server.tls_established(s.now, binding);
+    s.feed(&header("im.example.com"));
+    s.out();
+    s.events();
+    s
+}
+
+#[test]
+fn hardening_17_gs2_flag_must_fit_the_offer() {
+    let exporter = || ChannelBinding::none().with(ChannelBindingType::TlsExporter, vec![1; 32]);
+    // `y` although -PLUS was offered: the -PLUS list was stripped.
+    let mut s = tls_script(exporter());
+    s.feed(&scram_auth("SCRAM-SHA-1", "y,,"));
+    assert_eq!(s.events(), [ServerEvent::AuthFailed(SaslCondition::NotAuthorized)]);
+    // `y` where nothing -PLUS was offered (no binding data): fine.
+    let mut s = tls_script(ChannelBinding::none());
+    s.feed(&scram_auth("SCRAM-SHA-1", "y,,"));
+    assert!(matches!(s.events().as_slice(), [ServerEvent::AuthRequested(_)]));
+    // p= with a non-PLUS mechanism, a -PLUS mechanism without p=, a type
+    // we have no data for.
+    for (mech, gs2) in
+        [("SCRAM-SHA-1", "p=tls-exporter,,"), ("SCRAM-SHA-1-PLUS", "n,,"), ("SCRAM-SHA-1-PLUS", "p=tls-unique,,")]
+    {
+        let mut s = tls_script(exporter());
+        s.feed(&scram_auth(mech, gs2));
+        assert_eq!(s.events(), [ServerEvent::AuthFailed(SaslCondition::MalformedRequest)], "{mech} {gs2}");
+    }
+    // c= with other binding data than this channel's.
+    let mut s = tls_script(exporter());
+    s.feed(&scram_auth("SCRAM-SHA-1-PLUS", "p=tls-exporter,,"));
+    s.events();
+    let stored = ScramStored::from_password(ScramHash::Sha1, "pass", b"salt", 4096).unwrap();
+    s.server.authenticate(s.now, AuthAnswer::Scram(vec![stored])).unwrap();
+    s.drain();
+    let challenge = s.out();
+    let server_first = {
+        use base64::Engine;
+        let text = challenge.split('>').nth(1).unwrap().split('<').next().unwrap();
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(text).unwrap()).unwrap()
+    };
+    let nonce = server_first.split(',').next().unwrap().trim_start_matches("r=");
+    let forged_c = b64(&[&b"p=tls-exporter,,"[..], &[2u8; 32]].concat());
+    s.feed(&format!(
+        "<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{}</response>",
+        b64(format!("c={forged_c},r={nonce},p=AAAAAAAAAAAAAAAAAAAAAAAAAAA=").as_bytes())
+    ));
+    assert_eq!(s.events(), [ServerEvent::AuthFailed(SaslCondition::NotAuthorized)]);
+}
+
+#[test]
+fn hardening_18_bad_encoding_unoffered_mechanisms_and_foreign_authzids() {
+    let mut s = Script::new(plaintext());
+    s.feed(&header("im.example.com"));
+    s.out();
+    s.feed("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%%%not-base64</auth>");
+    assert_eq!(s.out(), "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><incorrect-encoding/></failure>");
+    s.feed("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>AAAA</response>");
+    assert_eq!(s.out(), "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><invalid-mechanism/></failure>");
+    let mut s = Script::new(plaintext());
+    s.feed(&header("im.example.com"));
+    s.feed("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-OAUTH2'>AAAA</auth>");
+    assert!(s.out().ends_with("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><invalid-mechanism/></failure>"));
+    s.feed(&plain_auth("romeo@im.example.com", "juliet", "pass"));
+    assert_eq!(s.out(), "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><invalid-authzid/></failure>");
+    let events = s.events();
+    assert_eq!(
+        events,
+        [
+            ServerEvent::AuthFailed(SaslCondition::InvalidMechanism),
+            ServerEvent::AuthFailed(SaslCondition::InvalidAuthzid)
+        ]
+    );
+    // Her own JID as authzid is fine.
+    let mut s = Script::new(plaintext());
+    s.feed(&header("im.example.com"));
+    s.feed(&plain_auth("juliet@im.example.com", "juliet", "pass"));
+    assert!(
+        matches!(s.events().as_slice(), [ServerEvent::AuthRequested(r)] if r.authzid.as_deref() == Some("juliet@im.example.com"))
+    );
+}
+
+#[test]
+fn rfc6120_6_4_5_failed_attempts_are_limited() {
+    let mut s = Script::new(plaintext());
+    s.feed(&header("im.example.com"));
+    for _ in 0..3 {
+        s.feed(&plain_auth("", "juliet", "wrong"));
+        if s.closed().is_none() {
+            s.server.authenticate(s.now, AuthAnswer::Password("pass".into())).unwrap();
+            s.drain();
+        }
+    }
+    let out = s.out();
+    assert_eq!(out.matches("<not-authorized/>").count(), 3);
+    assert!(out.ends_with(
+        "<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>"
+    ));
+    assert_eq!(s.closed(), Some(&CloseReason::Protocol(ProtocolError::TooManyAuthAttempts)));
+}
+
+#[test]
+fn plain_verifies_against_stored_scram_keys_without_a_password() {
+    let stored = ScramStored::from_password(ScramHash::Sha256, "pass", b"salt", 4096).unwrap();
+    let mut s = Script::new(plaintext());
+    s.feed(&header("im.example.com"));
+    s.feed(&plain_auth("", "juliet", "pass"));
+    s.server.authenticate(s.now, AuthAnswer::Scram(vec![stored.clone()])).unwrap();
+    s.drain();
+    assert!(s.events().iter().any(|e| matches!(e, ServerEvent::Authenticated { mechanism: Mechanism::Plain, .. })));
+    let mut s = Script::new(plaintext());
+    s.feed(&header("im.example.com"));
+    s.feed(&plain_auth("", "juliet", "nope"));
+    s.server.authenticate(s.now, AuthAnswer::Scram(vec![stored])).unwrap();
+    s.drain();
+    assert!(s.events().contains(&ServerEvent::AuthFailed(SaslCondition::NotAuthorized)));
+}
+
+#[test]
+fn hardening_24_stanzas_before_authentication_are_not_authorized() {
+    let mut s = Script::new(plaintext());
+    s.feed(&header("im.example.com"));
+    s.out();
+    s.feed("<message to='romeo@example.net'><body>too early</body></message>");
+    assert_eq!(
+        s.out(),
+        "<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>"
+    );
+    assert_eq!(s.closed(), Some(&CloseReason::Protocol(ProtocolError::NotAuthorized)));
+    // Authenticated but not bound yet: still not.
+    let mut s = Script::new(plaintext());
+    s.feed(&header("im.example.com"));
+    s.feed(&plain_auth("", "juliet", "pass"));
+    s.server.authenticate(s.now, AuthAnswer::Password("pass".into())).unwrap();
+    s.feed(&header("im.example.com"));
+    s.out();
+    s.feed("<presence/>");
+    assert!(s.out().contains("<not-authorized "));
+}
+
+#[test]
+fn hardening_24_unknown_top_level_elements_and_malformed_iqs() {
+    let mut s = Script::new(plaintext());
+    s.online();
+    s.feed("<iq type='get' to='im.example.com'><ping xmlns='urn:xmpp:ping'/></iq>");
+    assert_eq!(
+        s.out(),
+        "<iq type='error'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
+        "no id: still answered"
+    );
+    s.feed("<iq id='m1' type='get'><a xmlns='urn:a'/><b xmlns='urn:b'/></iq>");
+    assert!(s.out().contains("id='m1' type='error'><error type='modify'><bad-request"));
+    s.feed("<iq id='m2' type='result'><a xmlns='urn:a'/><b xmlns='urn:b'/></iq>");
+    assert!(s.out().contains("id='m2' type='error'"));
+    assert!(s.events().iter().all(|e| !matches!(e, ServerEvent::Stanza(_))), "malformed stanzas go nowhere");
+    s.feed("<message id='e1' type='error'><body>x</body></message>");
+    assert_eq!(s.out(), "", "errors are never answered");
+    assert!(matches!(s.events().as_slice(), [ServerEvent::Stanza(_)]), "a well-formed error is delivered");
+    s.feed("<foo xmlns='urn:example:foo'/>");
+    assert!(s.out().contains("<unsupported-stanza-type "));
+    assert!(s.closed().is_some());
+}
+
+#[test]
+fn hardening_23_from_is_stamped_or_rejected() {
+    let mut s = Script::new(plaintext());
+    s.online();
+    s.feed("<message from='romeo@example.net/orchard' to='nurse@example.com'><body>forged</body></message>");
+    let events = s.events();
+    let [ServerEvent::Stanza(Stanza::Message(m))] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(m.from.as_ref().unwrap().as_str(), "juliet@im.example.com/balcony");
+
+    let mut c = plaintext();
+    c.invalid_from = InvalidFrom::Reject;
+    let mut s = Script::new(c);
+    s.online();
+    s.feed("<message from='juliet@im.example.com/balcony' to='nurse@example.com'><body>own</body></message>");
+    assert!(matches!(s.events().as_slice(), [ServerEvent::Stanza(_)]));
+    s.feed("<message from='romeo@example.net/orchard' to='nurse@example.com'><body>forged</body></message>");
+    assert!(s.out().contains("<invalid-from "));
+    assert_eq!(s.closed(), Some(&CloseReason::Protocol(ProtocolError::InvalidFrom)));
+}
+
+#[test]
+fn hardening_27_unauthenticated_connections_time_out() {
+    let mut c = plaintext();
+    c.pre_auth_timeout = Duration::from_secs(20);
+    let mut s = Script::new(c);
+    assert_eq!(s.server.poll_timeout(), Some(Timestamp::from_millis(20_000)));
+    s.now = Timestamp::from_millis(19_999);
+    s.server.handle_timeout(s.now);
+    s.drain();
+    assert!(s.closed().is_none());
+    s.now = Timestamp::from_millis(20_000);
+    s.server.handle_timeout(s.now);
+    s.drain();
+    let out = s.out();
+    assert!(out.starts_with("<?xml"), "our header, even though the client never sent one");
+    assert!(out.contains("<connection-timeout xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"));
+    assert_eq!(s.closed(), Some(&CloseReason::Timeout(TimeoutKind::PreAuth)));
+    // Authenticating in time disarms it.
+    let mut c = plaintext();
+    c.pre_auth_timeout = Duration::from_secs(20);
+    let mut s = Script::new(c);
+    s.online();
+    assert_eq!(s.server.poll_timeout(), None);
+}
+
+#[test]
+fn rfc6120_7_bind_decisions_and_bad_resources() {
+    let mut s = Script::new(plaintext());
+    s.feed(&header("im.example.com"));
+    s.feed(&plain_auth("", "juliet", "pass"));
+    s.server.authenticate(s.now, AuthAnswer::Password("pass".into())).unwrap();
+    s.feed(&header("im.example.com"));
+    s.out();
+    s.events();
+    // RFC 6120 §7.7.2.1: legal XML, but not a resourcepart (private use):
+    // bad-request, without asking the application.
+    s.feed("<iq type='set' id='b0'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>a\u{E000}</resource></bind></iq>");
+    assert_eq!(
+        s.out(),
+        "<iq id='b0' type='error'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+    );
+    assert!(s.events().is_empty());
+    s.feed("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>balcony</resource></bind></iq>");
+    assert_eq!(s.events(), [ServerEvent::BindRequested(Some("balcony".into()))]);
+    s.server.bind(s.now, BindDecision::Reject(StanzaError::new(StanzaErrorCondition::Conflict))).unwrap();
+    s.drain();
+    assert_eq!(
+        s.out(),
+        "<iq id='b1' type='error'><error type='cancel'><conflict xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+    );
+    s.feed("<iq type='set' id='b2'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>");
+    assert_eq!(s.events(), [ServerEvent::BindRequested(None)]);
+    s.server.bind(s.now, BindDecision::Assign("chamber".into())).unwrap();
+    s.drain();
+    assert_eq!(
+        s.out(),
+        "<iq id='b2' type='result'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>juliet@im.example.com/chamber</jid></bind></iq>"
+    );
+    assert!(matches!(s.events().as_slice(), [ServerEvent::Online(j)] if j.resource() == "chamber"));
+    assert_eq!(s.server.bind(s.now, BindDecision::Accept), Err(ServerApiError::NotWaiting));
+}
+
+#[test]
+fn sessions_and_pings_are_answered_by_the_server_core() {
+    let mut c = plaintext();
+    c.offer_session = true;
+    let mut s = Script::new(c);
+    s.online();
+    s.feed("<iq type='set' id='s1'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>");
+    assert_eq!(s.out(), "<iq to='juliet@im.example.com/balcony' id='s1' type='result'/>");
+    s.feed("<iq type='get' id='p1' to='im.example.com'><ping xmlns='urn:xmpp:ping'/></iq>");
+    assert_eq!(s.out(), "<iq to='juliet@im.example.com/balcony' from='im.example.com' id='p1' type='result'/>");
+    s.feed("<iq type='get' id='v1' to='im.example.com'><query xmlns='jabber:iq:version'/></iq>");
+    assert!(
+        matches!(s.events().as_slice(), [ServerEvent::Stanza(Stanza::Iq(_))]),
+        "everything else goes to the application"
+    );
+}
+
+#[test]
+fn a_stream_error_from_the_client_ends_the_connection() {
+    let mut s = Script::new(plaintext());
+    s.feed(&header("im.example.com"));
+    s.out();
+    s.feed("<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>");
+    assert_eq!(s.out(), "</stream:stream>");
+    assert!(
+        matches!(s.closed(), Some(CloseReason::StreamError(e)) if *e == StreamError::new(crate::condition::StreamErrorCondition::PolicyViolation))
+    );
+}

@@ -1,0 +1,265 @@
+//! The client and server roles of the core against each other, in memory,
+//! on virtual time (see `support/mod.rs`).
+
+mod support;
+
+use std::time::Duration;
+
+use support::{DOMAIN, Link, Pair, User, configs};
+use sxmpp::condition::{SaslCondition, StreamErrorCondition};
+use sxmpp::connection::{AuthError, CloseReason, Event, ProtocolError, ServerEvent, ServerTls, TimeoutKind, TlsMode};
+use sxmpp::jid::Jid;
+use sxmpp::sasl::{BindingOutcome, ChannelBinding, ChannelBindingType, Credentials, Mechanism};
+use sxmpp::stanza::{Message, Stanza};
+
+/// Juliet, with her credentials derived once for the whole test binary.
+fn juliet() -> User {
+    static JULIET: std::sync::OnceLock<User> = std::sync::OnceLock::new();
+    JULIET.get_or_init(|| User::new("juliet", "r0m30myr0m30")).clone()
+}
+
+fn authenticated(p: &Pair) -> Option<(Mechanism, BindingOutcome)> {
+    p.client_events.iter().find_map(|e| match e {
+        Event::Authenticated(a) => Some((a.mechanism, a.channel_binding)),
+        _ => None,
+    })
+}
+
+/// Logs in with one mechanism; returns the pair after it settled.
+fn login(mechanism: Mechanism, tls: bool, binding: Option<ChannelBindingType>) -> Pair {
+    let user = juliet();
+    let credentials = Credentials { password: Some(user.password.clone()), scram_keys: user.keys() };
+    let (mut c, mut s) = configs("juliet@im.example.com/balcony", credentials);
+    c.mechanisms = vec![mechanism];
+    s.mechanisms = vec![mechanism];
+    if !tls {
+        c.tls = TlsMode::Disabled;
+        s.tls = ServerTls::Disabled;
+        c.allow_plain_without_tls = true;
+        s.allow_plain_without_tls = true;
+    }
+    if mechanism == Mechanism::Anonymous {
+        c.jid = Jid::new(DOMAIN).unwrap();
+    }
+    let mut p = Pair::new(c, s, vec![user]);
+    if let Some(kind) = binding {
+        p.client_binding = ChannelBinding::none().with(kind, vec![0xAB; 32]);
+        p.server_binding = p.client_binding.clone();
+    }
+    p.drive(Duration::from_secs(5));
+    p
+}
+
+#[test]
+fn every_mechanism_with_and_without_tls_and_each_binding_type_logs_in() {
+    let mut runs = 0;
+    for mechanism in Mechanism::ALL {
+        for tls in [true, false] {
+            for binding in [None, Some(ChannelBindingType::TlsExporter), Some(ChannelBindingType::TlsServerEndPoint)] {
+                let possible = match (mechanism, tls, binding) {
+                    (_, false, Some(_)) => false, // no TLS, no binding data
+                    (m, _, None) if m.is_plus() => false,
+                    (m, false, _) if m.is_plus() || m == Mechanism::External => false,
+                    _ => true,
+                };
+                if !possible {
+                    continue;
+                }
+                runs += 1;
+                let p = login(mechanism, tls, binding);
+                let case = format!("{mechanism} tls={tls} binding={binding:?}");
+                assert!(p.client_online(), "{case}: {:?} / {:?}", p.client_events, p.server_events);
+                assert!(p.server_online(), "{case}");
+                let (used, outcome) = authenticated(&p).unwrap();
+                assert_eq!(used, mechanism, "{case}");
+                let expected = match (mechanism.is_plus(), binding, tls) {
+                    (true, Some(kind), _) => BindingOutcome::Bound(kind),
+                    (false, Some(_), true) if mechanism.scram_hash().is_some() => BindingOutcome::NotOffered,
+                    (false, Some(_), true) => BindingOutcome::NotPreferred,
+                    _ => BindingOutcome::NotSupported,
+                };
+                assert_eq!(outcome, expected, "{case}");
+                assert!(p.client_closed().is_none() && p.server_closed().is_none(), "{case}");
+            }
+        }
+    }
+    // With TLS: 3 -PLUS × 2 binding types + 6 others × 3; without: the 5
+    // that need neither TLS nor binding.
+    assert_eq!(runs, 3 * 2 + 6 * 3 + 5, "the matrix covered every possible case");
+}
+
+#[test]
+fn scram_sha1_plus_binds_with_exporter_and_end_point_and_fails_on_mismatch() {
+    for kind in [ChannelBindingType::TlsExporter, ChannelBindingType::TlsServerEndPoint] {
+        let p = login(Mechanism::ScramSha1Plus, true, Some(kind));
+        assert_eq!(authenticated(&p), Some((Mechanism::ScramSha1Plus, BindingOutcome::Bound(kind))));
+        assert!(p.client_online() && p.server_online());
+
+        // The two ends see different channels: a man in the middle.
+        let user = juliet();
+        let (mut c, mut s) = configs("juliet@im.example.com", Credentials::password(&user.password));
+        c.mechanisms = vec![Mechanism::ScramSha1Plus];
+        s.mechanisms = vec![Mechanism::ScramSha1Plus];
+        let mut p = Pair::new(c, s, vec![user]);
+        p.client_binding = ChannelBinding::none().with(kind, vec![1; 32]);
+        p.server_binding = ChannelBinding::none().with(kind, vec![2; 32]);
+        p.drive(Duration::from_secs(5));
+        assert!(!p.client_online() && !p.server_online());
+        assert!(
+            p.server_events.contains(&ServerEvent::AuthFailed(SaslCondition::NotAuthorized)),
+            "{:?}",
+            p.server_events
+        );
+        assert_eq!(
+            p.client_closed(),
+            Some(&CloseReason::AuthFailed(AuthError::Failure { condition: SaslCondition::NotAuthorized, text: None }))
+        );
+        assert!(p.server_closed().is_some());
+    }
+}
+
+#[test]
+fn a_wrong_password_fails_cleanly_on_both_sides() {
+    for mechanism in [Mechanism::ScramSha256, Mechanism::Plain] {
+        let (mut c, mut s) = configs("juliet@im.example.com", Credentials::password("wrong"));
+        c.mechanisms = vec![mechanism];
+        s.mechanisms = vec![mechanism];
+        let mut p = Pair::new(c, s, vec![juliet()]);
+        p.drive(Duration::from_secs(5));
+        let not_authorized = AuthError::Failure { condition: SaslCondition::NotAuthorized, text: None };
+        assert_eq!(p.client_closed(), Some(&CloseReason::AuthFailed(not_authorized)), "{mechanism}");
+        assert!(p.server_events.contains(&ServerEvent::AuthFailed(SaslCondition::NotAuthorized)));
+        assert_eq!(p.server_closed(), Some(&CloseReason::Clean), "the client closed its stream after the failure");
+        assert!(!p.server_events.iter().any(|e| matches!(e, ServerEvent::Authenticated { .. })));
+    }
+}
+
+/// A login that needs no PBKDF2 (cached keys, stored credentials), for
+/// the tests that run it thousands of times.
+fn fast_pair(link: Link) -> Pair {
+    let user = juliet();
+    let credentials = Credentials { password: None, scram_keys: user.keys() };
+    let (c, s) = configs("juliet@im.example.com/balcony", credentials);
+    let mut p = Pair::new(c, s, vec![user]);
+    p.client_binding = ChannelBinding::none().with(ChannelBindingType::TlsExporter, vec![7; 32]);
+    p.server_binding = p.client_binding.clone();
+    p.link = link;
+    p
+}
+
+#[test]
+fn the_link_cut_at_every_byte_of_the_negotiation_ends_both_sides() {
+    let mut full = fast_pair(Link::default());
+    full.drive(Duration::from_secs(5));
+    assert!(full.client_online() && full.server_online());
+    let total = full.crossed();
+    assert!(total > 2000, "{total}");
+    for cut in 0..=total {
+        let mut p = fast_pair(Link { cut_after: Some(cut), ..Link::default() });
+        p.drive(Duration::from_secs(120));
+        if cut < total {
+            let (c, s) = (p.client_closed(), p.server_closed());
+            assert!(c.is_some() && s.is_some(), "cut at {cut}: {c:?} {s:?}");
+            assert_eq!(
+                p.client_events.iter().filter(|e| matches!(e, Event::Closed(_))).count(),
+                1,
+                "exactly one Closed at {cut}"
+            );
+            assert!(matches!(p.client_events.last(), Some(Event::Closed(_))), "Closed last at {cut}");
+            assert!(matches!(p.server_events.last(), Some(ServerEvent::Closed(_))), "Closed last at {cut}");
+        }
+    }
+}
+
+#[test]
+fn ten_thousand_messages_each_way_arrive_intact_and_in_order() {
+    let mut p = fast_pair(Link { chunk: 1000, latency: Duration::from_millis(20), ..Link::default() });
+    p.drive(Duration::from_secs(5));
+    assert!(p.client_online() && p.server_online());
+    let client_jid = p.client.jid().unwrap().clone();
+    let (mut sent_c, mut sent_s) = (0, 0);
+    while sent_c < 10_000 || sent_s < 10_000 {
+        // Send until the outbound buffer pushes back, then let the link work.
+        while sent_c < 10_000 {
+            let m = Message::chat(Jid::new("romeo@example.net").unwrap(), format!("c2s {sent_c} <&>"));
+            match p.client.send_message(p.now, &m) {
+                Ok(()) => sent_c += 1,
+                Err(sxmpp::connection::SendError::OutboundFull) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        while sent_s < 10_000 {
+            let mut m = Message::chat(client_jid.clone().into(), format!("s2c {sent_s} ✓"));
+            m.from = Some(Jid::new("romeo@example.net/orchard").unwrap());
+            match p.server.send(p.now, &Stanza::Message(m)) {
+                Ok(()) => sent_s += 1,
+                Err(sxmpp::connection::SendError::OutboundFull) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        p.drive(Duration::from_secs(1));
+    }
+    p.drive(Duration::from_secs(5));
+    assert_eq!(p.to_server.len(), 10_000);
+    assert_eq!(p.to_client.len(), 10_000);
+    for (i, s) in p.to_server.iter().enumerate() {
+        let Stanza::Message(m) = s else { panic!() };
+        assert_eq!(m.body(), Some(format!("c2s {i} <&>").as_str()));
+        assert_eq!(m.from.as_ref(), Some(client_jid.as_jid()), "stamped with the session's JID");
+    }
+    for (i, m) in p.to_client.iter().enumerate() {
+        assert_eq!(m.body(), Some(format!("s2c {i} ✓").as_str()));
+    }
+    assert!(p.client_closed().is_none() && p.server_closed().is_none());
+    // And a clean close.
+    p.client.close(p.now).unwrap();
+    p.drive(Duration::from_secs(5));
+    assert_eq!(p.client_closed(), Some(&CloseReason::Clean));
+    assert_eq!(p.server_closed(), Some(&CloseReason::Clean));
+}
+
+#[test]
+fn split_into_single_bytes_and_delayed_it_still_logs_in() {
+    let mut p = fast_pair(Link { chunk: 1, latency: Duration::from_millis(3), ..Link::default() });
+    p.drive(Duration::from_secs(600));
+    assert!(p.client_online() && p.server_online(), "{:?}", p.client_events);
+}
+
+#[test]
+fn dropped_bytes_end_in_a_stream_error_not_a_panic() {
+    // Drop part of the client's <auth/>: the server sees broken XML.
+    let mut p = fast_pair(Link { drop_c2s: Some((400, 410)), ..Link::default() });
+    p.drive(Duration::from_secs(120));
+    assert!(p.client_closed().is_some() && p.server_closed().is_some());
+    assert!(!p.client_online());
+}
+
+#[test]
+fn an_unknown_host_gets_host_unknown() {
+    let (c, s) = configs("juliet@elsewhere.example", Credentials::password("x"));
+    let mut p = Pair::new(c, s, vec![]);
+    p.drive(Duration::from_secs(5));
+    assert!(
+        matches!(p.client_closed(), Some(CloseReason::StreamError(e)) if e.condition == StreamErrorCondition::HostUnknown),
+        "{:?}",
+        p.client_events
+    );
+    assert!(matches!(
+        p.server_closed(),
+        Some(CloseReason::Protocol(ProtocolError::Header { condition: StreamErrorCondition::HostUnknown, .. }))
+    ));
+}
+
+#[test]
+fn a_client_that_never_authenticates_is_closed_after_the_pre_auth_timeout() {
+    let (c, mut s) = configs("juliet@im.example.com", Credentials::password("x"));
+    s.pre_auth_timeout = Duration::from_secs(30);
+    let mut p = Pair::new(c, s, vec![]);
+    // The server never sees the client's bytes: a silent connection.
+    p.link.cut_after = None;
+    p.link.latency = Duration::from_secs(3600);
+    p.drive(Duration::from_secs(31));
+    assert_eq!(p.server_closed(), Some(&CloseReason::Timeout(TimeoutKind::PreAuth)));
+    let out = String::from_utf8(p.server.pending_tx().to_vec()).unwrap();
+    assert!(out.is_empty() || out.contains("connection-timeout"));
+}
