@@ -405,11 +405,13 @@ impl Client {
     /// Sends a stanza. `Online` only.
     pub fn send(&mut self, now: Timestamp, stanza: &Stanza) -> Result<(), SendError> {
         self.check_online()?;
-        if let Stanza::Iq(iq) = stanza
-            && iq.kind.is_request()
-        {
-            // Requests go through send_iq so their answers are tracked.
-            return self.send_iq(now, iq.to.clone(), iq.kind.clone()).map(|_| ());
+        if let Stanza::Iq(iq) = stanza {
+            if iq.kind.is_request() {
+                // Requests go through send_iq so their answers are tracked.
+                return self.send_iq(now, iq.to.clone(), iq.kind.clone()).map(|_| ());
+            }
+            // An answer written by hand settles the request it answers.
+            self.owed.take(&iq.id, iq.to.as_ref());
         }
         let el = stanza.to_element(self.stream.content_ns()).map_err(SendError::InvalidXml)?;
         self.stream.send(now, &el)

@@ -267,6 +267,9 @@ pub struct Server {
     phase: Phase,
     /// The served domain the client asked for.
     domain: Option<String>,
+    /// The `from` of the client's header, echoed as our `to` (RFC 6120
+    /// §4.7.2).
+    peer: Option<Jid>,
     opened: bool,
     secure: bool,
     binding: ChannelBinding,
@@ -294,6 +297,7 @@ impl Server {
             stream,
             phase,
             domain: None,
+            peer: None,
             opened: false,
             secure: false,
             binding: ChannelBinding::none(),
@@ -563,6 +567,9 @@ impl Server {
         let _ = (|| {
             root.set_attr("from", domain.as_str())?;
             root.set_attr("id", id.as_str())?;
+            if let Some(peer) = &self.peer {
+                root.set_attr("to", peer.as_str())?;
+            }
             root.set_attr("version", "1.0")?;
             root.set_attr_ns(Namespace::XML, "lang", "en")
         })();
@@ -571,6 +578,7 @@ impl Server {
 
     fn on_header(&mut self, now: Timestamp, header: StreamHeader) {
         use StreamErrorCondition as C;
+        self.peer = header.root.attr("from").and_then(|f| Jid::new(f).ok());
         let to = header.root.attr("to").map(|t| Jid::new(t).map(|j| j.domain().to_string()));
         self.domain = match to {
             None => self.config.domains.first().cloned(),

@@ -1,0 +1,668 @@
+//! Replaying a transcript: the harness plays the peer and the core's
+//! application, and drives the core under test through its public API.
+
+use sxmpp::condition::{SaslCondition, StanzaErrorCondition};
+use sxmpp::connection::{
+    AuthAnswer, AuthError, BindDecision, Client, ClientConfig, CloseReason, Event, InvalidFrom, SendFrom, Server,
+    ServerConfig, ServerEvent, ServerTls, TimeoutKind, TlsMode,
+};
+use sxmpp::entropy::Seeded;
+use sxmpp::jid::{BareJid, Jid};
+use sxmpp::sasl::{ChannelBinding, ChannelBindingPolicy, ChannelBindingType, Credentials, Mechanism};
+use sxmpp::stanza::{Stanza, StanzaError};
+use sxmpp::time::Timestamp;
+use sxmpp::xml::{Element, Limits, StreamEvent, StreamReader};
+
+use crate::transcript::{Role, Side, StepKind, Transcript};
+use crate::xml::{self, Item};
+
+/// How the peer's bytes are cut before they reach the core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chunking {
+    /// Each step in one piece.
+    Whole,
+    /// One byte at a time.
+    Bytewise,
+    /// Pseudo-random pieces from this seed.
+    Random(u64),
+}
+
+impl std::fmt::Display for Chunking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Chunking::Whole => f.write_str("whole"),
+            Chunking::Bytewise => f.write_str("bytewise"),
+            Chunking::Random(seed) => write!(f, "random({seed})"),
+        }
+    }
+}
+
+/// The first step that failed, with what was expected and what happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// The step's line.
+    pub line: usize,
+    /// The step as written.
+    pub step: String,
+    /// What the step wanted.
+    pub expected: String,
+    /// What the core did.
+    pub actual: String,
+    /// Why they differ.
+    pub message: String,
+}
+
+/// An event as the transcript names it: words, such as
+/// `["online", "juliet@im.example.com/balcony"]`. `Closed` may be named
+/// several ways; each alternative is listed.
+type Named = Vec<Vec<String>>;
+
+fn words(ws: &[&str]) -> Vec<String> {
+    ws.iter().map(|w| w.to_string()).collect()
+}
+
+/// Names a close reason.
+fn closed(reason: &CloseReason) -> Named {
+    let closed = |rest: &[&str]| {
+        let mut w = vec!["closed".to_string()];
+        w.extend(rest.iter().map(|s| s.to_string()));
+        w
+    };
+    match reason {
+        CloseReason::Clean => vec![closed(&["clean"])],
+        CloseReason::Eof => vec![closed(&["eof"])],
+        CloseReason::StreamError(e) => {
+            vec![vec!["stream-error".into(), e.condition.to_string()], closed(&["error", e.condition.as_str()]), closed(&["clean"])]
+        }
+        CloseReason::AuthFailed(AuthError::Failure { condition, .. }) => {
+            vec![vec!["auth-failed".into(), condition.to_string()], closed(&["error"]), closed(&["clean"])]
+        }
+        CloseReason::AuthFailed(e) => vec![vec!["auth-failed".into(), format!("{e:?}")], closed(&["error"])],
+        CloseReason::Protocol(e) => match e.condition() {
+            Some(c) => vec![closed(&["error", c.as_str()])],
+            None => vec![closed(&["error"])],
+        },
+        CloseReason::Timeout(TimeoutKind::PreAuth) => vec![closed(&["error", "connection-timeout"])],
+        CloseReason::Timeout(_) => vec![closed(&["error"])],
+        _ => vec![closed(&["error"])],
+    }
+}
+
+/// The core under test, whichever role, as the replay sees it.
+trait Core {
+    fn feed(&mut self, now: Timestamp, bytes: &[u8]);
+    fn eof(&mut self, now: Timestamp);
+    fn timeout(&mut self, now: Timestamp);
+    fn next_timeout(&self) -> Option<Timestamp>;
+    fn tls(&mut self, now: Timestamp, binding: &[(String, Vec<u8>)]);
+    /// The application sends this XML (a stanza, or `</stream:stream>`).
+    fn send(&mut self, now: Timestamp, xml: &[u8]) -> Result<(), String>;
+    /// Output since the last call.
+    fn output(&mut self) -> Vec<u8>;
+    /// Events since the last call, after the application reacted to them.
+    fn events(&mut self, now: Timestamp) -> Vec<Named>;
+}
+
+fn binding(data: &[(String, Vec<u8>)], allowed: &[String]) -> ChannelBinding {
+    data.iter()
+        .filter(|(k, _)| allowed.iter().any(|a| a == k))
+        .filter_map(|(k, d)| ChannelBindingType::from_str(k).map(|t| (t, d)))
+        .fold(ChannelBinding::none(), |b, (t, d)| b.with(t, d.clone()))
+}
+
+/// Parses the XML of a `C+:`/`S+:`/`E:` step with the core's own reader
+/// (this builds an API call, it judges nothing), dropping `{any}` and
+/// `{opt}` attributes for the core to fill in.
+fn stanza_for_api(xml: &[u8], content_ns: &str) -> Result<Option<Stanza>, String> {
+    if std::str::from_utf8(xml).is_ok_and(|s| s.trim() == "</stream:stream>") {
+        return Ok(None);
+    }
+    let mut reader = StreamReader::new(Limits::default());
+    reader.feed(format!("<stream:stream xmlns='{content_ns}' xmlns:stream='http://etherx.jabber.org/streams'>").as_bytes());
+    reader.feed(xml);
+    let mut element: Option<Element> = None;
+    loop {
+        match reader.next_event() {
+            Ok(Some(StreamEvent::Element(e))) => element = Some(e),
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(e) => return Err(format!("step XML: {e}")),
+        }
+    }
+    let mut element = element.ok_or("the step holds no element")?;
+    let wild: Vec<String> =
+        element.attrs().iter().filter(|a| matches!(a.value(), "{any}" | "{opt}")).map(|a| a.name().to_string()).collect();
+    for name in wild {
+        element.remove_attr(&name);
+    }
+    Stanza::from_element(element).map(Some).map_err(|e| format!("not a stanza: {e}"))
+}
+
+struct ClientCore {
+    client: Client,
+    cb_allowed: Vec<String>,
+}
+
+impl Core for ClientCore {
+    fn feed(&mut self, now: Timestamp, bytes: &[u8]) {
+        self.client.handle_input(now, bytes)
+    }
+    fn eof(&mut self, now: Timestamp) {
+        self.client.handle_eof(now)
+    }
+    fn timeout(&mut self, now: Timestamp) {
+        self.client.handle_timeout(now)
+    }
+    fn next_timeout(&self) -> Option<Timestamp> {
+        self.client.poll_timeout()
+    }
+    fn tls(&mut self, now: Timestamp, data: &[(String, Vec<u8>)]) {
+        self.client.tls_established(now, binding(data, &self.cb_allowed))
+    }
+    fn send(&mut self, now: Timestamp, xml: &[u8]) -> Result<(), String> {
+        match stanza_for_api(xml, "jabber:client")? {
+            None => self.client.close(now).map_err(|e| e.to_string()),
+            Some(Stanza::Iq(iq)) if iq.kind.is_request() => {
+                self.client.send_iq(now, iq.to, iq.kind).map(|_| ()).map_err(|e| e.to_string())
+            }
+            Some(stanza) => self.client.send(now, &stanza).map_err(|e| e.to_string()),
+        }
+    }
+    fn output(&mut self) -> Vec<u8> {
+        let out = self.client.pending_tx().to_vec();
+        self.client.consume_tx(out.len());
+        out
+    }
+    fn events(&mut self, now: Timestamp) -> Vec<Named> {
+        let mut out = Vec::new();
+        while let Some(ev) = self.client.poll_event() {
+            out.push(match ev {
+                Event::TlsRequested => vec![words(&["tls-requested"])],
+                Event::Authenticated(a) => vec![vec!["authenticated".into(), a.mechanism.to_string()]],
+                Event::Online(j) => vec![vec!["online".into(), j.to_string()]],
+                Event::Message(_) => vec![words(&["stanza", "message"])],
+                Event::Presence(_) => vec![words(&["stanza", "presence"])],
+                Event::IqRequest(iq) => {
+                    // The application's part: a roster push is answered
+                    // with a result (RFC 6121 §2.1.6).
+                    if iq.kind.payload().is_some_and(|p| p.is("query", "jabber:iq:roster")) {
+                        let _ = self.client.respond_iq(now, &iq, Ok(None));
+                    }
+                    vec![words(&["stanza", "iq"])]
+                }
+                Event::IqResponse(r) => {
+                    let mut w = vec!["iq-response".to_string(), r.id];
+                    w.extend(r.from.map(|f| f.to_string()));
+                    vec![w]
+                }
+                Event::IqTimeout(id) => vec![vec!["iq-timeout".into(), id]],
+                Event::InvalidStanza { .. } => vec![words(&["invalid-stanza"])],
+                Event::Closed(reason) => closed(&reason),
+                _ => vec![words(&["other"])],
+            });
+        }
+        out
+    }
+}
+
+struct ServerCore {
+    server: Server,
+    users: Vec<(String, String)>,
+    domain: String,
+    resource: Option<String>,
+    anonymous: String,
+    /// `@server.auth-failure`: refuse every authentication this way.
+    auth_failure: Option<SaslCondition>,
+    /// `@server.bind-error`: refuse every bind request this way.
+    bind_error: Option<StanzaErrorCondition>,
+}
+
+impl Core for ServerCore {
+    fn feed(&mut self, now: Timestamp, bytes: &[u8]) {
+        self.server.handle_input(now, bytes)
+    }
+    fn eof(&mut self, now: Timestamp) {
+        self.server.handle_eof(now)
+    }
+    fn timeout(&mut self, now: Timestamp) {
+        self.server.handle_timeout(now)
+    }
+    fn next_timeout(&self) -> Option<Timestamp> {
+        self.server.poll_timeout()
+    }
+    fn tls(&mut self, now: Timestamp, data: &[(String, Vec<u8>)]) {
+        let all: Vec<String> = data.iter().map(|(k, _)| k.clone()).collect();
+        self.server.tls_established(now, binding(data, &all))
+    }
+    fn send(&mut self, now: Timestamp, xml: &[u8]) -> Result<(), String> {
+        match stanza_for_api(xml, "jabber:client")? {
+            None => self.server.close(now).map_err(|e| e.to_string()),
+            Some(stanza) => self.server.send(now, &stanza).map_err(|e| e.to_string()),
+        }
+    }
+    fn output(&mut self) -> Vec<u8> {
+        let out = self.server.pending_tx().to_vec();
+        self.server.consume_tx(out.len());
+        out
+    }
+    fn events(&mut self, now: Timestamp) -> Vec<Named> {
+        let mut out = Vec::new();
+        while let Some(ev) = self.server.poll_event() {
+            out.push(match ev {
+                ServerEvent::TlsRequested => vec![words(&["tls-requested"])],
+                ServerEvent::AuthRequested(r) => {
+                    // The application's part: credentials from @server.user.
+                    let answer = match r.mechanism {
+                        _ if self.auth_failure.is_some() => {
+                            AuthAnswer::Reject(self.auth_failure.unwrap_or(SaslCondition::NotAuthorized))
+                        }
+                        Mechanism::External => self
+                            .users
+                            .first()
+                            .and_then(|(u, _)| BareJid::from_parts(Some(u), &self.domain).ok())
+                            .map_or(AuthAnswer::Reject(SaslCondition::NotAuthorized), AuthAnswer::Accept),
+                        Mechanism::Anonymous => BareJid::from_parts(Some(&self.anonymous), &self.domain)
+                            .map_or(AuthAnswer::Reject(SaslCondition::NotAuthorized), AuthAnswer::Accept),
+                        _ => match self.users.iter().find(|(u, _)| *u == r.username) {
+                            Some((_, p)) => AuthAnswer::Password(p.clone()),
+                            None => AuthAnswer::Reject(SaslCondition::NotAuthorized),
+                        },
+                    };
+                    let _ = self.server.authenticate(now, answer);
+                    vec![vec!["auth-requested".into(), r.mechanism.to_string(), r.username]]
+                }
+                ServerEvent::AuthFailed(c) => vec![vec!["auth-failed".into(), c.to_string()]],
+                ServerEvent::Authenticated { jid, .. } => vec![vec!["authenticated".into(), jid.to_string()]],
+                ServerEvent::BindRequested(requested) => {
+                    let decision = match (&requested, &self.resource, self.bind_error) {
+                        (_, _, Some(c)) => BindDecision::Reject(StanzaError::new(c)),
+                        (None, Some(r), None) => BindDecision::Assign(r.clone()),
+                        _ => BindDecision::Accept,
+                    };
+                    let _ = self.server.bind(now, decision);
+                    let mut w = vec!["bind-requested".to_string()];
+                    w.extend(requested);
+                    vec![w]
+                }
+                ServerEvent::Online(j) => vec![vec!["online".into(), j.to_string()]],
+                ServerEvent::Stanza(s) => vec![vec![
+                    "stanza".into(),
+                    match s {
+                        Stanza::Message(_) => "message".into(),
+                        Stanza::Presence(_) => "presence".into(),
+                        Stanza::Iq(_) => "iq".into(),
+                    },
+                ]],
+                ServerEvent::Closed(reason) => closed(&reason),
+                _ => vec![words(&["other"])],
+            });
+        }
+        out
+    }
+}
+
+fn tls_mode(value: Option<&str>) -> Result<TlsMode, String> {
+    Ok(match value.unwrap_or("required") {
+        "required" => TlsMode::Required,
+        "optional" => TlsMode::Optional,
+        "none" => TlsMode::Disabled,
+        "direct" => TlsMode::Direct,
+        other => return Err(format!("@client.tls: {other:?}")),
+    })
+}
+
+fn mechanisms(list: Vec<String>) -> Result<Option<Vec<Mechanism>>, String> {
+    if list.is_empty() {
+        return Ok(None);
+    }
+    list.iter().map(|m| Mechanism::from_str(m).ok_or(format!("unknown mechanism {m:?}"))).collect::<Result<_, _>>().map(Some)
+}
+
+fn client_core(t: &Transcript) -> Result<ClientCore, String> {
+    let jid = Jid::new(t.key("client.jid").ok_or("@client.jid is required")?).map_err(|e| e.to_string())?;
+    let jid = match t.key("client.resource") {
+        Some(r) => Jid::from_parts(jid.local(), jid.domain(), Some(r)).map_err(|e| e.to_string())?,
+        None => jid,
+    };
+    let credentials = match t.key("client.password") {
+        Some(p) => Credentials::password(p),
+        None => Credentials::default(),
+    };
+    let mut config = ClientConfig::new(jid, credentials);
+    config.tls = tls_mode(t.key("client.tls"))?;
+    if let Some(m) = mechanisms(t.list("client.mechanisms"))? {
+        config.mechanisms = m;
+    }
+    let cb_allowed: Vec<String> =
+        t.list("client.channel-binding").into_iter().filter(|c| c != "none").collect();
+    config.channel_binding = match t.key("client.channel-binding-policy") {
+        Some("strict") => ChannelBindingPolicy::Strict,
+        Some("compatible") => ChannelBindingPolicy::Compatible,
+        Some("disabled") => ChannelBindingPolicy::Disabled,
+        Some(other) => return Err(format!("@client.channel-binding-policy: {other:?}")),
+        None if cb_allowed.is_empty() => ChannelBindingPolicy::Disabled,
+        None => ChannelBindingPolicy::Compatible,
+    };
+    config.send_from = match t.key("client.send-from") {
+        None | Some("after-tls") => SendFrom::AfterTls,
+        Some("always") => SendFrom::Always,
+        Some("never") => SendFrom::Never,
+        Some(other) => return Err(format!("@client.send-from: {other:?}")),
+    };
+    if t.keys.contains_key("client.iq-namespaces") {
+        config.iq_namespaces = Some(t.list("client.iq-namespaces"));
+    }
+    // Timers only fire when a transcript says TIME.
+    config.keepalive_interval = None;
+    config.ping_interval = None;
+    let mut entropy = Seeded::new(0x5eed);
+    for n in t.list("client.nonce") {
+        entropy.push_nonce(n);
+    }
+    for id in t.list("client.ids") {
+        entropy.push_stanza_id(id);
+    }
+    let client = Client::new(config, Box::new(entropy), Timestamp::ZERO).map_err(|e| e.to_string())?;
+    Ok(ClientCore { client, cb_allowed })
+}
+
+fn server_core(t: &Transcript) -> Result<ServerCore, String> {
+    use base64::Engine;
+    let domain = t.key("server.domain").ok_or("@server.domain is required")?.to_string();
+    let mut config = ServerConfig::new(domain.clone());
+    config.tls = match t.key("server.tls").unwrap_or("required") {
+        "required" => ServerTls::Required,
+        "optional" => ServerTls::Optional,
+        "none" => ServerTls::Disabled,
+        "direct" => ServerTls::Direct,
+        other => return Err(format!("@server.tls: {other:?}")),
+    };
+    if let Some(m) = mechanisms(t.list("server.mechanisms"))? {
+        config.mechanisms = m;
+    }
+    if config.tls == ServerTls::Disabled {
+        config.allow_plain_without_tls = true;
+    }
+    // RFC transcripts show neither XEP-0440 nor XEP-0474: off unless asked.
+    config.advertise_channel_binding = t.keys.contains_key("server.sasl-cb-types");
+    config.downgrade_protection = t.key("server.ssdp") == Some("on");
+    config.offer_session = t.key("server.session") == Some("optional");
+    config.invalid_from = match t.key("server.invalid-from") {
+        Some("reject") => InvalidFrom::Reject,
+        _ => InvalidFrom::Stamp,
+    };
+    if let Some(i) = t.key("server.iterations") {
+        config.scram_iterations = i.parse().map_err(|_| "@server.iterations: not a number")?;
+    }
+    let mut entropy = Seeded::new(0x5e4e);
+    for id in t.list("server.stream-ids") {
+        entropy.push_stream_id(id);
+    }
+    for n in t.list("server.nonce") {
+        entropy.push_nonce(n);
+    }
+    for s in t.list("server.salt") {
+        let salt = base64::engine::general_purpose::STANDARD.decode(&s).map_err(|_| "@server.salt: not base64")?;
+        entropy.push_salt(salt);
+    }
+    let users = t
+        .all("server.user")
+        .iter()
+        .map(|u| {
+            let mut parts = u.split_whitespace();
+            (parts.next().unwrap_or_default().to_string(), parts.next().unwrap_or_default().to_string())
+        })
+        .collect();
+    let server = Server::new(config, Box::new(entropy), Timestamp::ZERO).map_err(|e| e.to_string())?;
+    Ok(ServerCore {
+        server,
+        users,
+        domain,
+        resource: t.key("server.resource").map(String::from),
+        anonymous: t.key("server.anonymous-user").unwrap_or("anon").to_string(),
+        auth_failure: match t.key("server.auth-failure") {
+            Some(c) => Some(SaslCondition::from_str(c).ok_or(format!("@server.auth-failure: {c:?}"))?),
+            None => None,
+        },
+        bind_error: match t.key("server.bind-error") {
+            Some(c) => Some(StanzaErrorCondition::from_str(c).ok_or(format!("@server.bind-error: {c:?}"))?),
+            None => None,
+        },
+    })
+}
+
+/// Cuts `bytes` into the pieces a chunking delivers.
+fn pieces(bytes: &[u8], chunking: Chunking, rng: &mut u64) -> Vec<Vec<u8>> {
+    match chunking {
+        Chunking::Whole => vec![bytes.to_vec()],
+        Chunking::Bytewise => bytes.iter().map(|b| vec![*b]).collect(),
+        Chunking::Random(_) => {
+            let mut out = Vec::new();
+            let mut rest = bytes;
+            while !rest.is_empty() {
+                *rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let n = (((*rng >> 33) % 17) as usize + 1).min(rest.len());
+                out.push(rest[..n].to_vec());
+                rest = &rest[n..];
+            }
+            out
+        }
+    }
+}
+
+/// The expected items of each core-side step, from the core-side text of
+/// the whole transcript read as one stream.
+fn expected_items(t: &Transcript, role: Role) -> Result<Vec<Option<Vec<Item>>>, String> {
+    let mut text = String::new();
+    let mut ranges = Vec::new();
+    for step in &t.steps {
+        match &step.kind {
+            StepKind::Data { side, entity, raw, bytes, .. } if is_core_side(role, *side, *entity) => {
+                if *raw {
+                    return Err(format!("line {}: raw steps are for the peer only", step.line));
+                }
+                let body = String::from_utf8(bytes.clone()).map_err(|_| format!("line {}: not UTF-8", step.line))?;
+                if body.trim() == "{any}" {
+                    ranges.push(None);
+                } else {
+                    let start = text.len();
+                    text.push_str(&body);
+                    ranges.push(Some(start..text.len()));
+                }
+            }
+            _ => ranges.push(None),
+        }
+    }
+    let (items, error) = xml::items(&text);
+    if let Some(e) = error {
+        return Err(format!("expected XML: {e}"));
+    }
+    let mut out = Vec::new();
+    for (step, range) in t.steps.iter().zip(&ranges) {
+        out.push(match range {
+            Some(r) => {
+                let mine: Vec<Item> = items.iter().filter(|(o, _)| r.contains(o)).map(|(_, i)| i.clone()).collect();
+                if mine.is_empty() {
+                    return Err(format!("line {}: no complete XML in the step", step.line));
+                }
+                Some(mine)
+            }
+            None => None,
+        });
+    }
+    Ok(out)
+}
+
+/// Is a data step the core's (rather than the peer's)?
+fn is_core_side(role: Role, side: Side, entity: bool) -> bool {
+    match role {
+        Role::Client => side == Side::C && !entity,
+        // E: is the server's application sending.
+        Role::Server => side == Side::S,
+    }
+}
+
+/// Replays `t` with the core in `role`.
+pub fn replay(t: &Transcript, role: Role, chunking: Chunking) -> Result<(), Failure> {
+    let setup = |message: String| Failure {
+        line: 0,
+        step: String::new(),
+        expected: String::new(),
+        actual: String::new(),
+        message,
+    };
+    let expected = expected_items(t, role).map_err(setup)?;
+    let mut core: Box<dyn Core> = match role {
+        Role::Client => Box::new(client_core(t).map_err(setup)?),
+        Role::Server => Box::new(server_core(t).map_err(setup)?),
+    };
+    let mut rng = match chunking {
+        Chunking::Random(seed) => seed,
+        _ => 0,
+    };
+    let mut now = Timestamp::ZERO;
+    let mut output: Vec<u8> = Vec::new();
+    let mut matched = 0usize;
+    let mut events: Vec<Named> = Vec::new();
+    let mut never: Vec<(String, usize, usize)> = Vec::new();
+
+    let collect = |core: &mut Box<dyn Core>, output: &mut Vec<u8>, events: &mut Vec<Named>, now: Timestamp| {
+        // Reacting to events can produce output and more events.
+        loop {
+            let new = core.events(now);
+            output.extend(core.output());
+            if new.is_empty() {
+                break;
+            }
+            events.extend(new);
+        }
+    };
+    collect(&mut core, &mut output, &mut events, now);
+
+    let parse_output = |output: &[u8]| -> Result<Vec<Item>, String> {
+        let text = String::from_utf8(output.to_vec()).map_err(|_| "the core emitted invalid UTF-8".to_string())?;
+        let (items, error) = xml::items(&text);
+        match error {
+            Some(e) => Err(format!("the core emitted XML the harness cannot read: {e}")),
+            None => Ok(items.into_iter().map(|(_, i)| i).collect()),
+        }
+    };
+
+    for (index, step) in t.steps.iter().enumerate() {
+        let fail = |expected: String, actual: String, message: String| Failure {
+            line: step.line,
+            step: step.source.clone(),
+            expected,
+            actual,
+            message,
+        };
+        match &step.kind {
+            StepKind::Data { side, entity, bytes, .. } if !is_core_side(role, *side, *entity) => {
+                for piece in pieces(bytes, chunking, &mut rng) {
+                    core.feed(now, &piece);
+                    collect(&mut core, &mut output, &mut events, now);
+                }
+            }
+            StepKind::Data { api, entity, bytes, .. } => {
+                if *api || (*entity && role == Role::Server) {
+                    core.send(now, bytes).map_err(|e| fail(String::new(), String::new(), format!("API call refused: {e}")))?;
+                    collect(&mut core, &mut output, &mut events, now);
+                }
+                let items = parse_output(&output).map_err(|e| fail(String::new(), String::new(), e))?;
+                match &expected[index] {
+                    None => {
+                        // {any}: up to what the next core-side step matches.
+                        let next = t.steps[index + 1..].iter().zip(&expected[index + 1..]).find_map(|(s, e)| match &s.kind {
+                            StepKind::Data { side, entity, .. } if is_core_side(role, *side, *entity) => Some(e.clone()),
+                            StepKind::Data { .. } | StepKind::Tls(_) | StepKind::Eof(_) | StepKind::Time(_) => Some(None),
+                            _ => None,
+                        });
+                        match next.flatten().and_then(|e| e.into_iter().next()) {
+                            Some(first) => {
+                                while matched < items.len() && xml::matches(&first, &items[matched]).is_err() {
+                                    matched += 1;
+                                }
+                            }
+                            None => matched = items.len(),
+                        }
+                    }
+                    Some(want) => {
+                        for item in want {
+                            let Some(got) = items.get(matched) else {
+                                return Err(fail(xml::render(item), "(nothing)".into(), "the core did not emit this".into()));
+                            };
+                            xml::matches(item, got).map_err(|e| fail(xml::render(item), xml::render(got), e))?;
+                            matched += 1;
+                        }
+                    }
+                }
+            }
+            StepKind::Tls(binding) => {
+                core.tls(now, binding);
+                collect(&mut core, &mut output, &mut events, now);
+            }
+            StepKind::Eof(side) => {
+                if *side != role.side() {
+                    core.eof(now);
+                    collect(&mut core, &mut output, &mut events, now);
+                }
+            }
+            StepKind::Time(d) => {
+                let until = now + *d;
+                while let Some(t) = core.next_timeout().filter(|t| *t <= until) {
+                    now = now.max(t);
+                    core.timeout(now);
+                    collect(&mut core, &mut output, &mut events, now);
+                }
+                now = until;
+            }
+            StepKind::Expect(want) => {
+                let found = events.iter().position(|named| {
+                    named.iter().any(|alt| alt.len() >= want.len() && alt[..want.len()] == want[..])
+                });
+                match found {
+                    Some(i) => {
+                        events.drain(..=i);
+                    }
+                    None => {
+                        let seen: Vec<String> =
+                            events.iter().map(|n| n.iter().map(|w| w.join(" ")).collect::<Vec<_>>().join(" | ")).collect();
+                        return Err(fail(want.join(" "), seen.join("; "), "the core did not produce this event".into()));
+                    }
+                }
+            }
+            StepKind::Never(name) => {
+                let count = parse_output(&output).map(|i| i.len()).unwrap_or(0);
+                never.push((name.clone(), count, step.line));
+            }
+        }
+    }
+    let items = parse_output(&output).map_err(|e| Failure {
+        line: 0,
+        step: "(end)".into(),
+        expected: String::new(),
+        actual: String::new(),
+        message: e,
+    })?;
+    for (name, from, line) in &never {
+        if let Some(item) = items[(*from).min(items.len())..].iter().find(|i| i.names().contains(&name.as_str())) {
+            return Err(Failure {
+                line: *line,
+                step: format!("NEVER: {name}"),
+                expected: format!("no <{name}/>"),
+                actual: xml::render(item),
+                message: "the core emitted a forbidden element".into(),
+            });
+        }
+    }
+    if matched < items.len() {
+        return Err(Failure {
+            line: 0,
+            step: "(end)".into(),
+            expected: "(nothing more)".into(),
+            actual: xml::render(&items[matched]),
+            message: format!("the core emitted {} item(s) no step accounts for", items.len() - matched),
+        });
+    }
+    Ok(())
+}
