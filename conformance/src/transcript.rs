@@ -63,10 +63,11 @@ pub enum StepKind {
     Eof(Side),
     /// `TIME: +<seconds>`.
     Time(Duration),
-    /// `EXPECT: <event> [args]`.
-    Expect(Vec<String>),
-    /// `NEVER: <local-name>`.
-    Never(String),
+    /// `EXPECT: <event> [args]`; `EXPECT.client:`/`EXPECT.server:` (an
+    /// extension) apply in one role only.
+    Expect(Vec<String>, Option<Role>),
+    /// `NEVER: <local-name>`, with the same role extension.
+    Never(String, Option<Role>),
 }
 
 /// A step and where it stands in the file.
@@ -204,6 +205,15 @@ fn parse_binding(value: &str, line: usize) -> Result<Vec<(String, Vec<u8>)>, Str
     Ok(out)
 }
 
+/// The role a `.client`/`.server` tag suffix limits a step to.
+fn tag_role(tag: &str) -> Option<Role> {
+    match tag.rsplit_once('.') {
+        Some((_, "client")) => Some(Role::Client),
+        Some((_, "server")) => Some(Role::Server),
+        _ => None,
+    }
+}
+
 /// Parses a transcript.
 pub fn parse(text: &str) -> Result<Transcript, String> {
     let lines: Vec<&str> = text.lines().collect();
@@ -272,8 +282,10 @@ pub fn parse(text: &str) -> Result<Transcript, String> {
                 let secs = secs.filter(|s| *s >= 0.0).ok_or(format!("line {number}: TIME: +<seconds>"))?;
                 StepKind::Time(Duration::from_secs_f64(secs))
             }
-            "EXPECT" => StepKind::Expect(folded.split_whitespace().map(String::from).collect()),
-            "NEVER" => StepKind::Never(folded.clone()),
+            "EXPECT" | "EXPECT.client" | "EXPECT.server" => {
+                StepKind::Expect(folded.split_whitespace().map(String::from).collect(), tag_role(tag))
+            }
+            "NEVER" | "NEVER.client" | "NEVER.server" => StepKind::Never(folded.clone(), tag_role(tag)),
             other => return Err(format!("line {number}: unknown step tag {other:?}")),
         };
         let mut source = String::from(line);
@@ -318,7 +330,7 @@ mod tests {
         assert!(matches!(&t.steps[1].kind, StepKind::Data { bytes, raw: true, .. } if bytes == b"<a>\x00\n"));
         assert_eq!(t.steps[2].kind, StepKind::Tls(vec![("tls-exporter".into(), vec![0, 1, 2])]));
         assert_eq!(t.steps[3].kind, StepKind::Time(Duration::from_millis(1500)));
-        assert_eq!(t.steps[4].kind, StepKind::Expect(vec!["closed".into(), "clean".into()]));
+        assert_eq!(t.steps[4].kind, StepKind::Expect(vec!["closed".into(), "clean".into()], None));
         assert_eq!(t.steps[6].kind, StepKind::Eof(Side::S));
     }
 
