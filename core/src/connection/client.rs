@@ -407,8 +407,8 @@ impl Client {
         self.check_online()?;
         if let Stanza::Iq(iq) = stanza {
             if iq.kind.is_request() {
-                // Requests go through send_iq so their answers are tracked.
-                return self.send_iq(now, iq.to.clone(), iq.kind.clone()).map(|_| ());
+                // Requests are tracked so their answers can be matched.
+                return self.send_request(now, iq.clone(), self.config.iq_timeout).map(|_| ());
             }
             // An answer written by hand settles the request it answers.
             self.owed.take(&iq.id, iq.to.as_ref());
@@ -445,19 +445,29 @@ impl Client {
         kind: IqKind,
         timeout: Duration,
     ) -> Result<String, SendError> {
+        let iq = Iq { to, from: None, id: String::new(), lang: None, kind };
+        self.send_request(now, iq, timeout)
+    }
+
+    /// Sends a get or set IQ as given (its `from`, `xml:lang`, and its id
+    /// unless empty, when one is generated), and returns the id; the
+    /// answer arrives like one to [`send_iq`](Client::send_iq).
+    pub fn send_request(&mut self, now: Timestamp, mut iq: Iq, timeout: Duration) -> Result<String, SendError> {
         self.check_online()?;
-        if !kind.is_request() {
+        if !iq.kind.is_request() {
             return Err(SendError::NotARequest);
         }
         if self.outstanding.is_full() {
             return Err(SendError::TooManyPendingIqs);
         }
-        let id = self.entropy.stanza_id();
-        let iq = Iq { to: to.clone(), from: None, id: id.clone(), lang: None, kind };
+        if iq.id.is_empty() {
+            iq.id = self.entropy.stanza_id();
+        }
         let el = iq.to_element(self.stream.content_ns()).map_err(SendError::InvalidXml)?;
         self.stream.send(now, &el)?;
-        self.outstanding.insert(Pending { id: id.clone(), to, deadline: now + timeout, purpose: Purpose::Application });
-        Ok(id)
+        let pending = Pending { id: iq.id.clone(), to: iq.to, deadline: now + timeout, purpose: Purpose::Application };
+        self.outstanding.insert(pending);
+        Ok(iq.id)
     }
 
     /// Answers a get or set IQ delivered as [`Event::IqRequest`]: with a

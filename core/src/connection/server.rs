@@ -895,7 +895,17 @@ impl Server {
             return;
         }
         let Ok(mut answer) = Element::try_new(element.name(), self.stream.content_ns().clone()) else { return };
+        // RFC 6120 §8.3.1: from the original's `to` (else the server),
+        // back to its sender.
+        let from = element.attr("to").and_then(|t| Jid::new(t).ok()).map(|j| j.to_string()).or(self.domain.clone());
+        let to = self.jid.as_ref().map(|j| j.to_string());
         let built = (|| {
+            if let Some(to) = &to {
+                answer.set_attr("to", to.as_str())?;
+            }
+            if let Some(from) = &from {
+                answer.set_attr("from", from.as_str())?;
+            }
             if let Some(id) = element.attr("id") {
                 answer.set_attr("id", id)?;
             }

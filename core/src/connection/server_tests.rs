@@ -349,8 +349,8 @@ fn hardening_24_unknown_top_level_elements_and_malformed_iqs() {
     s.feed("<iq type='get' to='im.example.com'><ping xmlns='urn:xmpp:ping'/></iq>");
     assert_eq!(
         s.out(),
-        "<iq type='error'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
-        "no id: still answered"
+        "<iq to='juliet@im.example.com/balcony' from='im.example.com' type='error'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
+        "no id: still answered, from the original's to, back to the sender (RFC 6120 §8.3.1)"
     );
     s.feed("<iq id='m1' type='get'><a xmlns='urn:a'/><b xmlns='urn:b'/></iq>");
     assert!(s.out().contains("id='m1' type='error'><error type='modify'><bad-request"));
