@@ -153,11 +153,12 @@ impl Message {
             }
             el.append_child(t);
         }
-        if let Some(error) = &self.error {
-            el.append_child(error.to_element(ns)?);
-        }
         for payload in &self.payloads {
             el.append_child(payload.clone());
+        }
+        // RFC 6120 §8.3.2: the original payload, then the error.
+        if let Some(error) = &self.error {
+            el.append_child(error.to_element(ns)?);
         }
         Ok(el)
     }

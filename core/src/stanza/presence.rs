@@ -192,11 +192,12 @@ impl Presence {
         if let Some(priority) = self.priority {
             el.append_child(Element::new("priority", ns.clone()).with_text(&alloc::format!("{priority}"))?);
         }
-        if let Some(error) = &self.error {
-            el.append_child(error.to_element(ns)?);
-        }
         for payload in &self.payloads {
             el.append_child(payload.clone());
+        }
+        // RFC 6120 §8.3.2: the original payload, then the error.
+        if let Some(error) = &self.error {
+            el.append_child(error.to_element(ns)?);
         }
         Ok(el)
     }
