@@ -45,7 +45,8 @@ pub fn run_text(path: &Path, text: &str) -> Vec<CaseResult> {
     let transcript = match parse(text) {
         Ok(t) => t,
         Err(message) => {
-            let failure = Failure { line: 0, step: String::new(), expected: String::new(), actual: String::new(), message };
+            let failure =
+                Failure { line: 0, step: String::new(), expected: String::new(), actual: String::new(), message };
             return vec![CaseResult {
                 path: path.into(),
                 name: String::new(),

@@ -74,7 +74,11 @@ fn closed(reason: &CloseReason) -> Named {
         CloseReason::Clean => vec![closed(&["clean"])],
         CloseReason::Eof => vec![closed(&["eof"])],
         CloseReason::StreamError(e) => {
-            vec![vec!["stream-error".into(), e.condition.to_string()], closed(&["error", e.condition.as_str()]), closed(&["clean"])]
+            vec![
+                vec!["stream-error".into(), e.condition.to_string()],
+                closed(&["error", e.condition.as_str()]),
+                closed(&["clean"]),
+            ]
         }
         CloseReason::AuthFailed(AuthError::Failure { condition, .. }) => {
             vec![vec!["auth-failed".into(), condition.to_string()], closed(&["error"]), closed(&["clean"])]
@@ -120,7 +124,9 @@ fn stanza_for_api(xml: &[u8], content_ns: &str) -> Result<Option<Stanza>, String
         return Ok(None);
     }
     let mut reader = StreamReader::new(Limits::default());
-    reader.feed(format!("<stream:stream xmlns='{content_ns}' xmlns:stream='http://etherx.jabber.org/streams'>").as_bytes());
+    reader.feed(
+        format!("<stream:stream xmlns='{content_ns}' xmlns:stream='http://etherx.jabber.org/streams'>").as_bytes(),
+    );
     reader.feed(xml);
     let mut element: Option<Element> = None;
     loop {
@@ -132,8 +138,12 @@ fn stanza_for_api(xml: &[u8], content_ns: &str) -> Result<Option<Stanza>, String
         }
     }
     let mut element = element.ok_or("the step holds no element")?;
-    let wild: Vec<String> =
-        element.attrs().iter().filter(|a| matches!(a.value(), "{any}" | "{opt}")).map(|a| a.name().to_string()).collect();
+    let wild: Vec<String> = element
+        .attrs()
+        .iter()
+        .filter(|a| matches!(a.value(), "{any}" | "{opt}"))
+        .map(|a| a.name().to_string())
+        .collect();
     let id_left_to_core = wild.iter().any(|n| n == "id") && element.is("iq", content_ns);
     for name in wild {
         element.remove_attr(&name);
@@ -322,7 +332,10 @@ fn mechanisms(list: Vec<String>) -> Result<Option<Vec<Mechanism>>, String> {
     if list.is_empty() {
         return Ok(None);
     }
-    list.iter().map(|m| Mechanism::from_str(m).ok_or(format!("unknown mechanism {m:?}"))).collect::<Result<_, _>>().map(Some)
+    list.iter()
+        .map(|m| Mechanism::from_str(m).ok_or(format!("unknown mechanism {m:?}")))
+        .collect::<Result<_, _>>()
+        .map(Some)
 }
 
 fn client_core(t: &Transcript) -> Result<ClientCore, String> {
@@ -340,8 +353,7 @@ fn client_core(t: &Transcript) -> Result<ClientCore, String> {
     if let Some(m) = mechanisms(t.list("client.mechanisms"))? {
         config.mechanisms = m;
     }
-    let cb_allowed: Vec<String> =
-        t.list("client.channel-binding").into_iter().filter(|c| c != "none").collect();
+    let cb_allowed: Vec<String> = t.list("client.channel-binding").into_iter().filter(|c| c != "none").collect();
     config.channel_binding = match t.key("client.channel-binding-policy") {
         Some("strict") => ChannelBindingPolicy::Strict,
         Some("compatible") => ChannelBindingPolicy::Compatible,
@@ -450,7 +462,10 @@ fn strip_wildcards(bytes: &[u8]) -> Vec<u8> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     loop {
-        let next = ["='{any}'", "=\"{any}\"", "='{opt}'", "=\"{opt}\""].iter().filter_map(|w| rest.find(w).map(|i| (i, w.len()))).min();
+        let next = ["='{any}'", "=\"{any}\"", "='{opt}'", "=\"{opt}\""]
+            .iter()
+            .filter_map(|w| rest.find(w).map(|i| (i, w.len())))
+            .min();
         let Some((at, len)) = next else { break };
         // Back up over the attribute name and the space before it.
         let name_start = rest[..at].rfind(|c: char| c.is_whitespace()).unwrap_or(at);
@@ -596,18 +611,24 @@ pub fn replay(t: &Transcript, role: Role, chunking: Chunking) -> Result<(), Fail
             }
             StepKind::Data { api, entity, bytes, .. } => {
                 if *api || (*entity && role == Role::Server) {
-                    core.send(now, bytes).map_err(|e| fail(String::new(), String::new(), format!("API call refused: {e}")))?;
+                    core.send(now, bytes)
+                        .map_err(|e| fail(String::new(), String::new(), format!("API call refused: {e}")))?;
                     collect(&mut core, &mut output, &mut events, now);
                 }
                 let items = parse_output(&output).map_err(|e| fail(String::new(), String::new(), e))?;
                 match &expected[index] {
                     None => {
                         // {any}: up to what the next core-side step matches.
-                        let next = t.steps[index + 1..].iter().zip(&expected[index + 1..]).find_map(|(s, e)| match &s.kind {
-                            StepKind::Data { side, entity, .. } if is_core_side(role, *side, *entity) => Some(e.clone()),
-                            StepKind::Data { .. } | StepKind::Tls(_) | StepKind::Eof(_) | StepKind::Time(_) => Some(None),
-                            _ => None,
-                        });
+                        let next =
+                            t.steps[index + 1..].iter().zip(&expected[index + 1..]).find_map(|(s, e)| match &s.kind {
+                                StepKind::Data { side, entity, .. } if is_core_side(role, *side, *entity) => {
+                                    Some(e.clone())
+                                }
+                                StepKind::Data { .. } | StepKind::Tls(_) | StepKind::Eof(_) | StepKind::Time(_) => {
+                                    Some(None)
+                                }
+                                _ => None,
+                            });
                         match next.flatten().and_then(|e| e.into_iter().next()) {
                             Some(first) => {
                                 while matched < items.len() && xml::matches(&first, &items[matched]).is_err() {
@@ -620,7 +641,11 @@ pub fn replay(t: &Transcript, role: Role, chunking: Chunking) -> Result<(), Fail
                     Some(want) => {
                         for item in want {
                             let Some(got) = items.get(matched) else {
-                                return Err(fail(xml::render(item), "(nothing)".into(), "the core did not emit this".into()));
+                                return Err(fail(
+                                    xml::render(item),
+                                    "(nothing)".into(),
+                                    "the core did not emit this".into(),
+                                ));
                             };
                             xml::matches(item, got).map_err(|e| fail(xml::render(item), xml::render(got), e))?;
                             matched += 1;
@@ -649,17 +674,23 @@ pub fn replay(t: &Transcript, role: Role, chunking: Chunking) -> Result<(), Fail
             }
             StepKind::Expect(_, Some(only)) | StepKind::Never(_, Some(only)) if *only != role => {}
             StepKind::Expect(want, _) => {
-                let found = events.iter().position(|named| {
-                    named.iter().any(|alt| alt.len() >= want.len() && alt[..want.len()] == want[..])
-                });
+                let found = events
+                    .iter()
+                    .position(|named| named.iter().any(|alt| alt.len() >= want.len() && alt[..want.len()] == want[..]));
                 match found {
                     Some(i) => {
                         events.drain(..=i);
                     }
                     None => {
-                        let seen: Vec<String> =
-                            events.iter().map(|n| n.iter().map(|w| w.join(" ")).collect::<Vec<_>>().join(" | ")).collect();
-                        return Err(fail(want.join(" "), seen.join("; "), "the core did not produce this event".into()));
+                        let seen: Vec<String> = events
+                            .iter()
+                            .map(|n| n.iter().map(|w| w.join(" ")).collect::<Vec<_>>().join(" | "))
+                            .collect();
+                        return Err(fail(
+                            want.join(" "),
+                            seen.join("; "),
+                            "the core did not produce this event".into(),
+                        ));
                     }
                 }
             }

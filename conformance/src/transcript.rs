@@ -136,7 +136,10 @@ impl Transcript {
 
     /// A setting's values, split on whitespace.
     pub fn list(&self, key: &str) -> Vec<String> {
-        self.keys.get(key).map(|v| v.iter().flat_map(|s| s.split_whitespace()).map(String::from).collect()).unwrap_or_default()
+        self.keys
+            .get(key)
+            .map(|v| v.iter().flat_map(|s| s.split_whitespace()).map(String::from).collect())
+            .unwrap_or_default()
     }
 
     /// The values of a setting that may be repeated (such as
@@ -256,7 +259,8 @@ pub fn parse(text: &str) -> Result<Transcript, String> {
             i += 1;
         }
         let folded = fold(body, &continuation);
-        let data = |side, api, entity| StepKind::Data { side, api, entity, raw: false, bytes: folded.clone().into_bytes() };
+        let data =
+            |side, api, entity| StepKind::Data { side, api, entity, raw: false, bytes: folded.clone().into_bytes() };
         let kind = match tag {
             "C" => data(Side::C, false, false),
             "S" => data(Side::S, false, false),

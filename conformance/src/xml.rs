@@ -236,7 +236,10 @@ fn significant(children: &[Child]) -> Vec<&Child> {
 
 fn nodes_match(expected: &Node, actual: &Node) -> Result<(), String> {
     if expected.name != actual.name || expected.ns != actual.ns {
-        return Err(format!("expected <{}> in {:?}, got <{}> in {:?}", expected.name, expected.ns, actual.name, actual.ns));
+        return Err(format!(
+            "expected <{}> in {:?}, got <{}> in {:?}",
+            expected.name, expected.ns, actual.name, actual.ns
+        ));
     }
     attrs_match(expected, actual).map_err(|e| format!("<{}>: {e}", expected.name))?;
     let (e, a) = (significant(&expected.children), significant(&actual.children));
@@ -347,22 +350,39 @@ mod tests {
             "<?xml version='1.0'?>{HEADER}<stream:features><bind xmlns='urn:b'/></stream:features> <message><body>a &amp; b&#33;</body></message></stream:stream>"
         ));
         assert_eq!(items.len(), 4);
-        assert!(matches!(&items[0], Item::Open(n) if n.name == "stream" && n.attrs == [(String::new(), "to".into(), "x".into())]));
+        assert!(
+            matches!(&items[0], Item::Open(n) if n.name == "stream" && n.attrs == [(String::new(), "to".into(), "x".into())])
+        );
         assert!(matches!(&items[1], Item::Element(n) if n.ns == STREAMS && n.name == "features"));
         let Item::Element(m) = &items[2] else { panic!() };
         assert_eq!(m.ns, "jabber:client");
-        assert_eq!(m.children, [Child::Node(Node { ns: "jabber:client".into(), name: "body".into(), attrs: vec![], children: vec![Child::Text("a & b!".into())] })]);
+        assert_eq!(
+            m.children,
+            [Child::Node(Node {
+                ns: "jabber:client".into(),
+                name: "body".into(),
+                attrs: vec![],
+                children: vec![Child::Text("a & b!".into())]
+            })]
+        );
         assert_eq!(items[3], Item::Close);
     }
 
     #[test]
     fn matching_rules() {
-        let exp = only(&format!("{HEADER}<iq id='{{any}}' type='result' to='{{opt}}'><bind xmlns='urn:b'><jid>  j@x/r \n</jid></bind></iq>"));
-        let got = only(&format!("{HEADER}<iq type='result' id='abc'><x:bind xmlns:x='urn:b'><x:jid>j@x/r</x:jid></x:bind></iq>"));
+        let exp = only(&format!(
+            "{HEADER}<iq id='{{any}}' type='result' to='{{opt}}'><bind xmlns='urn:b'><jid>  j@x/r \n</jid></bind></iq>"
+        ));
+        let got = only(&format!(
+            "{HEADER}<iq type='result' id='abc'><x:bind xmlns:x='urn:b'><x:jid>j@x/r</x:jid></x:bind></iq>"
+        ));
         assert_eq!(matches(&exp[1], &got[1]), Ok(()));
-        let extra = only(&format!("{HEADER}<iq type='result' id='abc' from='y'><bind xmlns='urn:b'><jid>j@x/r</jid></bind></iq>"));
+        let extra = only(&format!(
+            "{HEADER}<iq type='result' id='abc' from='y'><bind xmlns='urn:b'><jid>j@x/r</jid></bind></iq>"
+        ));
         assert!(matches(&exp[1], &extra[1]).unwrap_err().contains("unexpected attribute from"));
-        let other = only(&format!("{HEADER}<iq type='result' id='abc'><bind xmlns='urn:c'><jid>j@x/r</jid></bind></iq>"));
+        let other =
+            only(&format!("{HEADER}<iq type='result' id='abc'><bind xmlns='urn:c'><jid>j@x/r</jid></bind></iq>"));
         assert!(matches(&exp[1], &other[1]).is_err());
         let b64a = only(&format!("{HEADER}<auth xmlns='urn:s'>YWJj\n  ZGVm</auth>"));
         let b64b = only(&format!("{HEADER}<auth xmlns='urn:s'>YWJjZGVm</auth>"));

@@ -835,6 +835,12 @@ impl Server {
     fn on_stanza(&mut self, now: Timestamp, element: Element) {
         let stanza = match Stanza::parse(element) {
             Ok(s) => s,
+            // RFC 6120 §4.8.4, §4.9.3.24: not a stanza at all.
+            Err(rejected) if matches!(rejected.error, crate::stanza::StanzaParseError::NotAStanza { .. }) => {
+                let el = &rejected.element;
+                return self
+                    .fail(now, ProtocolError::Unexpected { name: el.name().into(), ns: el.ns().as_str().into() });
+            }
             Err(rejected) => return self.reject(now, &rejected.element, StanzaError::new(rejected.error.condition())),
         };
         if self.phase != Phase::Online {

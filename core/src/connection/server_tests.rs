@@ -363,6 +363,11 @@ fn hardening_24_unknown_top_level_elements_and_malformed_iqs() {
     s.feed("<foo xmlns='urn:example:foo'/>");
     assert!(s.out().contains("<unsupported-stanza-type "));
     assert!(s.closed().is_some());
+    // Unknown names in the content namespace too (RFC 6120 §4.9.3.24).
+    let mut s = Script::new(plaintext());
+    s.online();
+    s.feed("<pubsub><publish node='princely_musings'/></pubsub>");
+    assert!(s.out().contains("<stream:error><unsupported-stanza-type "), "not a stanza-style error");
 }
 
 #[test]
