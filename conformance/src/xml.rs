@@ -244,10 +244,10 @@ fn nodes_match(expected: &Node, actual: &Node) -> Result<(), String> {
     attrs_match(expected, actual).map_err(|e| format!("<{}>: {e}", expected.name))?;
     let (e, a) = (significant(&expected.children), significant(&actual.children));
     // Expected text {any} also matches no text at all.
-    if let ([Child::Text(t)], []) = (e.as_slice(), a.as_slice()) {
-        if t.trim() == ANY {
-            return Ok(());
-        }
+    if let ([Child::Text(t)], []) = (e.as_slice(), a.as_slice())
+        && t.trim() == ANY
+    {
+        return Ok(());
     }
     if e.len() != a.len() {
         return Err(format!("<{}>: expected {} children, got {}", expected.name, e.len(), a.len()));

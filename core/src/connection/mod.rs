@@ -166,8 +166,10 @@ pub enum ProtocolError {
     /// The server requires TLS and the configuration forbids it.
     #[error("the server requires TLS, which is disabled")]
     TlsRequiredByServer,
-    /// The server answered `<starttls/>` with `<failure/>`.
-    #[error("the server failed STARTTLS")]
+    /// STARTTLS failed: the server answered `<starttls/>` with
+    /// `<failure/>` (or, as server, the client asked for STARTTLS where it
+    /// was not offered).
+    #[error("STARTTLS failed")]
     TlsFailed,
     /// Bytes arrived after `<proceed/>` where the TLS handshake was due
     /// (HARDENING 11); they were not processed.

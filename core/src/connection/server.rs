@@ -657,6 +657,14 @@ impl Server {
                 self.phase = Phase::TlsHandshake;
                 self.stream.push_event(ServerEvent::TlsRequested);
             }
+            // RFC 6120 §5.4.2.2: STARTTLS that was not offered fails, and
+            // the server closes the stream.
+            (Phase::Negotiating, ns::TLS) if element.name() == "starttls" => {
+                self.stream.write(now, &Element::new("failure", ns::TLS));
+                self.stream.write_close(now);
+                self.phase = Phase::Closed;
+                self.stream.finish(CloseReason::Protocol(ProtocolError::TlsFailed));
+            }
             (Phase::Negotiating | Phase::AwaitingResponse | Phase::AwaitingCredentials, ns::SASL)
                 if self.account.is_none() =>
             {
@@ -773,7 +781,17 @@ impl Server {
                 AuthRequest { mechanism, username: user.into(), authzid }
             }
             _ => {
-                let authzid = core::str::from_utf8(data).ok().filter(|a| !a.is_empty()).map(String::from);
+                let Ok(text) = core::str::from_utf8(data) else {
+                    return self.sasl_failure(now, SaslCondition::MalformedRequest);
+                };
+                // RFC 4505 §3: ANONYMOUS trace data is at most 255
+                // characters, none of them controls.
+                let bad_trace = mechanism == Mechanism::Anonymous
+                    && (text.chars().count() > 255 || text.chars().any(char::is_control));
+                if bad_trace {
+                    return self.sasl_failure(now, SaslCondition::MalformedRequest);
+                }
+                let authzid = (!text.is_empty()).then(|| String::from(text));
                 self.attempt = Some(Attempt::Accept { mechanism });
                 AuthRequest { mechanism, username: String::new(), authzid }
             }

@@ -285,6 +285,39 @@ fn hardening_18_bad_encoding_unoffered_mechanisms_and_foreign_authzids() {
 }
 
 #[test]
+fn rfc6120_6_5_8_anonymous_trace_over_255_characters_is_malformed() {
+    let mut config = plaintext();
+    config.mechanisms = vec![Mechanism::Anonymous, Mechanism::Plain];
+    let anonymous = |trace: &str| {
+        format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='ANONYMOUS'>{}</auth>", b64(trace.as_bytes()))
+    };
+    for bad in ["x".repeat(256), String::from("trace\u{7}bell")] {
+        let mut s = Script::new(config.clone());
+        s.feed(&header("im.example.com"));
+        s.out();
+        s.feed(&anonymous(&bad));
+        assert_eq!(s.out(), "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><malformed-request/></failure>");
+        assert_eq!(s.events(), [ServerEvent::AuthFailed(SaslCondition::MalformedRequest)]);
+    }
+    // 255 characters (not bytes: 'é' is two) is within the limit.
+    let mut s = Script::new(config);
+    s.feed(&header("im.example.com"));
+    s.feed(&anonymous(&"\u{e9}".repeat(255)));
+    assert!(matches!(s.events().as_slice(), [ServerEvent::AuthRequested(r)] if r.mechanism == Mechanism::Anonymous));
+}
+
+#[test]
+fn rfc6120_5_4_2_2_starttls_not_offered_fails_and_closes() {
+    let mut s = Script::new(plaintext());
+    s.feed(&header("im.example.com"));
+    s.out();
+    s.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    assert_eq!(s.out(), "<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>");
+    assert_eq!(s.closed(), Some(&CloseReason::Protocol(ProtocolError::TlsFailed)));
+    assert!(!s.events.iter().any(|e| matches!(e, ServerEvent::TlsRequested)));
+}
+
+#[test]
 fn rfc6120_6_4_5_failed_attempts_are_limited() {
     let mut s = Script::new(plaintext());
     s.feed(&header("im.example.com"));
