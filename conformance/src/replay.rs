@@ -11,7 +11,7 @@ use sxmpp::connection::{
 use sxmpp::entropy::Seeded;
 use sxmpp::jid::{BareJid, Jid};
 use sxmpp::sasl::{ChannelBinding, ChannelBindingPolicy, ChannelBindingType, Credentials, Mechanism};
-use sxmpp::stanza::{Stanza, StanzaError};
+use sxmpp::stanza::{Stanza, StanzaError, StreamError};
 use sxmpp::time::Timestamp;
 use sxmpp::xml::{Element, Limits, StreamEvent, StreamReader};
 
@@ -116,12 +116,23 @@ fn binding(data: &[(String, Vec<u8>)], allowed: &[String]) -> ChannelBinding {
         .fold(ChannelBinding::none(), |b, (t, d)| b.with(t, d.clone()))
 }
 
+/// What the application asks its core for in a `C+:`/`S+:`/`E:` step.
+#[expect(clippy::large_enum_variant, reason = "built once per step and consumed at once")]
+enum ApiCall {
+    /// `</stream:stream>`: close the stream.
+    Close,
+    /// `<stream:error>`: close the stream with this error.
+    StreamError(StreamError),
+    /// Any stanza: send it.
+    Send(Stanza),
+}
+
 /// Parses the XML of a `C+:`/`S+:`/`E:` step with the core's own reader
 /// (this builds an API call, it judges nothing), dropping `{any}` and
 /// `{opt}` attributes for the core to fill in.
-fn stanza_for_api(xml: &[u8], content_ns: &str) -> Result<Option<Stanza>, String> {
+fn api_call(xml: &[u8], content_ns: &str) -> Result<ApiCall, String> {
     if std::str::from_utf8(xml).is_ok_and(|s| s.trim() == "</stream:stream>") {
-        return Ok(None);
+        return Ok(ApiCall::Close);
     }
     let mut reader = StreamReader::new(Limits::default());
     reader.feed(
@@ -138,6 +149,9 @@ fn stanza_for_api(xml: &[u8], content_ns: &str) -> Result<Option<Stanza>, String
         }
     }
     let mut element = element.ok_or("the step holds no element")?;
+    if element.is("error", "http://etherx.jabber.org/streams") {
+        return Ok(ApiCall::StreamError(StreamError::from_element(&element)));
+    }
     let wild: Vec<String> = element
         .attrs()
         .iter()
@@ -152,7 +166,7 @@ fn stanza_for_api(xml: &[u8], content_ns: &str) -> Result<Option<Stanza>, String
         // An IQ must have an id to parse; an empty one asks the core for one.
         let _ = element.set_attr("id", "");
     }
-    Stanza::from_element(element).map(Some).map_err(|e| format!("not a stanza: {e}"))
+    Stanza::from_element(element).map(ApiCall::Send).map_err(|e| format!("not a stanza: {e}"))
 }
 
 struct ClientCore {
@@ -177,12 +191,13 @@ impl Core for ClientCore {
         self.client.tls_established(now, binding(data, &self.cb_allowed))
     }
     fn send(&mut self, now: Timestamp, xml: &[u8]) -> Result<(), String> {
-        match stanza_for_api(xml, "jabber:client")? {
-            None => self.client.close(now).map_err(|e| e.to_string()),
-            Some(Stanza::Iq(iq)) if iq.kind.is_request() => {
+        match api_call(xml, "jabber:client")? {
+            ApiCall::Close => self.client.close(now).map_err(|e| e.to_string()),
+            ApiCall::StreamError(_) => Err("the client's API has no call to send a stream error".into()),
+            ApiCall::Send(Stanza::Iq(iq)) if iq.kind.is_request() => {
                 self.client.send_request(now, iq, Duration::from_secs(60)).map(|_| ()).map_err(|e| e.to_string())
             }
-            Some(stanza) => self.client.send(now, &stanza).map_err(|e| e.to_string()),
+            ApiCall::Send(stanza) => self.client.send(now, &stanza).map_err(|e| e.to_string()),
         }
     }
     fn output(&mut self) -> Vec<u8> {
@@ -252,9 +267,10 @@ impl Core for ServerCore {
         self.server.tls_established(now, binding(data, &all))
     }
     fn send(&mut self, now: Timestamp, xml: &[u8]) -> Result<(), String> {
-        match stanza_for_api(xml, "jabber:client")? {
-            None => self.server.close(now).map_err(|e| e.to_string()),
-            Some(stanza) => self.server.send(now, &stanza).map_err(|e| e.to_string()),
+        match api_call(xml, "jabber:client")? {
+            ApiCall::Close => self.server.close(now).map_err(|e| e.to_string()),
+            ApiCall::StreamError(error) => self.server.close_with_error(now, error).map_err(|e| e.to_string()),
+            ApiCall::Send(stanza) => self.server.send(now, &stanza).map_err(|e| e.to_string()),
         }
     }
     fn output(&mut self) -> Vec<u8> {
@@ -414,6 +430,7 @@ fn server_core(t: &Transcript) -> Result<ServerCore, String> {
         Some("reject") => InvalidFrom::Reject,
         _ => InvalidFrom::Stamp,
     };
+    config.gone_domains = t.list("server.gone-domains");
     if let Some(i) = t.key("server.iterations") {
         config.scram_iterations = i.parse().map_err(|_| "@server.iterations: not a number")?;
     }

@@ -126,6 +126,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "server.anonymous-user",
     "server.auth-failure",
     "server.bind-error",
+    "server.gone-domains",
 ];
 
 impl Transcript {

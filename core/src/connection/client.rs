@@ -646,6 +646,14 @@ impl Client {
                 _ => {}
             }
         }
+        // Nothing left that we can negotiate, but the server insists on a
+        // feature we do not know: say so (RFC 6120 §4.9.3.23).
+        let stuck = if self.authenticated { !self.features.bind } else { self.features.mechanisms.is_empty() };
+        if let Some(feature) = self.features.unknown_required().filter(|_| stuck) {
+            let error =
+                ProtocolError::UnsupportedFeature { name: feature.name().into(), ns: feature.ns().as_str().into() };
+            return self.fail(now, error);
+        }
         if !self.authenticated {
             return self.start_sasl(now);
         }

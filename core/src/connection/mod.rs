@@ -183,6 +183,15 @@ pub enum ProtocolError {
         /// Its namespace.
         ns: String,
     },
+    /// The server's only mandatory feature is one we do not support
+    /// (RFC 6120 §4.9.3.23).
+    #[error("the server requires a feature we do not support: <{name} xmlns='{ns}'/>")]
+    UnsupportedFeature {
+        /// The feature's element name.
+        name: String,
+        /// The feature's namespace.
+        ns: String,
+    },
     /// The server offered no resource binding after authentication.
     #[error("the server offers no resource binding")]
     BindNotOffered,
@@ -225,6 +234,7 @@ impl ProtocolError {
             ProtocolError::BindNotOffered | ProtocolError::BindFailed(_) | ProtocolError::SessionFailed(_) => {
                 Some(C::UndefinedCondition)
             }
+            ProtocolError::UnsupportedFeature { .. } => Some(C::UnsupportedFeature),
             ProtocolError::BadBoundJid => Some(C::PolicyViolation),
             ProtocolError::NotAuthorized => Some(C::NotAuthorized),
             ProtocolError::InvalidFrom => Some(C::InvalidFrom),

@@ -59,6 +59,9 @@ pub enum InvalidFrom {
 pub struct ServerConfig {
     /// The domains served; a stream to any other gets `<host-unknown/>`.
     pub domains: Vec<String>,
+    /// Domains this server used to serve; a stream to one of them gets
+    /// `<host-gone/>` (RFC 6120 §4.9.3.5), so peers stop retrying.
+    pub gone_domains: Vec<String>,
     /// TLS policy.
     pub tls: ServerTls,
     /// SASL mechanisms to offer, in order. -PLUS variants are offered only
@@ -99,6 +102,7 @@ impl ServerConfig {
     pub fn new(domain: impl Into<String>) -> ServerConfig {
         ServerConfig {
             domains: alloc::vec![domain.into()],
+            gone_domains: Vec::new(),
             tls: ServerTls::Required,
             mechanisms: Mechanism::PASSWORD.to_vec(),
             allow_plain_without_tls: false,
@@ -580,6 +584,7 @@ impl Server {
         use StreamErrorCondition as C;
         self.peer = header.root.attr("from").and_then(|f| Jid::new(f).ok());
         let to = header.root.attr("to").map(|t| Jid::new(t).map(|j| j.domain().to_string()));
+        let gone = matches!(&to, Some(Ok(d)) if self.config.gone_domains.contains(d));
         self.domain = match to {
             None => self.config.domains.first().cloned(),
             Some(Ok(d)) if self.config.domains.contains(&d) => Some(d),
@@ -589,6 +594,8 @@ impl Server {
             Some((C::InvalidNamespace, "not a stream element"))
         } else if header.default_ns().is_some_and(|d| d.as_str() != ns::CLIENT) {
             Some((C::InvalidNamespace, "content namespace is not jabber:client"))
+        } else if gone {
+            Some((C::HostGone, "this server no longer serves that domain"))
         } else if self.domain.is_none() {
             Some((C::HostUnknown, "this server does not serve that domain"))
         } else if header.root.attr("version").and_then(|v| v.split('.').next()) != Some("1") {

@@ -147,6 +147,25 @@ fn rfc6120_4_9_3_header_faults_get_the_right_stream_error() {
 }
 
 #[test]
+fn rfc6120_4_9_3_5_a_domain_no_longer_served_is_host_gone() {
+    let mut config = plaintext();
+    config.gone_domains = vec![String::from("foo.im.example.com")];
+    let mut s = Script::new(config);
+    s.feed(&header("foo.im.example.com"));
+    let out = s.out();
+    assert!(
+        out.ends_with(
+            "<stream:error><host-gone xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>"
+        ),
+        "{out}"
+    );
+    assert!(matches!(
+        s.closed(),
+        Some(CloseReason::Protocol(ProtocolError::Header { condition: StreamErrorCondition::HostGone, .. }))
+    ));
+}
+
+#[test]
 fn hardening_16_plain_is_not_offered_over_plaintext_unless_allowed() {
     let mut c = ServerConfig::new("im.example.com");
     c.tls = ServerTls::Optional;

@@ -273,6 +273,41 @@ fn tls_optional_continues_in_plaintext_and_disabled_refuses_required_tls() {
 }
 
 #[test]
+fn rfc6120_4_9_3_23_an_unknown_mandatory_feature_alone_is_unsupported_feature() {
+    const EXAMPLE: &str = "<example xmlns='urn:xmpp:example'><required/></example>";
+    let mut cfg = config();
+    cfg.tls = TlsMode::Disabled;
+    cfg.mechanisms = vec![Mechanism::ScramSha1];
+    let mut h = Harness::new(cfg.clone(), entropy());
+    h.out();
+    h.feed(&server_header("a"));
+    h.feed(&format!("<stream:features>{EXAMPLE}</stream:features>"));
+    assert_eq!(
+        h.out(),
+        "<stream:error><unsupported-feature xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>"
+    );
+    let expected = ProtocolError::UnsupportedFeature { name: "example".into(), ns: "urn:xmpp:example".into() };
+    assert_eq!(h.closed(), Some(&CloseReason::Protocol(expected)));
+    // Beside a feature we can negotiate, the unknown one does not stop us;
+    // an unknown feature that is not required does not count.
+    let features = [
+        format!(
+            "<stream:features>{EXAMPLE}<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>"
+        ),
+        String::from("<stream:features><example xmlns='urn:xmpp:example'/></stream:features>"),
+    ];
+    let mut h = Harness::new(cfg.clone(), entropy());
+    h.feed(&server_header("a"));
+    h.feed(&features[0]);
+    assert!(h.out().contains("<auth"));
+    let mut h = Harness::new(cfg, entropy());
+    h.feed(&server_header("a"));
+    h.feed(&features[1]);
+    assert!(!h.out().contains("unsupported-feature"));
+    assert!(!matches!(h.closed(), Some(CloseReason::Protocol(ProtocolError::UnsupportedFeature { .. }))));
+}
+
+#[test]
 fn rfc6120_5_4_2_2_starttls_failure_ends_the_connection() {
     let mut h = Harness::new(config(), entropy());
     h.feed(&server_header("a"));

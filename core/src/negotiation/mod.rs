@@ -85,6 +85,12 @@ impl StreamFeatures {
         out
     }
 
+    /// The first feature we do not know that the peer marks mandatory
+    /// (a `<required/>` child in the feature's namespace, RFC 6120 §4.3.2).
+    pub fn unknown_required(&self) -> Option<&Element> {
+        self.others.iter().find(|f| f.child("required", f.ns().as_str()).is_some())
+    }
+
     /// Writes `<stream:features/>`.
     pub fn to_element(&self) -> Element {
         let mut el = Element::new("features", ns::STREAMS);
