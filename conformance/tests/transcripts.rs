@@ -96,3 +96,16 @@ fn flip_attribute_skips_declarations_and_wildcards() {
     );
     assert_eq!(flip_attribute("</stream:stream>"), None);
 }
+
+#[test]
+fn the_coverage_table_lists_every_transcript() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let root = dir();
+    let missing: Vec<String> = transcripts(&root)
+        .unwrap()
+        .iter()
+        .map(|p| p.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/"))
+        .filter(|rel| !readme.contains(&format!("(transcripts/{rel})")))
+        .collect();
+    assert!(missing.is_empty(), "conformance/README.md's coverage table lacks: {missing:?}");
+}

@@ -601,6 +601,31 @@ mod tests {
     }
 
     #[test]
+    fn rfc6120_4_9_3_7_component_stanzas_without_from_are_improper_addressing() {
+        let domain = BareJid::new("plays.shakespeare.lit").unwrap();
+        let now = Timestamp::ZERO;
+        let mut c = Component::new(ComponentConfig::new(domain, "secret"), now);
+        let mut s = ComponentServer::new(
+            ComponentServerConfig::new("plays.shakespeare.lit", "secret"),
+            Box::new(Seeded::new(1)),
+            now,
+        )
+        .unwrap();
+        pump(&mut c, &mut s, now);
+        let _ = (events_c(&mut c), events_s(&mut s));
+        // No from at all: the server cannot route it back.
+        c.send(now, &Stanza::Message(Message::chat(Jid::new("juliet@capulet.lit").unwrap(), "anon"))).unwrap();
+        pump(&mut c, &mut s, now);
+        assert_eq!(
+            events_s(&mut s),
+            [ComponentEvent::Closed(CloseReason::Protocol(ProtocolError::ImproperAddressing))]
+        );
+        assert!(
+            matches!(events_c(&mut c).as_slice(), [ComponentEvent::Closed(CloseReason::StreamError(e))] if e.condition == StreamErrorCondition::ImproperAddressing)
+        );
+    }
+
+    #[test]
     fn within_accepts_the_domain_and_its_subdomains_only() {
         let d = BareJid::new("plays.lit").unwrap();
         assert!(within(&Jid::new("a@plays.lit/x").unwrap(), &d));
