@@ -473,8 +473,9 @@ fn server_core(t: &Transcript) -> Result<ServerCore, String> {
 
 /// Peer data with its `{any}`/`{opt}` attributes removed: the choice
 /// points of a core-side step mean nothing when the harness plays that
-/// side, so the peer simply leaves those attributes out.
-fn strip_wildcards(bytes: &[u8]) -> Vec<u8> {
+/// side, so the peer simply leaves those attributes out. Public for tools
+/// that feed transcript data to a core themselves (the fuzz seed maker).
+pub fn strip_wildcards(bytes: &[u8]) -> Vec<u8> {
     let Ok(text) = std::str::from_utf8(bytes) else { return bytes.to_vec() };
     let mut out = String::with_capacity(text.len());
     let mut rest = text;

@@ -96,6 +96,9 @@ extern crate std;
 pub mod condition;
 pub mod connection;
 pub mod entropy;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod jid;
 pub mod negotiation;
 pub mod ns;

@@ -330,12 +330,12 @@ impl Client {
 
     fn process(&mut self, now: Timestamp) {
         while !self.stream.is_closed() && self.phase != Phase::TlsHandshake {
-            match self.stream.reader.next_event() {
+            match self.stream.next_input() {
                 Ok(Some(StreamEvent::Open(header))) => self.on_header(now, header),
                 Ok(Some(StreamEvent::Element(element))) => self.on_element(now, element),
                 Ok(Some(StreamEvent::Close)) => self.on_peer_close(now),
                 Ok(None) => break,
-                Err(e) => self.fail(now, ProtocolError::Xml(e)),
+                Err(e) => self.fail(now, e),
             }
         }
     }

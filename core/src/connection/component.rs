@@ -157,7 +157,7 @@ impl Component {
         }
         self.stream.reader.feed(data);
         while !self.stream.is_closed() {
-            match self.stream.reader.next_event() {
+            match self.stream.next_input() {
                 Ok(Some(StreamEvent::Open(header))) => match (self.phase, check_header(&header)) {
                     (Phase::AwaitingHeader, Ok(())) => {
                         let id = header.root.attr("id").unwrap_or_default();
@@ -178,7 +178,7 @@ impl Component {
                     self.stream.finish(CloseReason::Clean);
                 }
                 Ok(None) => break,
-                Err(e) => self.fail(now, ProtocolError::Xml(e)),
+                Err(e) => self.fail(now, e),
             }
         }
     }
@@ -365,7 +365,7 @@ impl ComponentServer {
         }
         self.stream.reader.feed(data);
         while !self.stream.is_closed() {
-            match self.stream.reader.next_event() {
+            match self.stream.next_input() {
                 Ok(Some(StreamEvent::Open(header))) => self.on_header(now, header),
                 Ok(Some(StreamEvent::Element(el))) => self.on_element(now, el),
                 Ok(Some(StreamEvent::Close)) => {
@@ -374,7 +374,7 @@ impl ComponentServer {
                     self.stream.finish(CloseReason::Clean);
                 }
                 Ok(None) => break,
-                Err(e) => self.fail(now, ProtocolError::Xml(e)),
+                Err(e) => self.fail(now, e),
             }
         }
     }

@@ -192,6 +192,11 @@ pub enum ProtocolError {
         /// The feature's namespace.
         ns: String,
     },
+    /// The peer kept sending requests the core answers (pings, IQs nobody
+    /// handles) without reading the answers: the outbound buffer reached
+    /// twice its limit.
+    #[error("the peer does not read what it asks for")]
+    OutboundBacklog,
     /// The server offered no resource binding after authentication.
     #[error("the server offers no resource binding")]
     BindNotOffered,
@@ -236,6 +241,7 @@ impl ProtocolError {
             }
             ProtocolError::UnsupportedFeature { .. } => Some(C::UnsupportedFeature),
             ProtocolError::BadBoundJid => Some(C::PolicyViolation),
+            ProtocolError::OutboundBacklog => Some(C::ResourceConstraint),
             ProtocolError::NotAuthorized => Some(C::NotAuthorized),
             ProtocolError::InvalidFrom => Some(C::InvalidFrom),
             ProtocolError::TooManyAuthAttempts => Some(C::PolicyViolation),

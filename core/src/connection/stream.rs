@@ -6,11 +6,11 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{CloseReason, SendError};
+use super::{CloseReason, ProtocolError, SendError};
 use crate::ns;
 use crate::stanza::StreamError;
 use crate::time::Timestamp;
-use crate::xml::{Element, Limits, Namespace, StreamReader, StreamWriter};
+use crate::xml::{Element, Limits, Namespace, StreamEvent, StreamReader, StreamWriter};
 
 /// `E` is the role's event type; the stream only ever creates its final
 /// `Closed`.
@@ -127,6 +127,17 @@ impl<E: From<CloseReason>> XmlStream<E> {
 
     pub(crate) fn has_sent_close(&self) -> bool {
         self.sent_close
+    }
+
+    /// The next frame of input, unless the peer has made us queue more
+    /// than twice the outbound limit without reading it (answers the core
+    /// owes, such as pings and error replies, are not refused by the
+    /// limit): then the stream must end rather than grow.
+    pub(crate) fn next_input(&mut self) -> Result<Option<StreamEvent>, ProtocolError> {
+        if self.pending_tx().len() > self.max_tx.saturating_mul(2) {
+            return Err(ProtocolError::OutboundBacklog);
+        }
+        self.reader.next_event().map_err(ProtocolError::Xml)
     }
 
     pub(crate) fn pending_tx(&self) -> &[u8] {

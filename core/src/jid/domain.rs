@@ -62,6 +62,13 @@ pub(crate) fn prepare(domain: &str) -> Result<Cow<'_, str>, DomainError> {
     let uts46 = Uts46::new();
     let (unicode, result) = uts46.to_unicode(domain.as_bytes(), DENY, Hyphens::Allow);
     result.map_err(|_| DomainError::Idna)?;
+    // UTS #46 validity criterion 4 (without CheckHyphens): a decoded label
+    // must not itself begin with "xn--". Otherwise "xn--xn--…" decodes to
+    // a U-label that is not a valid domain label, and the canonical form
+    // would not parse again (found by fuzzing).
+    if unicode.split('.').any(|l| l.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--"))) {
+        return Err(DomainError::Idna);
+    }
     let ascii =
         uts46.to_ascii(domain.as_bytes(), DENY, Hyphens::Allow, DnsLength::Ignore).map_err(|_| DomainError::Idna)?;
     check_labels(&ascii)?;
@@ -105,5 +112,8 @@ mod tests {
         assert_eq!(prepare(&"a".repeat(64)), Err(DomainError::LabelTooLong));
         assert_eq!(prepare(&format!("{}ü.example", "a".repeat(60))), Err(DomainError::LabelTooLong), "A-label length");
         assert_eq!(prepare("xn--a.example"), Err(DomainError::Idna), "bad punycode");
+        // fuzz/regressions/jid/: this A-label decodes to a label that
+        // starts with "xn--" again.
+        assert_eq!(prepare("xn--xn--xwwwwwwvwwwwwwwwwwn--mnch1ce"), Err(DomainError::Idna));
     }
 }

@@ -1,0 +1,328 @@
+//! Memory and time under attack: each attack ends with the right stream
+//! error or API refusal, and the heap stays bounded while it runs.
+//!
+//! The heap is measured with a counting global allocator (`cap`), which is
+//! also given a hard ceiling: an attack that made the core allocate
+//! without bound would abort this test binary instead of eating the
+//! machine. Attacks run one at a time (a lock), so one test's allocations
+//! never count against another's.
+
+use std::alloc::System;
+use std::sync::Mutex;
+
+use cap::Cap;
+use sxmpp::condition::{StanzaErrorCondition, StreamErrorCondition};
+use sxmpp::connection::{
+    AuthAnswer, BindDecision, Client, ClientConfig, CloseReason, Event, ProtocolError, SendError, Server, ServerConfig,
+    ServerEvent, ServerTls, TlsMode,
+};
+use sxmpp::entropy::Seeded;
+use sxmpp::jid::Jid;
+use sxmpp::sasl::{Credentials, Mechanism};
+use sxmpp::stanza::IqKind;
+use sxmpp::time::Timestamp;
+use sxmpp::xml::{Element, Limit, XmlError};
+
+#[global_allocator]
+static HEAP: Cap<System> = Cap::new(System, 1 << 30);
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Tracks the most the heap grew over `baseline` while an attack ran.
+struct Peak {
+    baseline: usize,
+    peak: usize,
+}
+
+impl Peak {
+    fn start() -> Peak {
+        let baseline = HEAP.allocated();
+        Peak { baseline, peak: 0 }
+    }
+    fn sample(&mut self) {
+        self.peak = self.peak.max(HEAP.allocated().saturating_sub(self.baseline));
+    }
+    fn assert_below(&self, bytes: usize, attack: &str) {
+        eprintln!("{attack}: peak heap growth {} bytes (bound {bytes})", self.peak);
+        assert!(self.peak < bytes, "{attack}: the heap grew by {} bytes (bound {bytes})", self.peak);
+    }
+}
+
+const STREAMS: &str = "http://etherx.jabber.org/streams";
+
+fn header() -> String {
+    format!("<stream:stream to='im.example.com' version='1.0' xmlns='jabber:client' xmlns:stream='{STREAMS}'>")
+}
+
+/// A server (plaintext, PLAIN allowed) with juliet online.
+fn online_server() -> Server {
+    let mut config = ServerConfig::new("im.example.com");
+    config.tls = ServerTls::Disabled;
+    config.allow_plain_without_tls = true;
+    let mut server = Server::new(config, Box::new(Seeded::new(1)), Timestamp::ZERO).unwrap();
+    let now = Timestamp::ZERO;
+    server.handle_input(now, header().as_bytes());
+    // "\0juliet\0pass"
+    server
+        .handle_input(now, b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGp1bGlldABwYXNz</auth>");
+    while server.poll_event().is_some() {}
+    server.authenticate(now, AuthAnswer::Password("pass".into())).unwrap();
+    server.handle_input(now, header().as_bytes());
+    server.handle_input(now, b"<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>");
+    while server.poll_event().is_some() {}
+    server.bind(now, BindDecision::Accept).unwrap();
+    let events: Vec<ServerEvent> = std::iter::from_fn(|| server.poll_event()).collect();
+    assert!(events.iter().any(|e| matches!(e, ServerEvent::Online(_))), "{events:?}");
+    let n = server.pending_tx().len();
+    server.consume_tx(n);
+    server
+}
+
+/// A client (plaintext, PLAIN) online as juliet@im.example.com/balcony.
+fn online_client(config: impl FnOnce(&mut ClientConfig)) -> Client {
+    let mut c = ClientConfig::new(Jid::new("juliet@im.example.com/balcony").unwrap(), Credentials::password("pass"));
+    c.tls = TlsMode::Disabled;
+    c.allow_plain_without_tls = true;
+    c.mechanisms = vec![Mechanism::Plain];
+    c.keepalive_interval = None;
+    c.ping_interval = None;
+    config(&mut c);
+    let mut client = Client::new(c, Box::new(Seeded::new(2)), Timestamp::ZERO).unwrap();
+    let now = Timestamp::ZERO;
+    let server_header = format!(
+        "<stream:stream from='im.example.com' id='s' version='1.0' xmlns='jabber:client' xmlns:stream='{STREAMS}'>"
+    );
+    for input in [
+        server_header.as_str(),
+        "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>",
+        "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>",
+        server_header.as_str(),
+        "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>",
+    ] {
+        client.handle_input(now, input.as_bytes());
+    }
+    let bind_id = {
+        let out = String::from_utf8(client.pending_tx().to_vec()).unwrap();
+        let at = out.rfind("<iq").unwrap();
+        let id = out[at..].split("id='").nth(1).unwrap();
+        id[..id.find('\'').unwrap()].to_string()
+    };
+    let result = format!(
+        "<iq id='{bind_id}' type='result'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>juliet@im.example.com/balcony</jid></bind></iq>"
+    );
+    client.handle_input(now, result.as_bytes());
+    let events: Vec<Event> = std::iter::from_fn(|| client.poll_event()).collect();
+    assert!(events.iter().any(|e| matches!(e, Event::Online(_))), "{events:?}");
+    let n = client.pending_tx().len();
+    client.consume_tx(n);
+    client
+}
+
+fn server_closed(server: &mut Server) -> Option<CloseReason> {
+    std::iter::from_fn(|| server.poll_event()).find_map(|e| match e {
+        ServerEvent::Closed(r) => Some(r),
+        _ => None,
+    })
+}
+
+fn client_closed(client: &mut Client) -> Option<CloseReason> {
+    std::iter::from_fn(|| client.poll_event()).find_map(|e| match e {
+        Event::Closed(r) => Some(r),
+        _ => None,
+    })
+}
+
+fn sent_stream_error(tx: &[u8], condition: StreamErrorCondition) -> bool {
+    let out = String::from_utf8_lossy(tx);
+    out.contains(&format!("<{} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>", condition.as_str()))
+        && out.ends_with("</stream:stream>")
+}
+
+#[test]
+fn hardening_5_slow_loris_stanza_one_byte_per_call_is_cut_at_the_limit() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut server = online_server();
+    let limit = 256 * 1024;
+    let mut peak = Peak::start();
+    let mut fed = 0usize;
+    let stanza_start = b"<message to='romeo@example.net'><body>";
+    for &b in stanza_start.iter().chain(std::iter::repeat(&b'x')) {
+        server.handle_input(Timestamp::ZERO, &[b]);
+        fed += 1;
+        if fed.is_multiple_of(1024) {
+            peak.sample();
+        }
+        if let Some(reason) = server_closed(&mut server) {
+            assert!(
+                matches!(
+                    reason,
+                    CloseReason::Protocol(ProtocolError::Xml(XmlError::LimitExceeded {
+                        limit: Limit::StanzaBytes(_),
+                        ..
+                    }))
+                ),
+                "{reason:?}"
+            );
+            break;
+        }
+        assert!(fed <= limit + 1, "no error after {fed} bytes");
+    }
+    assert!(fed > limit - 64, "cut early, after {fed} bytes");
+    assert!(sent_stream_error(server.pending_tx(), StreamErrorCondition::PolicyViolation));
+    // The unfinished stanza is held (up to the limit) and nothing else.
+    peak.assert_below(4 * limit, "slow loris");
+}
+
+#[test]
+fn hardening_6_hundred_thousand_deep_nesting_is_refused_without_recursion() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let attack: Vec<u8> = [&b"<message>"[..], &b"<a>".repeat(100_000)].concat();
+    for chunk in [usize::MAX, 4096, 7] {
+        let mut server = online_server();
+        let mut peak = Peak::start();
+        for piece in attack.chunks(chunk.min(attack.len())) {
+            server.handle_input(Timestamp::ZERO, piece);
+            peak.sample();
+        }
+        let reason = server_closed(&mut server).expect("closed");
+        assert!(
+            matches!(
+                reason,
+                CloseReason::Protocol(ProtocolError::Xml(XmlError::LimitExceeded { limit: Limit::Depth(_), .. }))
+            ),
+            "{reason:?}"
+        );
+        assert!(sent_stream_error(server.pending_tx(), StreamErrorCondition::PolicyViolation));
+        peak.assert_below(2 * attack.len() + (1 << 20), "deep nesting");
+    }
+}
+
+#[test]
+fn hardening_6_hundred_thousand_attributes_are_refused() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut attack = b"<message".to_vec();
+    for i in 0..100_000u32 {
+        attack.extend(format!(" a{i}=''").as_bytes());
+    }
+    attack.extend(b"/>");
+    // With the tag-length limit raised out of the way, the attribute limit
+    // itself must hold.
+    for (tag_limit, expect_attributes) in [(None, false), (Some(usize::MAX), true)] {
+        let mut server = online_server();
+        if let Some(_limit) = tag_limit {
+            let mut config = ServerConfig::new("im.example.com");
+            config.tls = ServerTls::Disabled;
+            config.allow_plain_without_tls = true;
+            config.limits.max_tag_bytes = usize::MAX;
+            config.limits.max_stanza_bytes = usize::MAX;
+            server = Server::new(config, Box::new(Seeded::new(1)), Timestamp::ZERO).unwrap();
+            server.handle_input(Timestamp::ZERO, header().as_bytes());
+            let n = server.pending_tx().len();
+            server.consume_tx(n);
+        }
+        let mut peak = Peak::start();
+        for piece in attack.chunks(4096) {
+            server.handle_input(Timestamp::ZERO, piece);
+            peak.sample();
+        }
+        let reason = server_closed(&mut server).expect("closed");
+        let CloseReason::Protocol(ProtocolError::Xml(XmlError::LimitExceeded { limit, .. })) = reason else {
+            panic!("{reason:?}")
+        };
+        assert_eq!(matches!(limit, Limit::Attributes(_)), expect_attributes, "{limit:?}");
+        assert!(sent_stream_error(server.pending_tx(), StreamErrorCondition::PolicyViolation));
+        peak.assert_below(2 * attack.len() + (1 << 20), "attribute flood");
+    }
+}
+
+#[test]
+fn hardening_28_the_application_flooding_iqs_is_refused_by_the_api() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut client = online_client(|c| c.max_pending_iqs = 256);
+    let mut peak = Peak::start();
+    let mut accepted = 0;
+    for _ in 0..100_000 {
+        let kind = IqKind::Get(Element::new("ping", "urn:xmpp:ping"));
+        match client.send_iq(Timestamp::ZERO, Jid::new("romeo@example.net/orchard").ok(), kind) {
+            Ok(_) => accepted += 1,
+            Err(e) => assert_eq!(e, SendError::TooManyPendingIqs),
+        }
+        let n = client.pending_tx().len();
+        client.consume_tx(n);
+    }
+    peak.sample();
+    assert_eq!(accepted, 256);
+    peak.assert_below(1 << 20, "outbound IQ flood");
+}
+
+#[test]
+fn hardening_28_a_peer_flooding_unanswered_iqs_gets_answers_then_resource_constraint() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // A draining driver: every request beyond the owed table is answered
+    // with resource-constraint; memory stays flat.
+    let mut client = online_client(|c| c.max_owed_iqs = 64);
+    let mut peak = Peak::start();
+    let mut delivered = 0;
+    let mut refused = 0;
+    for i in 0..100_000u32 {
+        let iq = format!("<iq from='romeo@example.net/orchard' id='f{i}' type='get'><q xmlns='urn:q'/></iq>");
+        client.handle_input(Timestamp::ZERO, iq.as_bytes());
+        delivered += std::iter::from_fn(|| client.poll_event()).filter(|e| matches!(e, Event::IqRequest(_))).count();
+        let out = String::from_utf8_lossy(client.pending_tx()).into_owned();
+        refused += out.matches(StanzaErrorCondition::ResourceConstraint.as_str()).count();
+        client.consume_tx(out.len());
+        if i.is_multiple_of(1024) {
+            peak.sample();
+        }
+    }
+    assert_eq!(delivered, 64);
+    assert_eq!(refused, 100_000 - 64);
+    peak.assert_below(1 << 20, "inbound IQ flood, drained");
+
+    // A peer that never reads: the backlog reaches twice the outbound
+    // limit and the stream ends with resource-constraint.
+    let mut client = online_client(|c| {
+        c.max_owed_iqs = 64;
+        c.max_outbound_bytes = 64 * 1024;
+    });
+    let mut peak = Peak::start();
+    let mut reason = None;
+    for i in 0..100_000u32 {
+        let iq = format!("<iq from='romeo@example.net/orchard' id='f{i}' type='get'><q xmlns='urn:q'/></iq>");
+        client.handle_input(Timestamp::ZERO, iq.as_bytes());
+        if let Some(r) = client_closed(&mut client) {
+            reason = Some(r);
+            break;
+        }
+        if i.is_multiple_of(256) {
+            peak.sample();
+        }
+    }
+    assert_eq!(reason, Some(CloseReason::Protocol(ProtocolError::OutboundBacklog)));
+    assert!(sent_stream_error(client.pending_tx(), StreamErrorCondition::ResourceConstraint));
+    assert!(client.pending_tx().len() < 3 * 64 * 1024);
+    peak.assert_below(1 << 20, "inbound IQ flood, never read");
+}
+
+#[test]
+fn hardening_28_a_client_flooding_pings_it_never_reads_is_cut_off() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut server = online_server();
+    let mut peak = Peak::start();
+    let mut reason = None;
+    for i in 0..1_000_000u32 {
+        let ping = format!("<iq to='im.example.com' id='p{i}' type='get'><ping xmlns='urn:xmpp:ping'/></iq>");
+        server.handle_input(Timestamp::ZERO, ping.as_bytes());
+        if let Some(r) = server_closed(&mut server) {
+            reason = Some(r);
+            break;
+        }
+        if i.is_multiple_of(1024) {
+            peak.sample();
+        }
+    }
+    assert_eq!(reason, Some(CloseReason::Protocol(ProtocolError::OutboundBacklog)));
+    assert!(sent_stream_error(server.pending_tx(), StreamErrorCondition::ResourceConstraint));
+    // Twice the 1 MiB default outbound limit, and no more.
+    peak.assert_below(5 << 20, "ping flood, never read");
+}

@@ -1,0 +1,245 @@
+//! A `Client` driven by arbitrary server bytes and arbitrary API calls.
+//!
+//! The defaults (an empty script) are RFC 6120 §9.1's: juliet, her
+//! password, the RFC's client nonce and bind id, SCRAM-SHA-1, so a seed
+//! made of that example's server bytes logs in. The script varies the
+//! configuration and interleaves API calls, clock moves and a peer that
+//! stops reading. Invariants: those of every connection (see `drive`).
+
+use std::sync::OnceLock;
+
+use arbitrary::Arbitrary;
+use sxmpp::condition::StanzaErrorCondition;
+use sxmpp::connection::{Client, ClientConfig, Event, TlsMode};
+use sxmpp::entropy::Seeded;
+use sxmpp::jid::Jid;
+use sxmpp::sasl::{
+    ChannelBinding, ChannelBindingPolicy, ChannelBindingType, Credentials, Mechanism, ScramHash, ScramKeys,
+};
+use sxmpp::stanza::{Iq, Message, Presence, StanzaError};
+use sxmpp::time::Timestamp;
+use sxmpp::xml::{Element, Limits};
+
+use crate::drive::{Connection, Driver, decode};
+
+/// RFC 6120 §9.1's account, password, SCRAM salt and iteration count.
+pub const JID: &str = "juliet@im.example.com/balcony";
+/// The password.
+pub const PASSWORD: &str = "r0m30myr0m30";
+/// The salt the examples' server uses (base64-decoded).
+pub const SALT: &[u8] = b"68da3408-4f4f-467f-912e-49f53f43d033";
+/// The iteration count.
+pub const ITERATIONS: u32 = 4096;
+/// The client nonce of RFC 6120 §9.1.
+pub const NONCE: &str = "oMsTAAwAAAAMAAAANP0TAAAAAABPU0AA";
+/// Channel-binding data the driver's "TLS" provides.
+pub const BINDING: &[u8] = b"fuzz-channel-binding-data-32byte";
+
+/// How the client is configured; all zero is RFC 6120 §9.1.
+#[derive(Arbitrary, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    pub(crate) tls: u8,
+    /// Bit i allows `Mechanism::ALL[i]`; 0 means SCRAM-SHA-1 alone.
+    mechanisms: u16,
+    channel_binding: u8,
+    allow_plain_without_tls: bool,
+    pub(crate) small_limits: bool,
+    /// The server does not read: output is only drained by `Drain`.
+    hold_output: bool,
+    iq_namespaces_only_version: bool,
+}
+
+/// One step of the script.
+#[derive(Arbitrary, Debug)]
+enum Op {
+    /// Deliver the next read of the server's bytes.
+    Read,
+    /// Move the clock (milliseconds) and fire what is due.
+    Advance(u32),
+    /// The server reads up to this many bytes.
+    Drain(u16),
+    SendMessage(String),
+    SendPresence,
+    /// An IQ get to the server, to another JID, or to a malformed target.
+    SendRequest {
+        to: u8,
+        timeout_ms: u16,
+    },
+    /// Answer the nth request received, with a result or an error.
+    Answer {
+        index: u8,
+        error: bool,
+    },
+    Close,
+    Eof,
+}
+
+/// The client with the application state the driver keeps.
+pub struct App {
+    pub(crate) client: Client,
+    requests: Vec<Iq>,
+    max_tx: usize,
+    pub(crate) online: bool,
+}
+
+impl App {
+    /// The client of `config` with an empty application state.
+    pub(crate) fn new(config: &Config) -> App {
+        let max_tx = if config.small_limits { 4096 } else { 1 << 20 };
+        App { client: client(config), requests: Vec::new(), max_tx, online: false }
+    }
+}
+
+/// The client as the target configures it (also used by the seed
+/// generator, so pair-made seeds match what the target expects).
+pub fn client(config: &Config) -> Client {
+    let mut c = ClientConfig::new(Jid::new(JID).expect("a valid JID"), credentials());
+    c.tls = [TlsMode::Required, TlsMode::Optional, TlsMode::Disabled, TlsMode::Direct][usize::from(config.tls % 4)];
+    c.mechanisms = match config.mechanisms {
+        0 => vec![Mechanism::ScramSha1],
+        bits => Mechanism::ALL.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, m)| *m).collect(),
+    };
+    if c.mechanisms.is_empty() {
+        c.mechanisms = vec![Mechanism::ScramSha1];
+    }
+    c.channel_binding =
+        [ChannelBindingPolicy::Disabled, ChannelBindingPolicy::Compatible, ChannelBindingPolicy::Strict]
+            [usize::from(config.channel_binding % 3)];
+    c.allow_plain_without_tls = config.allow_plain_without_tls;
+    // HARDENING 14's cap, low enough that a hostile count costs each run
+    // at most two of the examples' PBKDF2s.
+    c.max_scram_iterations = 2 * ITERATIONS;
+    if config.small_limits {
+        c.limits = Limits { max_stanza_bytes: 2048, max_depth: 8, ..Limits::default() };
+        c.max_outbound_bytes = 4096;
+        c.max_pending_iqs = 4;
+        c.max_owed_iqs = 4;
+    }
+    if config.iq_namespaces_only_version {
+        c.iq_namespaces = Some(vec!["jabber:iq:version".into()]);
+    }
+    let mut entropy = Seeded::new(0xf022);
+    entropy.push_nonce(NONCE).push_stanza_id("yhc13a95");
+    Client::new(c, Box::new(entropy), Timestamp::ZERO).expect("a valid configuration")
+}
+
+/// Juliet's password and her SCRAM keys for the examples' salt, derived
+/// once per process so no run pays for PBKDF2 on that path.
+fn credentials() -> Credentials {
+    static KEYS: OnceLock<Vec<ScramKeys>> = OnceLock::new();
+    let keys = KEYS.get_or_init(|| {
+        [ScramHash::Sha1, ScramHash::Sha256, ScramHash::Sha512]
+            .into_iter()
+            .map(|h| ScramKeys::derive(h, PASSWORD, SALT, ITERATIONS).expect("a valid password"))
+            .collect()
+    });
+    let mut credentials = Credentials::password(PASSWORD);
+    credentials.scram_keys = keys.clone();
+    credentials
+}
+
+/// The channel-binding data the driver's "TLS" provides.
+pub fn binding() -> ChannelBinding {
+    ChannelBinding::none()
+        .with(ChannelBindingType::TlsExporter, BINDING)
+        .with(ChannelBindingType::TlsServerEndPoint, BINDING)
+}
+
+impl Connection for App {
+    type Event = Event;
+    fn input(&mut self, now: Timestamp, data: &[u8]) {
+        self.client.handle_input(now, data)
+    }
+    fn eof(&mut self, now: Timestamp) {
+        self.client.handle_eof(now)
+    }
+    fn timeout(&mut self, now: Timestamp) {
+        self.client.handle_timeout(now)
+    }
+    fn next_timeout(&self) -> Option<Timestamp> {
+        self.client.poll_timeout()
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        self.client.poll_event()
+    }
+    fn pending_tx(&self) -> &[u8] {
+        self.client.pending_tx()
+    }
+    fn consume_tx(&mut self, n: usize) {
+        self.client.consume_tx(n)
+    }
+    fn is_closed_event(event: &Event) -> bool {
+        matches!(event, Event::Closed(_))
+    }
+    fn react(&mut self, now: Timestamp, event: &Event) {
+        match event {
+            Event::TlsRequested => self.client.tls_established(now, binding()),
+            Event::IqRequest(iq) if self.requests.len() < 64 => self.requests.push(iq.clone()),
+            Event::Online(_) => self.online = true,
+            _ => {}
+        }
+    }
+    fn max_pending_tx(&self) -> usize {
+        // Twice the limit (then the core ends the stream), plus one last
+        // frame's answer and the stream error.
+        2 * self.max_tx + 2 * Limits::default().max_stanza_bytes + 4096
+    }
+}
+
+/// Runs one input.
+pub fn run(data: &[u8]) {
+    let script = decode::<Config, Op>(data);
+    let mut d = Driver::new(App::new(&script.config), script.config.hold_output);
+    if script.config.tls % 4 == 3 {
+        // Direct TLS: the handshake comes before anything else.
+        d.conn.client.tls_established(d.now, binding());
+        d.settle();
+    }
+    let mut reads = script.reads.into_iter();
+    for op in script.ops {
+        match op {
+            Op::Read => match reads.next() {
+                Some(r) => d.read(r),
+                None => continue,
+            },
+            Op::Advance(ms) => d.advance(ms % 3_600_000),
+            Op::Drain(n) => d.drain(usize::from(n)),
+            Op::SendMessage(body) => {
+                let _ = d.conn.client.send_message(d.now, &Message::chat(Jid::new("romeo@example.net").unwrap(), body));
+            }
+            Op::SendPresence => {
+                let _ = d.conn.client.send_presence(d.now, &Presence::available());
+            }
+            Op::SendRequest { to, timeout_ms } => {
+                let to = match to % 3 {
+                    0 => None,
+                    1 => Jid::new("romeo@example.net/orchard").ok(),
+                    _ => Jid::new("im.example.com").ok(),
+                };
+                let iq = Iq::get(to, "", Element::new("query", "jabber:iq:version"));
+                let timeout = core::time::Duration::from_millis(u64::from(timeout_ms));
+                let _ = d.conn.client.send_request(d.now, iq, timeout);
+            }
+            Op::Answer { index, error } => {
+                let requests = &d.conn.requests;
+                if let Some(request) = requests.get(usize::from(index) % requests.len().max(1)).cloned() {
+                    let response = if error {
+                        Err(StanzaError::new(StanzaErrorCondition::FeatureNotImplemented))
+                    } else {
+                        Ok(None)
+                    };
+                    let _ = d.conn.client.respond_iq(d.now, &request, response);
+                }
+            }
+            Op::Close => {
+                let _ = d.conn.client.close(d.now);
+            }
+            Op::Eof => d.conn.client.handle_eof(d.now),
+        }
+        d.settle();
+    }
+    for r in reads {
+        d.read(r);
+    }
+    d.finish();
+}

@@ -1,0 +1,216 @@
+//! A `Server` driven by arbitrary client bytes and arbitrary API calls.
+//!
+//! The defaults (an empty script) are RFC 6120 §9.1's server: STARTTLS
+//! required, SCRAM-SHA-1-PLUS, SCRAM-SHA-1 and PLAIN, the RFC's stream ids
+//! and nonce, juliet's stored SCRAM keys. The application part accepts
+//! juliet (and EXTERNAL/ANONYMOUS), refuses anyone else, and binds as the
+//! script says. Invariants: those of every connection (see `drive`).
+
+use std::sync::OnceLock;
+
+use arbitrary::Arbitrary;
+use sxmpp::condition::{SaslCondition, StanzaErrorCondition, StreamErrorCondition};
+use sxmpp::connection::{AuthAnswer, BindDecision, InvalidFrom, Server, ServerConfig, ServerEvent, ServerTls};
+use sxmpp::entropy::Seeded;
+use sxmpp::jid::{BareJid, FullJid, Jid};
+use sxmpp::sasl::{Mechanism, ScramHash, ScramStored};
+use sxmpp::stanza::{Message, Stanza, StanzaError, StreamError};
+use sxmpp::time::Timestamp;
+use sxmpp::xml::Limits;
+
+use crate::client::{ITERATIONS, PASSWORD, SALT, binding};
+use crate::drive::{Connection, Driver, decode};
+
+/// The server's domain.
+pub const DOMAIN: &str = "im.example.com";
+
+/// How the server is configured; all zero is RFC 6120 §9.1's.
+#[derive(Arbitrary, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    pub(crate) tls: u8,
+    /// Bit i offers `Mechanism::ALL[i]`; 0 means the RFC's three.
+    mechanisms: u16,
+    allow_plain_without_tls: bool,
+    advertise_channel_binding: bool,
+    downgrade_protection: bool,
+    offer_session: bool,
+    reject_invalid_from: bool,
+    pub(crate) small_limits: bool,
+    /// The client does not read: output is only drained by `Drain`.
+    hold_output: bool,
+    /// 0 accept, 1 assign a resource, 2 refuse with conflict.
+    pub(crate) bind: u8,
+}
+
+/// One step of the script.
+#[derive(Arbitrary, Debug)]
+enum Op {
+    /// Deliver the next read of the client's bytes.
+    Read,
+    /// Move the clock (milliseconds) and fire what is due.
+    Advance(u32),
+    /// The client reads up to this many bytes.
+    Drain(u16),
+    /// The application sends a message to the session.
+    SendMessage(String),
+    /// The application ends the stream with a stream error.
+    CloseWithError(u8),
+    Close,
+    Eof,
+}
+
+/// The server with the application state the driver keeps.
+pub struct App {
+    pub(crate) server: Server,
+    pub(crate) bind: u8,
+    pub(crate) session: Option<FullJid>,
+    max_tx: usize,
+}
+
+impl App {
+    /// The server of `config` with an empty application state.
+    pub(crate) fn new(config: &Config) -> App {
+        let max_tx = if config.small_limits { 4096 } else { 1 << 20 };
+        App { server: server(config), bind: config.bind, session: None, max_tx }
+    }
+}
+
+/// The server as the target configures it (also used by the seed
+/// generator).
+pub fn server(config: &Config) -> Server {
+    let mut c = ServerConfig::new(DOMAIN);
+    c.tls =
+        [ServerTls::Required, ServerTls::Optional, ServerTls::Disabled, ServerTls::Direct][usize::from(config.tls % 4)];
+    c.mechanisms = match config.mechanisms {
+        0 => vec![Mechanism::ScramSha1Plus, Mechanism::ScramSha1, Mechanism::Plain],
+        bits => Mechanism::ALL.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, m)| *m).collect(),
+    };
+    if c.mechanisms.is_empty() {
+        c.mechanisms = vec![Mechanism::ScramSha1];
+    }
+    c.allow_plain_without_tls = config.allow_plain_without_tls;
+    c.advertise_channel_binding = config.advertise_channel_binding;
+    c.downgrade_protection = config.downgrade_protection;
+    c.offer_session = config.offer_session;
+    c.invalid_from = if config.reject_invalid_from { InvalidFrom::Reject } else { InvalidFrom::Stamp };
+    c.scram_iterations = ITERATIONS;
+    if config.small_limits {
+        c.limits = Limits { max_stanza_bytes: 2048, max_depth: 8, ..Limits::default() };
+        c.max_outbound_bytes = 4096;
+    }
+    let mut entropy = Seeded::new(0x5e4e);
+    for id in ["t7AMCin9zjMNwQKDnplntZPIDEI=", "vgKi/bkYME8OAj4rlXMkpucAqe4=", "gPybzaOzBmaADgxKXu9UClbprp0="] {
+        entropy.push_stream_id(id);
+    }
+    entropy.push_nonce("e124695b-69a9-4de6-9c30-b51b3808c59e").push_salt(SALT);
+    Server::new(c, Box::new(entropy), Timestamp::ZERO).expect("a valid configuration")
+}
+
+/// Juliet's stored SCRAM credentials, derived once per process.
+fn stored() -> Vec<ScramStored> {
+    static STORED: OnceLock<Vec<ScramStored>> = OnceLock::new();
+    STORED
+        .get_or_init(|| {
+            [ScramHash::Sha1, ScramHash::Sha256, ScramHash::Sha512]
+                .into_iter()
+                .map(|h| ScramStored::from_password(h, PASSWORD, SALT, ITERATIONS).expect("a valid password"))
+                .collect()
+        })
+        .clone()
+}
+
+impl Connection for App {
+    type Event = ServerEvent;
+    fn input(&mut self, now: Timestamp, data: &[u8]) {
+        self.server.handle_input(now, data)
+    }
+    fn eof(&mut self, now: Timestamp) {
+        self.server.handle_eof(now)
+    }
+    fn timeout(&mut self, now: Timestamp) {
+        self.server.handle_timeout(now)
+    }
+    fn next_timeout(&self) -> Option<Timestamp> {
+        self.server.poll_timeout()
+    }
+    fn poll_event(&mut self) -> Option<ServerEvent> {
+        self.server.poll_event()
+    }
+    fn pending_tx(&self) -> &[u8] {
+        self.server.pending_tx()
+    }
+    fn consume_tx(&mut self, n: usize) {
+        self.server.consume_tx(n)
+    }
+    fn is_closed_event(event: &ServerEvent) -> bool {
+        matches!(event, ServerEvent::Closed(_))
+    }
+    fn react(&mut self, now: Timestamp, event: &ServerEvent) {
+        let juliet = || BareJid::new("juliet@im.example.com").expect("a valid JID");
+        match event {
+            ServerEvent::TlsRequested => self.server.tls_established(now, binding()),
+            ServerEvent::AuthRequested(request) => {
+                let answer = match request.mechanism {
+                    Mechanism::External => AuthAnswer::Accept(juliet()),
+                    Mechanism::Anonymous => AuthAnswer::Accept(BareJid::new("anon@im.example.com").expect("valid")),
+                    _ if request.username == "juliet" => AuthAnswer::Scram(stored()),
+                    _ => AuthAnswer::Reject(SaslCondition::NotAuthorized),
+                };
+                let _ = self.server.authenticate(now, answer);
+            }
+            ServerEvent::BindRequested(_) => {
+                let decision = match self.bind % 3 {
+                    0 => BindDecision::Accept,
+                    1 => BindDecision::Assign("fuzz".into()),
+                    _ => BindDecision::Reject(StanzaError::new(StanzaErrorCondition::Conflict)),
+                };
+                let _ = self.server.bind(now, decision);
+            }
+            ServerEvent::Online(jid) => self.session = Some(jid.clone()),
+            _ => {}
+        }
+    }
+    fn max_pending_tx(&self) -> usize {
+        2 * self.max_tx + 2 * Limits::default().max_stanza_bytes + 4096
+    }
+}
+
+/// Runs one input.
+pub fn run(data: &[u8]) {
+    let script = decode::<Config, Op>(data);
+    let mut d = Driver::new(App::new(&script.config), script.config.hold_output);
+    if script.config.tls % 4 == 3 {
+        d.conn.server.tls_established(d.now, binding());
+        d.settle();
+    }
+    let mut reads = script.reads.into_iter();
+    for op in script.ops {
+        match op {
+            Op::Read => match reads.next() {
+                Some(r) => d.read(r),
+                None => continue,
+            },
+            Op::Advance(ms) => d.advance(ms % 3_600_000),
+            Op::Drain(n) => d.drain(usize::from(n)),
+            Op::SendMessage(body) => {
+                let to = d.conn.session.clone().map(Jid::from).unwrap_or_else(|| Jid::new(DOMAIN).unwrap());
+                let mut message = Message::chat(to, body);
+                message.from = Jid::new("romeo@example.net/orchard").ok();
+                let _ = d.conn.server.send(d.now, &Stanza::Message(message));
+            }
+            Op::CloseWithError(i) => {
+                let condition = StreamErrorCondition::ALL[usize::from(i) % StreamErrorCondition::ALL.len()];
+                let _ = d.conn.server.close_with_error(d.now, StreamError::new(condition));
+            }
+            Op::Close => {
+                let _ = d.conn.server.close(d.now);
+            }
+            Op::Eof => d.conn.server.handle_eof(d.now),
+        }
+        d.settle();
+    }
+    for r in reads {
+        d.read(r);
+    }
+    d.finish();
+}
