@@ -81,6 +81,9 @@ pub struct ClientConfig {
     /// answered with `resource-constraint`.
     pub max_owed_iqs: usize,
     /// Bytes the application may queue before sends are refused.
+    /// Answers the core owes still go out beyond it; a peer that makes
+    /// the queue reach twice this (and at least 64 KiB more) without
+    /// reading is cut off with `resource-constraint` (HARDENING 28).
     pub max_outbound_bytes: usize,
     /// How long to wait for an IQ response.
     pub iq_timeout: Duration,

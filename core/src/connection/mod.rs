@@ -194,7 +194,7 @@ pub enum ProtocolError {
     },
     /// The peer kept sending requests the core answers (pings, IQs nobody
     /// handles) without reading the answers: the outbound buffer reached
-    /// twice its limit.
+    /// twice its limit (and at least 64 KiB over it).
     #[error("the peer does not read what it asks for")]
     OutboundBacklog,
     /// The server offered no resource binding after authentication.

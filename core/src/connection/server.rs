@@ -88,6 +88,9 @@ pub struct ServerConfig {
     /// Limits on what the client may make us hold.
     pub limits: Limits,
     /// Bytes queued for the client before sends are refused.
+    /// Answers the core owes still go out beyond it; a peer that makes
+    /// the queue reach twice this (and at least 64 KiB more) without
+    /// reading is cut off with `resource-constraint` (HARDENING 28).
     pub max_outbound_bytes: usize,
     /// Close connections that have not authenticated within this time
     /// (HARDENING 27).

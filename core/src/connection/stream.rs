@@ -129,15 +129,22 @@ impl<E: From<CloseReason>> XmlStream<E> {
         self.sent_close
     }
 
-    /// The next frame of input, unless the peer has made us queue more
-    /// than twice the outbound limit without reading it (answers the core
-    /// owes, such as pings and error replies, are not refused by the
-    /// limit): then the stream must end rather than grow.
+    /// The next frame of input, unless the peer has made us queue far more
+    /// than the outbound limit without reading it (answers the core owes,
+    /// such as pings and error replies, are not refused by the limit):
+    /// then the stream must end rather than grow. "Far more" is twice the
+    /// limit, and at least 64 KiB over it, so negotiation under a tiny
+    /// limit is never cut.
     pub(crate) fn next_input(&mut self) -> Result<Option<StreamEvent>, ProtocolError> {
-        if self.pending_tx().len() > self.max_tx.saturating_mul(2) {
+        if self.pending_tx().len() > self.max_backlog() {
             return Err(ProtocolError::OutboundBacklog);
         }
         self.reader.next_event().map_err(ProtocolError::Xml)
+    }
+
+    /// See [`XmlStream::next_input`].
+    pub(crate) fn max_backlog(&self) -> usize {
+        self.max_tx.saturating_add(self.max_tx.max(64 * 1024))
     }
 
     pub(crate) fn pending_tx(&self) -> &[u8] {

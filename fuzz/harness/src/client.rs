@@ -180,9 +180,9 @@ impl Connection for App {
         }
     }
     fn max_pending_tx(&self) -> usize {
-        // Twice the limit (then the core ends the stream), plus one last
+        // The backlog at which the core ends the stream, plus one last
         // frame's answer and the stream error.
-        2 * self.max_tx + 2 * Limits::default().max_stanza_bytes + 4096
+        self.max_tx + self.max_tx.max(64 * 1024) + 2 * Limits::default().max_stanza_bytes + 4096
     }
 }
 

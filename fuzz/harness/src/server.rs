@@ -171,7 +171,7 @@ impl Connection for App {
         }
     }
     fn max_pending_tx(&self) -> usize {
-        2 * self.max_tx + 2 * Limits::default().max_stanza_bytes + 4096
+        self.max_tx + self.max_tx.max(64 * 1024) + 2 * Limits::default().max_stanza_bytes + 4096
     }
 }
 
