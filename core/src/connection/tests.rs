@@ -604,7 +604,7 @@ fn hardening_19_iq_responses_must_come_from_where_the_request_went() {
 }
 
 #[test]
-fn iq_timeouts_and_the_pending_table_bound() {
+fn hardening_28_iq_timeouts_and_the_pending_table_bound() {
     let mut cfg = config();
     cfg.max_pending_iqs = 2;
     cfg.ping_interval = None;
@@ -804,7 +804,8 @@ fn api_misuse_is_a_typed_error() {
     h.online();
     let bad = Message::chat(jid("romeo@example.net"), "\u{0}");
     assert!(matches!(h.client.send_message(h.now, &bad), Err(SendError::InvalidXml(_))));
-    // Outbound backpressure.
+    // Outbound backpressure: the outbound queue is bounded and the API
+    // says so (HARDENING 28).
     let mut cfg = config();
     cfg.max_outbound_bytes = 100;
     let mut h = Harness::new(cfg, entropy());
