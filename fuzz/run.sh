@@ -14,8 +14,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-seconds=${1:-60}
-shift || true
+seconds=60
+if [[ ${1:-} =~ ^[0-9]+$ ]]; then
+    seconds=$1
+    shift
+fi
 if [ $# -gt 0 ]; then targets=("$@"); else mapfile -t targets < <(cargo +nightly fuzz list); fi
 
 cargo +nightly fuzz build

@@ -49,8 +49,18 @@ pub struct ScramTrace {
     pub client_verdict: Option<Result<(), ScramError>>,
 }
 
-/// Runs one SCRAM exchange between the core's client and server halves
-/// (iteration count 1 and a cap of 16, so a run costs microseconds),
+/// The iteration count the server stores; the client accepts
+/// `SCRAM_MIN_ITERATIONS..=SCRAM_MAX_ITERATIONS`, so a run costs
+/// microseconds while the client's bounds (HARDENING 14) stay testable.
+pub const SCRAM_ITERATIONS: u32 = 4;
+/// The smallest count the client accepts.
+pub const SCRAM_MIN_ITERATIONS: u32 = 2;
+/// The largest count the client accepts.
+pub const SCRAM_MAX_ITERATIONS: u32 = 16;
+/// The client nonce.
+pub const SCRAM_CLIENT_NONCE: &str = "fyko+d2lbbFgONRv9qkxdawL";
+
+/// Runs one SCRAM exchange between the core's client and server halves,
 /// delivering the substitutes of `setup.tamper` instead of the real
 /// messages.
 pub fn scram_exchange(setup: &ScramSetup) -> ScramTrace {
@@ -66,7 +76,9 @@ pub fn scram_exchange(setup: &ScramSetup) -> ScramTrace {
     let mut trace = ScramTrace { client_first, ..ScramTrace::default() };
     let deliver = |i: usize, genuine: &[u8]| setup.tamper[i].clone().unwrap_or_else(|| genuine.to_vec());
 
-    let Ok(stored) = ScramStored::from_password(setup.hash, SCRAM_PASSWORD, b"salt", 1) else { return trace };
+    let Ok(stored) = ScramStored::from_password(setup.hash, SCRAM_PASSWORD, b"salt", SCRAM_ITERATIONS) else {
+        return trace;
+    };
     let first = match parse_client_first(&deliver(0, &trace.client_first)) {
         Ok(first) => first,
         Err(e) => {

@@ -962,10 +962,12 @@ impl Client {
         }
     }
 
+    /// Pings the server (XEP-0199). The deadline, which any traffic clears,
+    /// is what detects a dead peer, so it is set even when the ping cannot
+    /// be tracked (the pending table is full, or an earlier ping is still
+    /// unanswered): an untracked answer is just dropped. Skipping the ping
+    /// instead would leave the ping timer due forever (found by fuzzing).
     fn send_ping(&mut self, now: Timestamp) {
-        if self.outstanding.has_purpose(Purpose::Ping) || self.outstanding.is_full() {
-            return;
-        }
         let id = self.entropy.stanza_id();
         let to = Jid::new(self.account.domain()).ok();
         let iq = Iq {
@@ -979,7 +981,10 @@ impl Client {
             self.stream.write(now, &el);
         }
         self.ping_deadline = Some(now + self.config.ping_timeout);
-        self.outstanding.insert(Pending { id, to, deadline: now + self.config.ping_timeout, purpose: Purpose::Ping });
+        if !self.outstanding.has_purpose(Purpose::Ping) && !self.outstanding.is_full() {
+            let deadline = now + self.config.ping_timeout;
+            self.outstanding.insert(Pending { id, to, deadline, purpose: Purpose::Ping });
+        }
     }
 
     // ----- ending -----

@@ -108,10 +108,13 @@ impl Harness {
     /// Advances virtual time, firing timers the way a driver would.
     fn advance(&mut self, by: Duration) {
         let until = self.now + by;
+        let mut fired = 0;
         while let Some(t) = self.client.poll_timeout() {
             if t > until {
                 break;
             }
+            fired += 1;
+            assert!(fired < 10_000, "a timer stays due at {t:?}: a driver would spin");
             self.now = self.now.max(t);
             self.client.handle_timeout(self.now);
             self.drain();
@@ -753,6 +756,29 @@ fn xep0199_keepalives_pings_and_a_dead_peer() {
     h.advance(Duration::from_secs(25));
     assert_eq!(h.closed(), Some(&CloseReason::Timeout(TimeoutKind::Ping)));
     assert_eq!(h.client.poll_timeout(), None);
+}
+
+#[test]
+fn xep0199_a_full_pending_table_still_pings_and_never_leaves_a_timer_due() {
+    // Found by fuzzing: with the pending-IQ table full the ping was
+    // skipped, so the ping timer stayed due and a driver would spin.
+    let mut cfg = config();
+    cfg.keepalive_interval = None;
+    cfg.ping_interval = Some(Duration::from_secs(100));
+    cfg.ping_timeout = Duration::from_secs(20);
+    cfg.max_pending_iqs = 1;
+    let mut h = Harness::new(cfg, entropy());
+    h.online();
+    let long = Duration::from_secs(3600);
+    h.client.send_iq_with_timeout(h.now, None, IqKind::Get(Element::new("q", "urn:q")), long).unwrap();
+    h.drain();
+    h.out();
+    h.advance(Duration::from_secs(101));
+    assert!(h.out().contains("urn:xmpp:ping"), "pinged although the table is full");
+    let next = h.client.poll_timeout().expect("the ping deadline");
+    assert!(next > h.now, "a timer left due at {next:?} (now {:?})", h.now);
+    h.advance(Duration::from_secs(21));
+    assert_eq!(h.closed(), Some(&CloseReason::Timeout(TimeoutKind::Ping)));
 }
 
 #[test]

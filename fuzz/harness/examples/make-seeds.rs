@@ -137,8 +137,8 @@ fn captures(seeds: &mut Seeds) {
     }
     // The first stanzas of the benchmark corpus.
     let corpus = std::fs::read(root().join("core/testdata/corpus-10k.xml")).expect("corpus");
-    let mut stream = vec![1, 63];
-    stream.extend(&corpus[..corpus.len().min(32 * 1024)]);
+    let mut stream = vec![0, 63];
+    stream.extend(&corpus[..corpus.len().min(8 * 1024)]);
     seeds.add("xml_stream", "corpus-head", stream);
 }
 
@@ -199,9 +199,15 @@ fn scram(seeds: &mut Seeds) {
             seeds.add("scram", format!("rfc-{i}-{hash}"), seed);
         }
     }
-    // With channel binding, and with a man in the middle.
-    seeds.add("scram", "binding", [&[0u8, 1, 4, 0, 0, 0, 0, 0][..], b"data"].concat());
-    seeds.add("scram", "binding-mitm", [&[1u8, 1, 4, 1, 0, 0, 0, 0][..], b"data"].concat());
+    // With channel binding (Some: 1, eight bytes of data, the MITM flag),
+    // then four untampered messages and a message for the parsers.
+    for (name, hash, mitm) in [("binding", 0u8, 0u8), ("binding-mitm", 1, 1)] {
+        let mut seed = vec![hash, 1];
+        seed.extend(b"cbdata-8");
+        seed.extend([mitm, 0, 0, 0, 0]);
+        seed.extend(messages[0]);
+        seeds.add("scram", name, seed);
+    }
 }
 
 /// Conversations between the targets' own client and server, in several

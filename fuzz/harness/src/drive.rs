@@ -13,7 +13,7 @@ use std::fmt::Debug;
 
 use arbitrary::{Arbitrary, Unstructured};
 use sxmpp::time::Timestamp;
-use sxmpp::xml::{Limits, StreamReader};
+use sxmpp::xml::{Limits, StreamEvent, StreamReader};
 
 /// A decoded input.
 pub(crate) struct Script<'a, C, O> {
@@ -49,8 +49,16 @@ pub(crate) trait Connection {
     /// The application's automatic part (TLS hand-off, answers the core
     /// asks for).
     fn react(&mut self, now: Timestamp, event: &Self::Event);
-    /// The most output the connection may hold undrained.
-    fn max_pending_tx(&self) -> usize;
+    /// The backlog past which the core must end the stream rather than
+    /// read more (`max_outbound_bytes` + max(itself, 64 KiB)).
+    fn max_backlog(&self) -> usize;
+    /// The stanza size limit the connection was configured with.
+    fn max_stanza_bytes(&self) -> usize;
+    /// The most output the connection may hold undrained: the backlog
+    /// bound, plus one last frame's answers and a stream error.
+    fn max_pending_tx(&self) -> usize {
+        self.max_backlog() + 2 * self.max_stanza_bytes() + 4096
+    }
 }
 
 /// Plays clock, transport and application around a connection, checking
@@ -89,6 +97,11 @@ impl<C: Connection> Driver<C> {
         }
     }
 
+    /// `Closed` has been seen.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
     /// The peer reads up to `n` bytes.
     pub(crate) fn drain(&mut self, n: usize) {
         let tx = self.conn.pending_tx();
@@ -98,12 +111,18 @@ impl<C: Connection> Driver<C> {
     }
 
     pub(crate) fn read(&mut self, data: &[u8]) {
+        let backlogged = !self.closed && self.conn.pending_tx().len() > self.conn.max_backlog();
         self.conn.input(self.now, data);
         self.settle();
+        if backlogged {
+            assert!(self.closed, "read on with {} bytes unread by the peer", self.conn.pending_tx().len());
+        }
         if self.closed {
             // A closed connection takes no more input and says nothing.
+            let pending = self.conn.pending_tx().len();
             self.conn.input(self.now, b"<message/>");
             assert!(self.conn.poll_event().is_none(), "events after Closed");
+            assert_eq!(self.conn.pending_tx().len(), pending, "output after Closed");
         }
     }
 
@@ -111,8 +130,7 @@ impl<C: Connection> Driver<C> {
     /// be due again at the same instant (a driver would spin).
     pub(crate) fn advance(&mut self, millis: u32) {
         self.now += core::time::Duration::from_millis(u64::from(millis));
-        if let Some(due) = self.conn.next_timeout().filter(|&t| t <= self.now) {
-            self.now = self.now.max(due);
+        if self.conn.next_timeout().is_some_and(|t| t <= self.now) {
             self.conn.timeout(self.now);
             self.settle();
             if let Some(next) = self.conn.next_timeout() {
@@ -154,14 +172,26 @@ fn assert_well_formed(written: &[u8]) {
     };
     for (i, &start) in starts.iter().enumerate() {
         let end = starts.get(i + 1).copied().unwrap_or(written.len());
+        let segment = &written[start..end];
+        let show = || String::from_utf8_lossy(segment).into_owned();
         let mut reader = StreamReader::new(limits);
-        reader.feed(&written[start..end]);
+        reader.feed(segment);
+        let mut closed = false;
         loop {
             match reader.next_event() {
-                Ok(Some(_)) => {}
+                Ok(Some(StreamEvent::Close)) => closed = true,
+                Ok(Some(_)) => assert!(!closed, "output after our close tag: {}", show()),
                 Ok(None) => break,
-                Err(e) => panic!("ill-formed output ({e}): {}", String::from_utf8_lossy(&written[start..end])),
+                Err(e) => panic!("ill-formed output ({e}): {}", show()),
             }
         }
+        // Every stream ends at an element boundary: nothing half-written,
+        // and a restart header (which must come with its own XML
+        // declaration) never sits inside the previous stream.
+        assert!(!reader.in_stanza(), "output ends inside an element: {}", show());
+        let tail = &segment[segment.len().saturating_sub(reader.unconsumed_len())..];
+        assert!(tail.iter().all(u8::is_ascii_whitespace), "output ends mid-tag: {}", show());
+        let close_tag = segment.windows(16).any(|w| w == b"</stream:stream>");
+        assert_eq!(closed, close_tag, "the close tag does not close the stream: {}", show());
     }
 }

@@ -47,6 +47,11 @@ pub struct Config {
 enum Op {
     /// Deliver the next read of the client's bytes.
     Read,
+    /// Deliver the last read again this many times (floods from short
+    /// inputs).
+    Repeat(u16),
+    /// Deliver these bytes as one read (NUL included).
+    Inject(Vec<u8>),
     /// Move the clock (milliseconds) and fire what is due.
     Advance(u32),
     /// The client reads up to this many bytes.
@@ -65,13 +70,14 @@ pub struct App {
     pub(crate) bind: u8,
     pub(crate) session: Option<FullJid>,
     max_tx: usize,
+    max_stanza: usize,
 }
 
 impl App {
     /// The server of `config` with an empty application state.
     pub(crate) fn new(config: &Config) -> App {
-        let max_tx = if config.small_limits { 4096 } else { 1 << 20 };
-        App { server: server(config), bind: config.bind, session: None, max_tx }
+        let (max_tx, max_stanza) = if config.small_limits { (4096, 2048) } else { (1 << 20, 256 * 1024) };
+        App { server: server(config), bind: config.bind, session: None, max_tx, max_stanza }
     }
 }
 
@@ -170,8 +176,11 @@ impl Connection for App {
             _ => {}
         }
     }
-    fn max_pending_tx(&self) -> usize {
-        self.max_tx + self.max_tx.max(64 * 1024) + 2 * Limits::default().max_stanza_bytes + 4096
+    fn max_backlog(&self) -> usize {
+        self.max_tx + self.max_tx.max(64 * 1024)
+    }
+    fn max_stanza_bytes(&self) -> usize {
+        self.max_stanza
     }
 }
 
@@ -184,12 +193,26 @@ pub fn run(data: &[u8]) {
         d.settle();
     }
     let mut reads = script.reads.into_iter();
+    let mut last: &[u8] = &[];
     for op in script.ops {
         match op {
             Op::Read => match reads.next() {
-                Some(r) => d.read(r),
+                Some(r) => {
+                    last = r;
+                    d.read(r);
+                }
                 None => continue,
             },
+            Op::Repeat(times) => {
+                for _ in 0..times % 4096 {
+                    if last.is_empty() || d.is_closed() {
+                        break;
+                    }
+                    d.read(last);
+                }
+            }
+            Op::Inject(bytes) if !bytes.is_empty() => d.read(&bytes),
+            Op::Inject(_) => {}
             Op::Advance(ms) => d.advance(ms % 3_600_000),
             Op::Drain(n) => d.drain(usize::from(n)),
             Op::SendMessage(body) => {
