@@ -507,7 +507,16 @@ pub fn parse_client_final(msg: &[u8]) -> Result<ClientFinal, ScramError> {
     let mut parts = without_proof.split(',');
     let channel_binding = base64(attr(parts.next(), 'c')?)?;
     let nonce = attr(parts.next(), 'r')?;
-    Ok(ClientFinal { channel_binding, nonce: nonce.into(), proof: base64(proof)?, without_proof: without_proof.into() })
+    // RFC 5802 §7: the nonce is printable, the proof is base64 of a
+    // non-empty value (found by fuzzing: both were taken as they came).
+    if !is_printable(nonce) {
+        return Err(ScramError::Malformed("nonce is not printable"));
+    }
+    let proof = base64(proof)?;
+    if proof.is_empty() {
+        return Err(ScramError::Malformed("empty proof"));
+    }
+    Ok(ClientFinal { channel_binding, nonce: nonce.into(), proof, without_proof: without_proof.into() })
 }
 
 /// Parses a server-final-message.

@@ -263,6 +263,9 @@ fn server_verifies_the_rfc5802_exchange_and_proves_itself() {
         Err(ScramError::ChannelBinding)
     );
     assert_eq!(server.finish(b"c=biws,r=x,p=!!"), Err(ScramError::Malformed("bad base64")));
+    // Found by fuzzing: a nonce with controls, an empty proof.
+    assert_eq!(parse_client_final(b"c=biws,r=ab\0cd,p=AAAA"), Err(ScramError::Malformed("nonce is not printable")));
+    assert_eq!(parse_client_final(b"c=biws,r=abcd,p="), Err(ScramError::Malformed("empty proof")));
 }
 
 #[test]
