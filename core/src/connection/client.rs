@@ -966,7 +966,8 @@ impl Client {
     /// is what detects a dead peer, so it is set even when the ping cannot
     /// be tracked (the pending table is full, or an earlier ping is still
     /// unanswered): an untracked answer is just dropped. Skipping the ping
-    /// instead would leave the ping timer due forever (found by fuzzing).
+    /// instead would leave the ping timer due forever (found reviewing the
+    /// fuzz targets' timer invariant).
     fn send_ping(&mut self, now: Timestamp) {
         let id = self.entropy.stanza_id();
         let to = Jid::new(self.account.domain()).ok();

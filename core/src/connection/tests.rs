@@ -760,8 +760,9 @@ fn xep0199_keepalives_pings_and_a_dead_peer() {
 
 #[test]
 fn xep0199_a_full_pending_table_still_pings_and_never_leaves_a_timer_due() {
-    // Found by fuzzing: with the pending-IQ table full the ping was
-    // skipped, so the ping timer stayed due and a driver would spin.
+    // Found through the fuzz targets' timer invariant: with the pending-IQ
+    // table full the ping was skipped, so the ping timer stayed due and a
+    // driver would spin.
     let mut cfg = config();
     cfg.keepalive_interval = None;
     cfg.ping_interval = Some(Duration::from_secs(100));
