@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{DOMAIN, Link, Pair, User, configs};
+use support::{DOMAIN, Injection, InjectionDelivery, Link, Pair, User, configs};
 use sxmpp::condition::{SaslCondition, StreamErrorCondition};
 use sxmpp::connection::{AuthError, CloseReason, Event, ProtocolError, ServerEvent, ServerTls, TimeoutKind, TlsMode};
 use sxmpp::jid::Jid;
@@ -262,4 +262,40 @@ fn a_client_that_never_authenticates_is_closed_after_the_pre_auth_timeout() {
     assert_eq!(p.server_closed(), Some(&CloseReason::Timeout(TimeoutKind::PreAuth)));
     let out = String::from_utf8(p.server.pending_tx().to_vec()).unwrap();
     assert!(out.is_empty() || out.contains("connection-timeout"));
+}
+
+/// HARDENING 11 and 29 (CVE-2011-0411 class): a man in the middle appends
+/// plaintext right behind `<starttls/>` (a stream restart and a PLAIN
+/// login, to the server) or behind `<proceed/>` (a fake post-TLS stream, to
+/// the client), in the same read, in a read of its own, and byte by byte.
+/// Neither side ever acts on it, and nobody logs in.
+#[test]
+fn hardening_29_plaintext_injected_at_the_tls_handoff_is_never_processed() {
+    use InjectionDelivery::*;
+    let to_server = format!(
+        "<stream:stream to='{DOMAIN}' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>\
+         <auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGp1bGlldAByMG0zMG15cjBtMzA=</auth>"
+    );
+    let to_client = format!(
+        "<stream:stream from='{DOMAIN}' id='x' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>\
+         <stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>"
+    );
+    for (side, bytes) in [(true, to_server), (false, to_client)] {
+        for delivery in [Whole, Split, Bytewise] {
+            let user = juliet();
+            let (mut c, mut s) = configs("juliet@im.example.com/balcony", Credentials::password(user.password.clone()));
+            c.mechanisms = vec![Mechanism::Plain];
+            s.mechanisms = vec![Mechanism::Plain];
+            let mut p = Pair::new(c, s, vec![user]);
+            p.link.inject = Some(Injection { to_server: side, bytes: bytes.clone().into_bytes(), delivery });
+            p.drive(Duration::from_secs(5));
+            let case = format!("to_server={side} {delivery:?}");
+            assert!(p.link.inject.is_none(), "{case}: the injection happened");
+            let victim = if side { p.server_closed() } else { p.client_closed() };
+            assert_eq!(victim, Some(&CloseReason::Protocol(ProtocolError::DataAfterProceed)), "{case}");
+            assert!(!p.client_online() && !p.server_online(), "{case}");
+            assert!(authenticated(&p).is_none(), "{case}");
+            assert!(!p.server_events.iter().any(|e| matches!(e, ServerEvent::AuthRequested(_))), "{case}");
+        }
+    }
 }

@@ -399,7 +399,7 @@ impl Client {
         // Forget everything learnt in plaintext (RFC 6120 §5.4.3.3).
         self.features = StreamFeatures::default();
         self.stream_id = None;
-        self.stream.reader.reset();
+        self.stream.restart_after_tls();
         self.open_stream(now);
     }
 

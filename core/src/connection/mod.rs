@@ -171,8 +171,10 @@ pub enum ProtocolError {
     /// was not offered).
     #[error("STARTTLS failed")]
     TlsFailed,
-    /// Bytes arrived after `<proceed/>` where the TLS handshake was due
-    /// (HARDENING 11); they were not processed.
+    /// Bytes arrived in plaintext after `<proceed/>` where the TLS
+    /// handshake was due, in the same read or later (HARDENING 11; for the
+    /// server, pipelined behind `<starttls/>`, HARDENING 29); they were
+    /// not processed, and nothing more is written in plaintext.
     #[error("data after <proceed/> before the TLS handshake")]
     DataAfterProceed,
     /// An element that has no place at this point of the stream.

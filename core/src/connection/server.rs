@@ -422,7 +422,7 @@ impl Server {
         self.secure = true;
         self.binding = binding;
         self.opened = false;
-        self.stream.reader.reset();
+        self.stream.restart_after_tls();
         self.phase = Phase::AwaitingHeader;
     }
 
@@ -665,6 +665,12 @@ impl Server {
             (Phase::Negotiating, ns::TLS) if element.name() == "starttls" && self.offered.starttls.is_some() => {
                 self.stream.write(now, &Element::new("proceed", ns::TLS));
                 self.phase = Phase::TlsHandshake;
+                if self.stream.reader.unconsumed_len() > 0 {
+                    // Plaintext pipelined behind <starttls/> (CVE-2011-0411
+                    // class): never processed, not even after TLS.
+                    self.phase = Phase::Closed;
+                    return self.stream.finish(CloseReason::Protocol(ProtocolError::DataAfterProceed));
+                }
                 self.stream.push_event(ServerEvent::TlsRequested);
             }
             // RFC 6120 §5.4.2.2: STARTTLS that was not offered fails, and

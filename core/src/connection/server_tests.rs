@@ -210,6 +210,52 @@ fn hardening_11_data_after_proceed_is_not_processed() {
     assert_eq!(s.out(), "", "nothing more in plaintext");
 }
 
+/// CVE-2011-0411 class: plaintext pipelined after `<starttls/>` in the
+/// same read must never be processed as if it had come over TLS.
+#[test]
+fn hardening_29_plaintext_pipelined_after_starttls_is_never_processed() {
+    for chunking in ["whole", "split", "bytewise"] {
+        let mut s = Script::new(plaintext_allowed_after_tls());
+        s.feed(&header("im.example.com"));
+        s.out();
+        let injected = format!("{}{}", header("im.example.com"), plain_auth("", "juliet", "pass"));
+        let starttls = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
+        match chunking {
+            "whole" => s.feed(&format!("{starttls}{injected}")),
+            "split" => {
+                s.feed(starttls);
+                s.feed(&injected);
+            }
+            _ => {
+                s.feed(starttls);
+                for b in injected.as_bytes() {
+                    s.server.handle_input(s.now, core::slice::from_ref(b));
+                    s.drain();
+                }
+            }
+        }
+        assert_eq!(s.closed(), Some(&CloseReason::Protocol(ProtocolError::DataAfterProceed)), "{chunking}");
+        if chunking == "whole" {
+            // Caught before the driver is asked for a handshake.
+            assert!(!s.events.iter().any(|e| matches!(e, ServerEvent::TlsRequested)), "no handshake");
+        }
+        // Even a driver that runs the handshake anyway gets nothing out of
+        // the injected bytes.
+        s.server.tls_established(s.now, ChannelBinding::none());
+        s.feed(&header("im.example.com"));
+        assert!(!s.events.iter().any(|e| matches!(e, ServerEvent::AuthRequested(_))), "{chunking}: {:?}", s.events);
+        let out = s.out();
+        assert!(!out.contains("success") && !out.contains("features"), "{chunking}: {out}");
+    }
+}
+
+/// TLS required, PLAIN offered once TLS is up.
+fn plaintext_allowed_after_tls() -> ServerConfig {
+    let mut c = ServerConfig::new("im.example.com");
+    c.mechanisms = vec![Mechanism::Plain];
+    c
+}
+
 /// The SCRAM client-first for juliet with this GS2 header.
 fn scram_auth(mechanism: &str, gs2: &str) -> String {
     format!(

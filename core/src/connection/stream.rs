@@ -125,6 +125,12 @@ impl<E: From<CloseReason>> XmlStream<E> {
         self.write_close(now);
     }
 
+    /// Starts the stream over TLS with an empty reader: nothing that
+    /// arrived in plaintext survives the hand-off (HARDENING 11, 29).
+    pub(crate) fn restart_after_tls(&mut self) {
+        self.reader = StreamReader::new(*self.reader.limits());
+    }
+
     pub(crate) fn has_sent_close(&self) -> bool {
         self.sent_close
     }

@@ -29,12 +29,38 @@ pub struct Link {
     pub cut_after: Option<usize>,
     /// Bytes of the client-to-server stream to drop: `[start, end)`.
     pub drop_c2s: Option<(usize, usize)>,
+    /// A man in the middle adds plaintext at the TLS hand-off (the
+    /// CVE-2011-0411 class).
+    pub inject: Option<Injection>,
 }
 
 impl Default for Link {
     fn default() -> Link {
-        Link { chunk: usize::MAX, latency: Duration::ZERO, cut_after: None, drop_c2s: None }
+        Link { chunk: usize::MAX, latency: Duration::ZERO, cut_after: None, drop_c2s: None, inject: None }
     }
+}
+
+/// Plaintext an attacker appends right behind a side's last plaintext
+/// element before TLS: the client's `<starttls/>` (to the server) or the
+/// server's `<proceed/>` (to the client).
+#[derive(Clone, Debug)]
+pub struct Injection {
+    /// True: behind the client's `<starttls/>`; false: behind the
+    /// server's `<proceed/>`.
+    pub to_server: bool,
+    pub bytes: Vec<u8>,
+    pub delivery: InjectionDelivery,
+}
+
+/// How the injected bytes reach the victim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InjectionDelivery {
+    /// In the same read as the element before them.
+    Whole,
+    /// In a read of their own, right after.
+    Split,
+    /// One byte per read.
+    Bytewise,
 }
 
 /// One direction of the link.
@@ -204,8 +230,23 @@ impl Pair {
                     .collect();
             }
             wire.written += tx.len();
+            let marker: &[u8] = if client_side { b"<starttls" } else { b"<proceed" };
+            let injection = self.link.inject.take_if(|i| {
+                i.to_server == client_side && bytes.windows(marker.len()).any(|w| w == marker)
+            });
+            let mut extra = Vec::new();
+            if let Some(injection) = injection {
+                match injection.delivery {
+                    InjectionDelivery::Whole => bytes.extend_from_slice(&injection.bytes),
+                    InjectionDelivery::Split => extra.push(injection.bytes),
+                    InjectionDelivery::Bytewise => extra.extend(injection.bytes.iter().map(|b| vec![*b])),
+                }
+            }
             for piece in bytes.chunks(self.link.chunk.max(1)) {
                 wire.in_flight.push_back((now + delay, piece.to_vec()));
+            }
+            for piece in extra {
+                wire.in_flight.push_back((now + delay, piece));
             }
             if client_side {
                 self.client.consume_tx(tx.len());
