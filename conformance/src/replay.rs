@@ -6,11 +6,11 @@ use std::time::Duration;
 use sxmpp::condition::{SaslCondition, StanzaErrorCondition};
 use sxmpp::connection::{
     AuthAnswer, AuthError, BindDecision, Client, ClientConfig, CloseReason, Event, InvalidFrom, SendFrom, Server,
-    ServerConfig, ServerEvent, ServerTls, TimeoutKind, TlsMode,
+    ServerConfig, ServerEvent, ServerSecret, ServerTls, TimeoutKind, TlsMode,
 };
 use sxmpp::entropy::Seeded;
 use sxmpp::jid::{BareJid, Jid};
-use sxmpp::sasl::{ChannelBinding, ChannelBindingPolicy, ChannelBindingType, Credentials, Mechanism};
+use sxmpp::sasl::{ChannelBinding, ChannelBindingPolicy, ChannelBindingType, Credentials, Mechanism, ScramStored};
 use sxmpp::stanza::{Stanza, StanzaError, StreamError};
 use sxmpp::time::Timestamp;
 use sxmpp::xml::{Element, Limits, StreamEvent, StreamReader};
@@ -247,6 +247,11 @@ struct ServerCore {
     auth_failure: Option<SaslCondition>,
     /// `@server.bind-error`: refuse every bind request this way.
     bind_error: Option<StanzaErrorCondition>,
+    /// `@server.salt`, in order: the salts of the users' stored SCRAM
+    /// credentials, one per login.
+    salts: std::collections::VecDeque<Vec<u8>>,
+    /// `@server.iterations`.
+    iterations: u32,
 }
 
 impl Core for ServerCore {
@@ -296,13 +301,26 @@ impl Core for ServerCore {
                             .map_or(AuthAnswer::Reject(SaslCondition::NotAuthorized), AuthAnswer::Accept),
                         Mechanism::Anonymous => BareJid::from_parts(Some(&self.anonymous), &self.domain)
                             .map_or(AuthAnswer::Reject(SaslCondition::NotAuthorized), AuthAnswer::Accept),
-                        _ => match self.users.iter().find(|(u, _)| *u == r.username) {
-                            Some((_, p)) => AuthAnswer::Password(p.clone()),
-                            None => AuthAnswer::Reject(SaslCondition::NotAuthorized),
-                        },
+                        mechanism => {
+                            let user = self.users.iter().find(|(u, _)| {
+                                BareJid::from_parts(Some(u), &self.domain).ok().as_ref() == r.account.as_ref()
+                            });
+                            match (user, mechanism.scram_hash()) {
+                                // Stored credentials with the transcript's
+                                // salt and count, as a real server keeps them.
+                                (Some((_, p)), Some(hash)) => {
+                                    let salt = self.salts.pop_front().unwrap_or_else(|| b"sxmpp-salt".to_vec());
+                                    ScramStored::from_password(hash, p, &salt, self.iterations)
+                                        .map_or(AuthAnswer::UnknownUser, |s| AuthAnswer::Scram(vec![s]))
+                                }
+                                (Some((_, p)), None) => AuthAnswer::Password(p.clone()),
+                                (None, _) => AuthAnswer::UnknownUser,
+                            }
+                        }
                     };
                     let _ = self.server.authenticate(now, answer);
-                    vec![vec!["auth-requested".into(), r.mechanism.to_string(), r.username]]
+                    let user = r.account.as_ref().and_then(|a| a.local()).unwrap_or_default().to_string();
+                    vec![vec!["auth-requested".into(), r.mechanism.to_string(), user]]
                 }
                 ServerEvent::AuthFailed(c) => vec![vec!["auth-failed".into(), c.to_string()]],
                 ServerEvent::Authenticated { jid, .. } => vec![vec!["authenticated".into(), jid.to_string()]],
@@ -408,7 +426,7 @@ fn client_core(t: &Transcript) -> Result<ClientCore, String> {
 fn server_core(t: &Transcript) -> Result<ServerCore, String> {
     use base64::Engine;
     let domain = t.key("server.domain").ok_or("@server.domain is required")?.to_string();
-    let mut config = ServerConfig::new(domain.clone());
+    let mut config = ServerConfig::new(domain.clone(), ServerSecret::new([7; 32]));
     config.tls = match t.key("server.tls").unwrap_or("required") {
         "required" => ServerTls::Required,
         "optional" => ServerTls::Optional,
@@ -441,10 +459,11 @@ fn server_core(t: &Transcript) -> Result<ServerCore, String> {
     for n in t.list("server.nonce") {
         entropy.push_nonce(n);
     }
+    let mut salts = std::collections::VecDeque::new();
     for s in t.list("server.salt") {
-        let salt = base64::engine::general_purpose::STANDARD.decode(&s).map_err(|_| "@server.salt: not base64")?;
-        entropy.push_salt(salt);
+        salts.push_back(base64::engine::general_purpose::STANDARD.decode(&s).map_err(|_| "@server.salt: not base64")?);
     }
+    let iterations = config.scram_iterations;
     let users = t
         .all("server.user")
         .iter()
@@ -468,6 +487,8 @@ fn server_core(t: &Transcript) -> Result<ServerCore, String> {
             Some(c) => Some(StanzaErrorCondition::from_str(c).ok_or(format!("@server.bind-error: {c:?}"))?),
             None => None,
         },
+        salts,
+        iterations,
     })
 }
 

@@ -14,7 +14,7 @@ use cap::Cap;
 use sxmpp::condition::{StanzaErrorCondition, StreamErrorCondition};
 use sxmpp::connection::{
     AuthAnswer, BindDecision, Client, ClientConfig, CloseReason, Event, ProtocolError, SendError, Server, ServerConfig,
-    ServerEvent, ServerTls, TlsMode,
+    ServerEvent, ServerSecret, ServerTls, TlsMode,
 };
 use sxmpp::entropy::Seeded;
 use sxmpp::jid::Jid;
@@ -69,7 +69,7 @@ fn header() -> String {
 
 /// A server (plaintext, PLAIN allowed) with juliet online.
 fn online_server() -> Server {
-    let mut config = ServerConfig::new("im.example.com");
+    let mut config = ServerConfig::new("im.example.com", ServerSecret::new([7; 32]));
     config.tls = ServerTls::Disabled;
     config.allow_plain_without_tls = true;
     let mut server = Server::new(config, Box::new(Seeded::new(1)), Timestamp::ZERO).unwrap();
@@ -223,7 +223,7 @@ fn hardening_6_hundred_thousand_attributes_are_refused() {
     for (tag_limit, expect_attributes) in [(None, false), (Some(usize::MAX), true)] {
         let mut server = online_server();
         if let Some(_limit) = tag_limit {
-            let mut config = ServerConfig::new("im.example.com");
+            let mut config = ServerConfig::new("im.example.com", ServerSecret::new([7; 32]));
             config.tls = ServerTls::Disabled;
             config.allow_plain_without_tls = true;
             config.limits.max_tag_bytes = usize::MAX;
@@ -344,7 +344,7 @@ fn hardening_28_a_client_flooding_pings_it_never_reads_is_cut_off() {
 #[test]
 fn hardening_27_an_unauthenticated_connection_holds_bounded_state_until_its_timeout() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let mut config = ServerConfig::new("im.example.com");
+    let mut config = ServerConfig::new("im.example.com", ServerSecret::new([7; 32]));
     config.tls = ServerTls::Disabled;
     config.allow_plain_without_tls = true;
     let timeout = config.pre_auth_timeout;

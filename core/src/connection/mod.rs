@@ -38,7 +38,8 @@ pub use component::{
 };
 pub use iq::IqResponse;
 pub use server::{
-    AuthAnswer, AuthRequest, BindDecision, InvalidFrom, Server, ServerApiError, ServerConfig, ServerEvent, ServerTls,
+    AuthAnswer, AuthRequest, BindDecision, InvalidFrom, Server, ServerApiError, ServerConfig, ServerEvent,
+    ServerSecret, ServerTls,
 };
 
 /// Something that happened on a connection.

@@ -23,7 +23,7 @@ use crate::jid::{BareJid, FullJid, Jid};
 use crate::negotiation::{self, Requirement, StreamFeatures};
 use crate::ns;
 use crate::sasl::scram::{Gs2Flag, ScramServer, constant_time_eq, parse_client_first, ssdp_hash};
-use crate::sasl::{ChannelBinding, ChannelBindingType, Mechanism, ScramError, ScramStored, saslprep};
+use crate::sasl::{ChannelBinding, ChannelBindingType, Mechanism, ScramError, ScramHash, ScramStored, saslprep};
 use crate::stanza::{Iq, IqKind, Stanza, StanzaError, StreamError};
 use crate::time::Timestamp;
 use crate::xml::{Element, Limits, Namespace, StreamEvent, StreamHeader};
@@ -54,11 +54,73 @@ pub enum InvalidFrom {
     Reject,
 }
 
+/// A secret the server keeps across connections and restarts, so that
+/// what it derives from it is stable: the salts of the mock SCRAM
+/// exchanges that make an unknown user look like a wrong password (RFC
+/// 5802 §5.1, RFC 6120 §6.5.10), and the salts of credentials derived from
+/// passwords the application hands over. Generate it once
+/// ([`ServerSecret::generate`]) and keep it with the user database:
+/// a salt that changes between two logins tells an attacker the name is
+/// unknown.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServerSecret([u8; 32]);
+
+impl ServerSecret {
+    /// A secret from bytes the application keeps.
+    pub const fn new(bytes: [u8; 32]) -> ServerSecret {
+        ServerSecret(bytes)
+    }
+
+    /// A fresh secret from a secure random source.
+    pub fn generate(entropy: &mut dyn Entropy) -> ServerSecret {
+        let mut bytes = [0u8; 32];
+        entropy.fill(&mut bytes);
+        ServerSecret(bytes)
+    }
+
+    /// A value bound to this secret, a purpose and an account.
+    fn derive(&self, purpose: &str, hash: ScramHash, account: &BareJid) -> Vec<u8> {
+        let mut input = String::with_capacity(purpose.len() + account.as_str().len() + 24);
+        for part in [purpose, hash.name(), account.as_str()] {
+            input.push_str(part);
+            input.push('\0');
+        }
+        ScramHash::Sha256.hmac(&self.0, input.as_bytes())
+    }
+
+    /// The salt for `account`'s credentials under `hash`: 16 bytes, the
+    /// same for every connection.
+    fn salt(&self, hash: ScramHash, account: &BareJid) -> Vec<u8> {
+        let mut salt = self.derive("salt", hash, account);
+        salt.truncate(16);
+        salt
+    }
+
+    /// Credentials no password opens, with the salt a real one would have.
+    fn mock_credentials(&self, hash: ScramHash, account: &BareJid, iterations: u32) -> ScramStored {
+        let mut stored_key = self.derive("stored-key", hash, account);
+        let mut server_key = self.derive("server-key", hash, account);
+        stored_key.resize(hash.output_len(), 0);
+        server_key.resize(hash.output_len(), 0);
+        ScramStored { hash, salt: self.salt(hash, account), iterations, stored_key, server_key }
+    }
+}
+
+impl core::fmt::Debug for ServerSecret {
+    /// Never shows the secret.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("ServerSecret(..)")
+    }
+}
+
 /// How a [`Server`] connection behaves.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     /// The domains served; a stream to any other gets `<host-unknown/>`.
     pub domains: Vec<String>,
+    /// Keeps unknown users indistinguishable from wrong passwords; see
+    /// [`ServerSecret`].
+    pub secret: ServerSecret,
     /// Domains this server used to serve; a stream to one of them gets
     /// `<host-gone/>` (RFC 6120 §4.9.3.5), so peers stop retrying.
     pub gone_domains: Vec<String>,
@@ -74,7 +136,8 @@ pub struct ServerConfig {
     /// Add the XEP-0474 downgrade-protection hash to SCRAM.
     pub downgrade_protection: bool,
     /// Iteration count for SCRAM keys derived from a password the
-    /// application hands over.
+    /// application hands over, and of the mock exchange for unknown users:
+    /// make it what real credentials use.
     pub scram_iterations: u32,
     /// Failed SASL attempts allowed before `<policy-violation/>`
     /// (RFC 6120 §6.4.5: at least 2, at most 5).
@@ -101,10 +164,12 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// A server for `domain` with safe defaults: TLS required, SCRAM
-    /// preferred, PLAIN only over TLS, 60 s to authenticate.
-    pub fn new(domain: impl Into<String>) -> ServerConfig {
+    /// preferred, PLAIN only over TLS, 60 s to authenticate. `secret` must
+    /// be the same for every connection (see [`ServerSecret`]).
+    pub fn new(domain: impl Into<String>, secret: ServerSecret) -> ServerConfig {
         ServerConfig {
             domains: alloc::vec![domain.into()],
+            secret,
             gone_domains: Vec::new(),
             tls: ServerTls::Required,
             mechanisms: Mechanism::PASSWORD.to_vec(),
@@ -158,13 +223,17 @@ pub enum ServerEvent {
 
 /// A request for credentials.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AuthRequest {
     /// The mechanism the client chose.
     pub mechanism: Mechanism,
-    /// The authentication identity (the localpart for password
-    /// mechanisms; empty for EXTERNAL and ANONYMOUS).
-    pub username: String,
-    /// The authorization identity the client asked for, if any.
+    /// For password mechanisms, the account named, prepared (RFC 7622
+    /// §3.3: `JULIET` asks for `juliet@…`): look credentials up by this.
+    /// `None` for EXTERNAL and ANONYMOUS. A name that cannot be prepared
+    /// is refused before the application is asked.
+    pub account: Option<BareJid>,
+    /// The authorization identity the client asked for, if any (checked:
+    /// for password mechanisms it names `account`).
     pub authzid: Option<String>,
 }
 
@@ -178,7 +247,14 @@ pub enum AuthAnswer {
     Password(String),
     /// EXTERNAL or ANONYMOUS: accept as this account.
     Accept(BareJid),
-    /// Refuse (for example `not-authorized` for an unknown user).
+    /// There is no such account. For password mechanisms the core plays
+    /// out a mock exchange (a stable salt derived from
+    /// [`ServerConfig::secret`], the configured iteration count) and fails
+    /// with `not-authorized` where a wrong password would, so a client
+    /// cannot tell the two apart (RFC 6120 §6.5.10, RFC 5802 §5.1).
+    UnknownUser,
+    /// Refuse at once with this condition, for example `account-disabled`.
+    /// `not-authorized` is taken as [`AuthAnswer::UnknownUser`].
     Reject(SaslCondition),
 }
 
@@ -245,6 +321,7 @@ enum Attempt {
     /// SCRAM: the parsed client-first-message; later the exchange.
     Scram {
         mechanism: Mechanism,
+        account: BareJid,
         first: crate::sasl::scram::ClientFirst,
         binding_data: Vec<u8>,
     },
@@ -252,9 +329,11 @@ enum Attempt {
         mechanism: Mechanism,
         user: BareJid,
         server: Box<ScramServer>,
+        /// A mock exchange for an unknown user: it fails at the proof.
+        mock: bool,
     },
     Plain {
-        user: String,
+        account: BareJid,
         password: String,
     },
     Accept {
@@ -434,24 +513,26 @@ impl Server {
             return Err(ServerApiError::NotWaiting);
         }
         let Some(attempt) = self.attempt.take() else { return Err(ServerApiError::NotWaiting) };
-        let domain = self.domain.clone().unwrap_or_default();
+        let unknown = matches!(answer, AuthAnswer::UnknownUser | AuthAnswer::Reject(SaslCondition::NotAuthorized));
+        if let (AuthAnswer::Reject(condition), false) = (&answer, unknown) {
+            self.sasl_failure(now, *condition);
+            return Ok(());
+        }
         match (attempt, answer) {
-            (_, AuthAnswer::Reject(condition)) => self.sasl_failure(now, condition),
-            (Attempt::Scram { mechanism, first, binding_data }, answer) => {
-                let hash = mechanism.scram_hash().unwrap_or(crate::sasl::ScramHash::Sha1);
+            (Attempt::Scram { mechanism, account, first, binding_data }, answer) => {
+                let hash = mechanism.scram_hash().unwrap_or(ScramHash::Sha1);
+                let iterations = self.config.scram_iterations;
                 let stored = match answer {
                     AuthAnswer::Scram(list) => list.into_iter().find(|s| s.hash == hash),
                     AuthAnswer::Password(p) => {
-                        let salt = self.entropy.scram_salt();
-                        ScramStored::from_password(hash, &p, &salt, self.config.scram_iterations).ok()
+                        ScramStored::from_password(hash, &p, &self.config.secret.salt(hash, &account), iterations).ok()
                     }
                     _ => None,
                 };
-                let user = BareJid::from_parts(Some(&first.username), &domain);
-                let (Some(stored), Ok(user)) = (stored, user) else {
-                    self.sasl_failure(now, SaslCondition::NotAuthorized);
-                    return Ok(());
-                };
+                // No usable credentials: a mock exchange, so the client
+                // learns nothing before its proof is refused.
+                let mock = stored.is_none();
+                let stored = stored.unwrap_or_else(|| self.config.secret.mock_credentials(hash, &account, iterations));
                 let ssdp = self
                     .config
                     .downgrade_protection
@@ -460,24 +541,33 @@ impl Server {
                 let (server, server_first) =
                     ScramServer::start(&first, stored, &suffix, &binding_data, ssdp.as_deref());
                 self.stream.write(now, &challenge(&server_first));
-                self.attempt = Some(Attempt::ScramRunning { mechanism, user, server: Box::new(server) });
+                let server = Box::new(server);
+                self.attempt = Some(Attempt::ScramRunning { mechanism, user: account, server, mock });
                 self.phase = Phase::AwaitingResponse;
             }
-            (Attempt::Plain { user, password }, answer) => {
+            (Attempt::Plain { account, password }, answer) => {
                 let ok = match answer {
                     AuthAnswer::Password(expected) => match (saslprep(&password), saslprep(&expected)) {
                         (Ok(a), Ok(b)) => constant_time_eq(a.as_bytes(), b.as_bytes()),
                         _ => false,
                     },
-                    AuthAnswer::Scram(list) => list.first().is_some_and(|s| {
-                        ScramStored::from_password(s.hash, &password, &s.salt, s.iterations)
-                            .is_ok_and(|d| constant_time_eq(&d.stored_key, &s.stored_key))
-                    }),
-                    _ => false,
+                    AuthAnswer::Scram(list) => list.first().is_some_and(|s| plain_matches(&password, s)),
+                    _ => {
+                        // The same work as for a real user, then the same
+                        // failure.
+                        let mock = self.config.secret.mock_credentials(
+                            ScramHash::Sha256,
+                            &account,
+                            self.config.scram_iterations,
+                        );
+                        let _ = plain_matches(&password, &mock);
+                        false
+                    }
                 };
-                match BareJid::from_parts(Some(&user), &domain) {
-                    Ok(jid) if ok => self.sasl_success(now, jid, Mechanism::Plain, None),
-                    _ => self.sasl_failure(now, SaslCondition::NotAuthorized),
+                if ok {
+                    self.sasl_success(now, account, Mechanism::Plain, None)
+                } else {
+                    self.sasl_failure(now, SaslCondition::NotAuthorized)
                 }
             }
             (Attempt::Accept { mechanism }, AuthAnswer::Accept(jid)) => {
@@ -487,6 +577,7 @@ impl Server {
                     self.sasl_failure(now, SaslCondition::InvalidAuthzid)
                 }
             }
+            (_, AuthAnswer::Reject(condition)) => self.sasl_failure(now, condition),
             _ => self.sasl_failure(now, SaslCondition::NotAuthorized),
         }
         Ok(())
@@ -704,10 +795,10 @@ impl Server {
                 };
                 match self.attempt.take() {
                     Some(Attempt::AwaitingInitial { mechanism }) => self.start_mechanism(now, mechanism, &data),
-                    Some(Attempt::ScramRunning { mechanism, user, server }) => match server.finish(&data) {
-                        Ok(server_final) => self.sasl_success(now, user, mechanism, Some(server_final)),
+                    Some(Attempt::ScramRunning { mechanism, user, server, mock }) => match server.finish(&data) {
+                        Ok(server_final) if !mock => self.sasl_success(now, user, mechanism, Some(server_final)),
                         Err(ScramError::Malformed(_)) => self.sasl_failure(now, SaslCondition::MalformedRequest),
-                        Err(_) => self.sasl_failure(now, SaslCondition::NotAuthorized),
+                        _ => self.sasl_failure(now, SaslCondition::NotAuthorized),
                     },
                     _ => self.sasl_failure(now, SaslCondition::MalformedRequest),
                 }
@@ -769,12 +860,16 @@ impl Server {
                     }
                     _ => Vec::new(),
                 };
-                if !self.authzid_ok(first.authzid.as_deref(), &first.username, &domain) {
+                // RFC 7622 §3.3: the account is the prepared name; one
+                // that cannot be prepared names no account.
+                let Ok(account) = BareJid::from_parts(Some(&first.username), &domain) else {
+                    return self.sasl_failure(now, SaslCondition::NotAuthorized);
+                };
+                if !authzid_ok(first.authzid.as_deref(), &account) {
                     return self.sasl_failure(now, SaslCondition::InvalidAuthzid);
                 }
-                let request =
-                    AuthRequest { mechanism, username: first.username.clone(), authzid: first.authzid.clone() };
-                self.attempt = Some(Attempt::Scram { mechanism, first, binding_data });
+                let request = AuthRequest { mechanism, account: Some(account.clone()), authzid: first.authzid.clone() };
+                self.attempt = Some(Attempt::Scram { mechanism, account, first, binding_data });
                 request
             }
             Mechanism::Plain => {
@@ -790,11 +885,14 @@ impl Server {
                     return self.sasl_failure(now, SaslCondition::MalformedRequest);
                 };
                 let authzid = (!authzid.is_empty()).then(|| authzid.to_string());
-                if user.is_empty() || !self.authzid_ok(authzid.as_deref(), user, &domain) {
+                let Ok(account) = BareJid::from_parts(Some(user), &domain) else {
+                    return self.sasl_failure(now, SaslCondition::NotAuthorized);
+                };
+                if !authzid_ok(authzid.as_deref(), &account) {
                     return self.sasl_failure(now, SaslCondition::InvalidAuthzid);
                 }
-                self.attempt = Some(Attempt::Plain { user: user.into(), password: password.into() });
-                AuthRequest { mechanism, username: user.into(), authzid }
+                self.attempt = Some(Attempt::Plain { account: account.clone(), password: password.into() });
+                AuthRequest { mechanism, account: Some(account), authzid }
             }
             _ => {
                 let Ok(text) = core::str::from_utf8(data) else {
@@ -809,21 +907,11 @@ impl Server {
                 }
                 let authzid = (!text.is_empty()).then(|| String::from(text));
                 self.attempt = Some(Attempt::Accept { mechanism });
-                AuthRequest { mechanism, username: String::new(), authzid }
+                AuthRequest { mechanism, account: None, authzid }
             }
         };
         self.phase = Phase::AwaitingCredentials;
         self.stream.push_event(ServerEvent::AuthRequested(request));
-    }
-
-    /// An authorization identity is acceptable only if it names the
-    /// authenticating account itself (no proxy authorization; HARDENING 18).
-    fn authzid_ok(&self, authzid: Option<&str>, user: &str, domain: &str) -> bool {
-        let Some(authzid) = authzid else { return true };
-        match (Jid::new(authzid), BareJid::from_parts(Some(user), domain)) {
-            (Ok(a), Ok(u)) => a == *u.as_jid(),
-            _ => false,
-        }
     }
 
     fn sasl_failure(&mut self, now: Timestamp, condition: SaslCondition) {
@@ -975,6 +1063,19 @@ impl Server {
         self.phase = Phase::Closed;
         self.stream.finish(CloseReason::Protocol(reason));
     }
+}
+
+/// An authorization identity is acceptable only if it names the
+/// authenticating account itself (no proxy authorization; HARDENING 18).
+fn authzid_ok(authzid: Option<&str>, account: &BareJid) -> bool {
+    authzid.is_none_or(|a| Jid::new(a).is_ok_and(|a| a == *account.as_jid()))
+}
+
+/// Whether a PLAIN password opens stored SCRAM credentials: PBKDF2 with
+/// their salt and count, then the StoredKey compared in constant time.
+fn plain_matches(password: &str, stored: &ScramStored) -> bool {
+    ScramStored::from_password(stored.hash, password, &stored.salt, stored.iterations)
+        .is_ok_and(|d| constant_time_eq(&d.stored_key, &stored.stored_key))
 }
 
 fn challenge(data: &[u8]) -> Element {

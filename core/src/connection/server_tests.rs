@@ -11,6 +11,7 @@ use core::time::Duration;
 use super::*;
 use crate::condition::{SaslCondition, StanzaErrorCondition};
 use crate::entropy::Seeded;
+use crate::jid::BareJid;
 use crate::sasl::{ChannelBinding, ChannelBindingType, Mechanism, ScramHash, ScramStored};
 use crate::stanza::{Stanza, StanzaError, StreamError};
 use crate::time::Timestamp;
@@ -90,7 +91,7 @@ impl Script {
 }
 
 fn plaintext() -> ServerConfig {
-    let mut c = ServerConfig::new("im.example.com");
+    let mut c = ServerConfig::new("im.example.com", ServerSecret::new([7; 32]));
     c.tls = ServerTls::Disabled;
     c.allow_plain_without_tls = true;
     c
@@ -105,7 +106,7 @@ fn plain_auth(authzid: &str, user: &str, pass: &str) -> String {
 
 #[test]
 fn rfc6120_4_header_is_answered_with_ours_and_features() {
-    let mut s = Script::new(ServerConfig::new("im.example.com"));
+    let mut s = Script::new(ServerConfig::new("im.example.com", ServerSecret::new([7; 32])));
     s.feed(&header("im.example.com"));
     assert_eq!(
         s.out(),
@@ -136,7 +137,7 @@ fn rfc6120_4_9_3_header_faults_get_the_right_stream_error() {
             "restricted-xml",
         ),
     ] {
-        let mut s = Script::new(ServerConfig::new("im.example.com"));
+        let mut s = Script::new(ServerConfig::new("im.example.com", ServerSecret::new([7; 32])));
         s.feed(&input);
         let out = s.out();
         // Our header first (RFC 6120 §4.9.1.2), then the error, then the close.
@@ -167,7 +168,7 @@ fn rfc6120_4_9_3_5_a_domain_no_longer_served_is_host_gone() {
 
 #[test]
 fn hardening_16_plain_is_not_offered_over_plaintext_unless_allowed() {
-    let mut c = ServerConfig::new("im.example.com");
+    let mut c = ServerConfig::new("im.example.com", ServerSecret::new([7; 32]));
     c.tls = ServerTls::Optional;
     let mut s = Script::new(c);
     s.feed(&header("im.example.com"));
@@ -182,7 +183,7 @@ fn hardening_16_plain_is_not_offered_over_plaintext_unless_allowed() {
 
 #[test]
 fn after_tls_plus_mechanisms_and_binding_types_are_offered() {
-    let mut s = Script::new(ServerConfig::new("im.example.com"));
+    let mut s = Script::new(ServerConfig::new("im.example.com", ServerSecret::new([7; 32])));
     s.feed(&header("im.example.com"));
     s.out();
     s.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
@@ -201,7 +202,7 @@ fn after_tls_plus_mechanisms_and_binding_types_are_offered() {
 
 #[test]
 fn hardening_11_data_after_proceed_is_not_processed() {
-    let mut s = Script::new(ServerConfig::new("im.example.com"));
+    let mut s = Script::new(ServerConfig::new("im.example.com", ServerSecret::new([7; 32])));
     s.feed(&header("im.example.com"));
     s.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
     s.out();
@@ -251,7 +252,7 @@ fn hardening_29_plaintext_pipelined_after_starttls_is_never_processed() {
 
 /// TLS required, PLAIN offered once TLS is up.
 fn plaintext_allowed_after_tls() -> ServerConfig {
-    let mut c = ServerConfig::new("im.example.com");
+    let mut c = ServerConfig::new("im.example.com", ServerSecret::new([7; 32]));
     c.mechanisms = vec![Mechanism::Plain];
     c
 }
@@ -265,7 +266,7 @@ fn scram_auth(mechanism: &str, gs2: &str) -> String {
 }
 
 fn tls_script(binding: ChannelBinding) -> Script {
-    let mut s = Script::new(ServerConfig::new("im.example.com"));
+    let mut s = Script::new(ServerConfig::new("im.example.com", ServerSecret::new([7; 32])));
     s.feed(&header("im.example.com"));
     s.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
     s.server.tls_established(s.now, binding);
@@ -306,7 +307,7 @@ fn hardening_17_gs2_flag_must_fit_the_offer() {
 /// the server's events after the client-final.
 fn plus_login(client_data: &[u8]) -> Vec<ServerEvent> {
     use crate::sasl::scram::{ClientBinding, ClientChecks, ClientSecret, ScramClient};
-    let mut config = ServerConfig::new("im.example.com");
+    let mut config = ServerConfig::new("im.example.com", ServerSecret::new([7; 32]));
     config.downgrade_protection = false;
     let mut s = Script::new(config);
     s.feed(&header("im.example.com"));
@@ -598,5 +599,175 @@ fn a_stream_error_from_the_client_ends_the_connection() {
     assert_eq!(s.out(), "</stream:stream>");
     assert!(
         matches!(s.closed(), Some(CloseReason::StreamError(e)) if *e == StreamError::new(crate::condition::StreamErrorCondition::PolicyViolation))
+    );
+}
+
+/// What one SCRAM-SHA-256 login attempt looked like from outside.
+#[derive(Debug)]
+struct Observed {
+    /// The server-first-message's salt and iteration count, if a
+    /// challenge came.
+    salt_and_count: Option<(Vec<u8>, u32)>,
+    /// What the server wrote after the proof (or after `<auth>`, if no
+    /// challenge came), and its events then.
+    last_out: String,
+    last_events: Vec<ServerEvent>,
+}
+
+/// Logs in as `user` with `password` over SCRAM-SHA-256 (TLS already up);
+/// the application answers the credential request with `answer`.
+fn scram_attempt(user: &str, password: &str, answer: impl Fn(&AuthRequest) -> AuthAnswer) -> Observed {
+    use crate::sasl::scram::{ClientBinding, ClientChecks, ClientSecret, ScramClient, parse_server_first};
+    let mut config = ServerConfig::new("im.example.com", ServerSecret::new([7; 32]));
+    config.scram_iterations = 4096;
+    config.downgrade_protection = false;
+    let mut s = Script::new(config);
+    s.feed(&header("im.example.com"));
+    s.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    s.server.tls_established(s.now, ChannelBinding::none());
+    s.feed(&header("im.example.com"));
+    s.out();
+    s.events();
+    let secret = ClientSecret { password: Some(password.into()), keys: Vec::new() };
+    let checks =
+        ClientChecks { min_iterations: 4096, max_iterations: 4096, expected_ssdp: String::new(), require_ssdp: false };
+    let (mut client, first) =
+        ScramClient::start(ScramHash::Sha256, user, ClientBinding::none(), "abc".into(), secret, checks);
+    s.feed(&format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>{}</auth>", b64(&first)));
+    let events = s.events();
+    if let [ServerEvent::AuthRequested(request)] = events.as_slice() {
+        s.server.authenticate(s.now, answer(request)).unwrap();
+        s.drain();
+    }
+    let out = s.out();
+    let Some(text) = out.strip_prefix("<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>") else {
+        return Observed { salt_and_count: None, last_out: out, last_events: s.events() };
+    };
+    let server_first = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.decode(text.split('<').next().unwrap()).unwrap()
+    };
+    let parsed = parse_server_first(&server_first).unwrap();
+    let client_final = client.server_first(&server_first).unwrap();
+    s.feed(&format!("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{}</response>", b64(&client_final)));
+    Observed { salt_and_count: Some((parsed.salt, parsed.iterations)), last_out: s.out(), last_events: s.events() }
+}
+
+/// RFC 6120 §6.5.10, RFC 5802 §5.1: an unknown user looks like a wrong
+/// password until the proof. The core runs a mock exchange with a salt
+/// derived from the server's secret and the name (stable across
+/// connections, different per name) and the configured iteration count.
+#[test]
+fn hardening_30_scram_for_an_unknown_user_looks_like_a_wrong_password() {
+    let juliet = ScramStored::from_password(ScramHash::Sha256, "r0m30myr0m30", b"juliet-salt", 4096).unwrap();
+    let known = |_: &AuthRequest| AuthAnswer::Scram(vec![juliet.clone()]);
+    let unknown = |_: &AuthRequest| AuthAnswer::Reject(SaslCondition::NotAuthorized);
+    let wrong_password = scram_attempt("juliet", "guess", known);
+    let nobody = scram_attempt("nobody", "guess", unknown);
+    let nobody_again = scram_attempt("nobody", "guess", unknown);
+    let someone = scram_attempt("someone", "guess", unknown);
+    assert_eq!(wrong_password.salt_and_count, Some((b"juliet-salt".to_vec(), 4096)));
+    let (salt, count) = nobody.salt_and_count.clone().expect("a challenge, as for a real user");
+    assert_eq!(count, 4096, "the configured iteration count");
+    assert_eq!(nobody_again.salt_and_count, Some((salt.clone(), 4096)), "the same salt every time");
+    assert_ne!(someone.salt_and_count.map(|s| s.0), Some(salt), "another name, another salt");
+    for o in [&nobody, &nobody_again] {
+        assert_eq!(o.last_out, wrong_password.last_out, "the same failure at the proof");
+        assert_eq!(o.last_events, [ServerEvent::AuthFailed(SaslCondition::NotAuthorized)]);
+    }
+    assert_eq!(wrong_password.last_events, [ServerEvent::AuthFailed(SaslCondition::NotAuthorized)]);
+}
+
+#[test]
+fn hardening_30_unknown_user_answer_runs_the_same_mock_exchange() {
+    let by_reject = scram_attempt("nobody", "guess", |_| AuthAnswer::Reject(SaslCondition::NotAuthorized));
+    let by_name = scram_attempt("nobody", "guess", |_| AuthAnswer::UnknownUser);
+    assert!(by_name.salt_and_count.is_some());
+    assert_eq!(by_name.salt_and_count, by_reject.salt_and_count);
+    assert_eq!(by_name.last_out, by_reject.last_out);
+    // Even the right password for a mock salt opens nothing.
+    assert_eq!(by_name.last_events, [ServerEvent::AuthFailed(SaslCondition::NotAuthorized)]);
+    // Other refusals are immediate: the application chose to tell.
+    let disabled = scram_attempt("juliet", "guess", |_| AuthAnswer::Reject(SaslCondition::AccountDisabled));
+    assert_eq!(disabled.salt_and_count, None);
+    assert!(disabled.last_out.contains("<account-disabled/>"), "{}", disabled.last_out);
+}
+
+/// Credentials the core derives from a password the application hands
+/// over get the same stable, secret-derived salt as a mock exchange would.
+#[test]
+fn hardening_30_password_answers_get_a_stable_salt() {
+    let first = scram_attempt("juliet", "pass", |_| AuthAnswer::Password("pass".into()));
+    let again = scram_attempt("juliet", "pass", |_| AuthAnswer::Password("pass".into()));
+    assert!(first.salt_and_count.is_some());
+    assert_eq!(first.salt_and_count, again.salt_and_count);
+    assert!(matches!(first.last_events.as_slice(), [ServerEvent::Authenticated { .. }]), "{:?}", first.last_events);
+}
+
+#[test]
+fn hardening_30_plain_fails_alike_for_unknown_users_and_wrong_passwords() {
+    let attempt = |user: &str, answer: AuthAnswer| {
+        let mut s = Script::new(plaintext());
+        s.feed(&header("im.example.com"));
+        s.out();
+        s.feed(&plain_auth("", user, "guess"));
+        assert!(matches!(s.events().as_slice(), [ServerEvent::AuthRequested(_)]));
+        s.server.authenticate(s.now, answer).unwrap();
+        s.drain();
+        (s.out(), s.events())
+    };
+    let stored = ScramStored::from_password(ScramHash::Sha1, "pass", b"salt", 4096).unwrap();
+    let wrong = attempt("juliet", AuthAnswer::Scram(vec![stored]));
+    let wrong_plaintext = attempt("juliet", AuthAnswer::Password("pass".into()));
+    let unknown = attempt("nobody", AuthAnswer::UnknownUser);
+    let rejected = attempt("nobody", AuthAnswer::Reject(SaslCondition::NotAuthorized));
+    for other in [&wrong_plaintext, &unknown, &rejected] {
+        assert_eq!(other, &wrong);
+    }
+    assert_eq!(wrong.1, [ServerEvent::AuthFailed(SaslCondition::NotAuthorized)]);
+}
+
+/// RFC 7622 §3.3: the application is asked about the prepared account
+/// (`JULIET` is juliet), and a name that cannot be prepared is refused
+/// before it is asked at all.
+#[test]
+fn hardening_30_the_application_is_asked_about_the_prepared_account() {
+    let juliet = BareJid::new("juliet@im.example.com").unwrap();
+    for (mechanism, auth) in [
+        ("PLAIN", plain_auth("", "JULIET", "pass")),
+        (
+            "SCRAM-SHA-1",
+            format!(
+                "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>{}</auth>",
+                b64(b"n,,n=JULIET,r=abc")
+            ),
+        ),
+    ] {
+        let mut config = plaintext();
+        config.mechanisms = vec![Mechanism::ScramSha1, Mechanism::Plain];
+        let mut s = Script::new(config);
+        s.feed(&header("im.example.com"));
+        s.feed(&auth);
+        match s.events().as_slice() {
+            [ServerEvent::AuthRequested(r)] => assert_eq!(r.account.as_ref(), Some(&juliet), "{mechanism}"),
+            other => panic!("{mechanism}: {other:?}"),
+        }
+    }
+    // A space is not allowed in a localpart (RFC 7622 §3.3.1).
+    let mut s = Script::new(plaintext());
+    s.feed(&header("im.example.com"));
+    s.feed(&plain_auth("", "ju liet", "pass"));
+    assert_eq!(s.events(), [ServerEvent::AuthFailed(SaslCondition::NotAuthorized)]);
+    // PLAIN succeeds as the prepared account.
+    let mut s = Script::new(plaintext());
+    s.feed(&header("im.example.com"));
+    s.feed(&plain_auth("", "JULIET", "pass"));
+    s.events();
+    s.server.authenticate(s.now, AuthAnswer::Password("pass".into())).unwrap();
+    s.drain();
+    assert!(
+        matches!(s.events().as_slice(), [ServerEvent::Authenticated { jid, .. }] if *jid == juliet),
+        "{:?}",
+        s.events
     );
 }

@@ -34,6 +34,15 @@ pub enum ScramHash {
 }
 
 impl ScramHash {
+    /// The hash's name as SCRAM mechanism names spell it (`SHA-256`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            ScramHash::Sha1 => "SHA-1",
+            ScramHash::Sha256 => "SHA-256",
+            ScramHash::Sha512 => "SHA-512",
+        }
+    }
+
     /// `H(data)`.
     pub fn hash(self, data: &[u8]) -> Vec<u8> {
         match self {

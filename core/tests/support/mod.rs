@@ -10,7 +10,8 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use sxmpp::connection::{
-    AuthAnswer, BindDecision, Client, ClientConfig, Event, Server, ServerConfig, ServerEvent, ServerTls, TlsMode,
+    AuthAnswer, BindDecision, Client, ClientConfig, Event, Server, ServerConfig, ServerEvent, ServerSecret, ServerTls,
+    TlsMode,
 };
 use sxmpp::entropy::Seeded;
 use sxmpp::jid::{BareJid, Jid};
@@ -131,7 +132,7 @@ pub fn configs(jid: &str, credentials: Credentials) -> (ClientConfig, ServerConf
     client.tls = TlsMode::Required;
     client.ping_interval = None;
     client.keepalive_interval = None;
-    let mut server = ServerConfig::new(DOMAIN);
+    let mut server = ServerConfig::new(DOMAIN, ServerSecret::new([7; 32]));
     server.tls = ServerTls::Required;
     (client, server)
 }
@@ -181,9 +182,10 @@ impl Pair {
             match ev {
                 ServerEvent::TlsRequested => self.server_tls = true,
                 ServerEvent::AuthRequested(ref req) => {
-                    let answer = match self.users.iter().find(|u| u.name == req.username) {
+                    let account = |u: &User| BareJid::from_parts(Some(&u.name), DOMAIN).ok();
+                    let answer = match self.users.iter().find(|u| account(u) == req.account) {
                         Some(user) => AuthAnswer::Scram(user.stored.clone()),
-                        None if req.username.is_empty() => {
+                        None if req.account.is_none() => {
                             // EXTERNAL (the certificate says juliet) and ANONYMOUS.
                             let local = match req.mechanism {
                                 sxmpp::sasl::Mechanism::External => "juliet",
@@ -191,7 +193,7 @@ impl Pair {
                             };
                             AuthAnswer::Accept(BareJid::from_parts(Some(local), DOMAIN).unwrap())
                         }
-                        None => AuthAnswer::Reject(sxmpp::condition::SaslCondition::NotAuthorized),
+                        None => AuthAnswer::UnknownUser,
                     };
                     self.server_events.push(ev);
                     // Refused only if the connection ended meanwhile.
@@ -231,9 +233,10 @@ impl Pair {
             }
             wire.written += tx.len();
             let marker: &[u8] = if client_side { b"<starttls" } else { b"<proceed" };
-            let injection = self.link.inject.take_if(|i| {
-                i.to_server == client_side && bytes.windows(marker.len()).any(|w| w == marker)
-            });
+            let injection = self
+                .link
+                .inject
+                .take_if(|i| i.to_server == client_side && bytes.windows(marker.len()).any(|w| w == marker));
             let mut extra = Vec::new();
             if let Some(injection) = injection {
                 match injection.delivery {

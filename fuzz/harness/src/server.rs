@@ -9,8 +9,10 @@
 use std::sync::OnceLock;
 
 use arbitrary::Arbitrary;
-use sxmpp::condition::{SaslCondition, StanzaErrorCondition, StreamErrorCondition};
-use sxmpp::connection::{AuthAnswer, BindDecision, InvalidFrom, Server, ServerConfig, ServerEvent, ServerTls};
+use sxmpp::condition::{StanzaErrorCondition, StreamErrorCondition};
+use sxmpp::connection::{
+    AuthAnswer, BindDecision, InvalidFrom, Server, ServerConfig, ServerEvent, ServerSecret, ServerTls,
+};
 use sxmpp::entropy::Seeded;
 use sxmpp::jid::{BareJid, FullJid, Jid};
 use sxmpp::sasl::{Mechanism, ScramHash, ScramStored};
@@ -84,7 +86,7 @@ impl App {
 /// The server as the target configures it (also used by the seed
 /// generator).
 pub fn server(config: &Config) -> Server {
-    let mut c = ServerConfig::new(DOMAIN);
+    let mut c = ServerConfig::new(DOMAIN, ServerSecret::new([7; 32]));
     c.tls =
         [ServerTls::Required, ServerTls::Optional, ServerTls::Disabled, ServerTls::Direct][usize::from(config.tls % 4)];
     c.mechanisms = match config.mechanisms {
@@ -159,8 +161,8 @@ impl Connection for App {
                 let answer = match request.mechanism {
                     Mechanism::External => AuthAnswer::Accept(juliet()),
                     Mechanism::Anonymous => AuthAnswer::Accept(BareJid::new("anon@im.example.com").expect("valid")),
-                    _ if request.username == "juliet" => AuthAnswer::Scram(stored()),
-                    _ => AuthAnswer::Reject(SaslCondition::NotAuthorized),
+                    _ if request.account == Some(juliet()) => AuthAnswer::Scram(stored()),
+                    _ => AuthAnswer::UnknownUser,
                 };
                 let _ = self.server.authenticate(now, answer);
             }
