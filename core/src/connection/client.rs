@@ -95,6 +95,10 @@ pub struct ClientConfig {
     pub ping_timeout: Duration,
     /// How long to wait for the server's `</stream:stream>`.
     pub close_timeout: Duration,
+    /// How long from creation until online (TLS, SASL, binding, all
+    /// together): a server that goes silent mid-negotiation ends the
+    /// connection with `connection-timeout` instead of hanging it.
+    pub negotiation_timeout: Duration,
     /// Smallest SCRAM iteration count accepted (RFC 5802 §5.1: 4096).
     pub min_scram_iterations: u32,
     /// Largest SCRAM iteration count accepted: bounds the work a hostile
@@ -130,6 +134,7 @@ impl ClientConfig {
             ping_interval: Some(Duration::from_secs(300)),
             ping_timeout: Duration::from_secs(60),
             close_timeout: Duration::from_secs(10),
+            negotiation_timeout: Duration::from_secs(60),
             min_scram_iterations: 4096,
             max_scram_iterations: 1_000_000,
             iq_namespaces: None,
@@ -198,6 +203,8 @@ pub struct Client {
     /// A ping is out and nothing has arrived since it was sent.
     ping_deadline: Option<Timestamp>,
     close_deadline: Option<Timestamp>,
+    /// Online by then, or the connection ends (cleared once online).
+    negotiation_deadline: Option<Timestamp>,
 }
 
 impl Client {
@@ -229,6 +236,7 @@ impl Client {
             jid: None,
             ping_deadline: None,
             close_deadline: None,
+            negotiation_deadline: Some(now + config.negotiation_timeout),
             entropy,
             config,
         };
@@ -305,6 +313,7 @@ impl Client {
         };
         consider(self.close_deadline);
         consider(self.ping_deadline);
+        consider(self.negotiation_deadline);
         if self.phase == Phase::Online {
             consider(self.config.keepalive_interval.map(|i| self.stream.last_tx + i));
             if self.ping_deadline.is_none() {
@@ -359,6 +368,14 @@ impl Client {
         if self.close_deadline.is_some_and(|d| d <= now) {
             self.phase = Phase::Closed;
             return self.stream.finish(CloseReason::Timeout(TimeoutKind::Close));
+        }
+        if self.negotiation_deadline.is_some_and(|d| d <= now) {
+            // Nothing more in plaintext while TLS is being set up.
+            if !matches!(self.phase, Phase::TlsHandshake | Phase::AwaitingDirectTls) {
+                self.stream.write_stream_error(now, &StreamError::new(StreamErrorCondition::ConnectionTimeout));
+            }
+            self.phase = Phase::Closed;
+            return self.stream.finish(CloseReason::Timeout(TimeoutKind::Negotiation));
         }
         if self.ping_deadline.is_some_and(|d| d <= now) {
             // Nothing arrived since the ping went out: the peer is gone.
@@ -863,6 +880,7 @@ impl Client {
 
     fn online(&mut self) {
         self.phase = Phase::Online;
+        self.negotiation_deadline = None;
         if let Some(jid) = self.jid.clone() {
             self.stream.push_event(Event::Online(jid));
         }

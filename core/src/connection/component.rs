@@ -69,6 +69,9 @@ pub struct ComponentConfig {
     pub max_outbound_bytes: usize,
     /// How long to wait for the server's `</stream:stream>`.
     pub close_timeout: Duration,
+    /// How long from creation until the handshake is accepted; then the
+    /// connection ends with `connection-timeout` (HARDENING 31).
+    pub negotiation_timeout: Duration,
 }
 
 impl ComponentConfig {
@@ -80,6 +83,7 @@ impl ComponentConfig {
             limits: Limits::default(),
             max_outbound_bytes: 1 << 20,
             close_timeout: Duration::from_secs(10),
+            negotiation_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -116,6 +120,7 @@ pub struct Component {
     stream: XmlStream<ComponentEvent>,
     phase: Phase,
     close_deadline: Option<Timestamp>,
+    negotiation_deadline: Option<Timestamp>,
 }
 
 impl Component {
@@ -126,7 +131,8 @@ impl Component {
         // A prepared domainpart is always legal character data.
         let _ = root.set_attr("to", config.domain.as_str());
         stream.open(now, &root);
-        Component { config, stream, phase: Phase::AwaitingHeader, close_deadline: None }
+        let negotiation_deadline = Some(now + config.negotiation_timeout);
+        Component { config, stream, phase: Phase::AwaitingHeader, close_deadline: None, negotiation_deadline }
     }
 
     /// The next event.
@@ -143,7 +149,8 @@ impl Component {
     }
     /// When [`handle_timeout`](Component::handle_timeout) is due.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.close_deadline.filter(|_| !self.stream.is_closed())
+        let next = [self.close_deadline, self.negotiation_deadline].into_iter().flatten().min();
+        next.filter(|_| !self.stream.is_closed())
     }
     /// True once `Closed` has been queued.
     pub fn is_closed(&self) -> bool {
@@ -192,6 +199,7 @@ impl Component {
         match self.phase {
             Phase::AwaitingHandshake if el.is("handshake", ns::COMPONENT_ACCEPT) => {
                 self.phase = Phase::Online;
+                self.negotiation_deadline = None;
                 self.stream.push_event(ComponentEvent::Online(self.config.domain.clone()));
             }
             Phase::Online | Phase::Closing => match Stanza::parse(el) {
@@ -217,9 +225,16 @@ impl Component {
 
     /// Time passed.
     pub fn handle_timeout(&mut self, now: Timestamp) {
-        if !self.stream.is_closed() && self.close_deadline.is_some_and(|d| d <= now) {
+        if self.stream.is_closed() {
+            return;
+        }
+        if self.close_deadline.is_some_and(|d| d <= now) {
             self.phase = Phase::Closed;
             self.stream.finish(CloseReason::Timeout(TimeoutKind::Close));
+        } else if self.negotiation_deadline.is_some_and(|d| d <= now) {
+            self.stream.write_stream_error(now, &StreamError::new(StreamErrorCondition::ConnectionTimeout));
+            self.phase = Phase::Closed;
+            self.stream.finish(CloseReason::Timeout(TimeoutKind::Negotiation));
         }
     }
 
@@ -623,6 +638,20 @@ mod tests {
         assert!(
             matches!(events_c(&mut c).as_slice(), [ComponentEvent::Closed(CloseReason::StreamError(e))] if e.condition == StreamErrorCondition::ImproperAddressing)
         );
+    }
+
+    /// A server that never answers the header or the handshake does not
+    /// hang the component.
+    #[test]
+    fn hardening_31_component_gives_up_on_a_silent_server() {
+        let domain = BareJid::new("plays.shakespeare.lit").unwrap();
+        let mut c = Component::new(ComponentConfig::new(domain, "secret"), Timestamp::ZERO);
+        c.consume_tx(c.pending_tx().len());
+        assert_eq!(c.poll_timeout(), Some(Timestamp::from_millis(60_000)));
+        c.handle_timeout(Timestamp::from_millis(60_000));
+        assert_eq!(events_c(&mut c), [ComponentEvent::Closed(CloseReason::Timeout(TimeoutKind::Negotiation))]);
+        let out = String::from_utf8(c.pending_tx().to_vec()).unwrap();
+        assert!(out.contains("<connection-timeout"), "{out}");
     }
 
     #[test]

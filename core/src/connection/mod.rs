@@ -262,6 +262,10 @@ pub enum TimeoutKind {
     Close,
     /// (Server) The client did not authenticate in time (HARDENING 27).
     PreAuth,
+    /// The peer did not complete negotiation in time: not online by the
+    /// negotiation deadline (client), or not bound after authenticating
+    /// (server) (HARDENING 31).
+    Negotiation,
 }
 
 impl fmt::Display for TimeoutKind {
@@ -270,6 +274,7 @@ impl fmt::Display for TimeoutKind {
             TimeoutKind::Ping => "no traffic after a ping",
             TimeoutKind::Close => "no answer to the stream close",
             TimeoutKind::PreAuth => "not authenticated in time",
+            TimeoutKind::Negotiation => "negotiation not completed in time",
         })
     }
 }

@@ -158,6 +158,15 @@ pub struct ServerConfig {
     /// Close connections that have not authenticated within this time
     /// (HARDENING 27).
     pub pre_auth_timeout: Duration,
+    /// Close connections that have authenticated but not bound a resource
+    /// within this time after authenticating (HARDENING 31).
+    pub bind_timeout: Duration,
+    /// Ping (XEP-0199) a bound client after this long without input; off
+    /// by default.
+    pub ping_interval: Option<Duration>,
+    /// How long to wait for any input after such a ping before closing
+    /// with `connection-timeout`.
+    pub ping_timeout: Duration,
     /// How long to wait for the client's `</stream:stream>`.
     pub close_timeout: Duration,
 }
@@ -184,6 +193,9 @@ impl ServerConfig {
             limits: Limits::default(),
             max_outbound_bytes: 1 << 20,
             pre_auth_timeout: Duration::from_secs(60),
+            bind_timeout: Duration::from_secs(60),
+            ping_interval: None,
+            ping_timeout: Duration::from_secs(60),
             close_timeout: Duration::from_secs(10),
         }
     }
@@ -365,6 +377,13 @@ pub struct Server {
     attempt: Option<Attempt>,
     failures: u32,
     pre_auth_deadline: Option<Timestamp>,
+    /// Bound by then, once authenticated.
+    bind_deadline: Option<Timestamp>,
+    /// Our ping is out: some input by then, or the session ends.
+    ping_deadline: Option<Timestamp>,
+    /// The id of our last ping, whose answer is ours, not the
+    /// application's.
+    ping_id: Option<String>,
     close_deadline: Option<Timestamp>,
 }
 
@@ -392,6 +411,9 @@ impl Server {
             jid: None,
             attempt: None,
             failures: 0,
+            bind_deadline: None,
+            ping_deadline: None,
+            ping_id: None,
             close_deadline: None,
         })
     }
@@ -435,10 +457,14 @@ impl Server {
         if self.stream.is_closed() {
             return None;
         }
-        match (self.pre_auth_deadline, self.close_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let next_ping = match (self.phase == Phase::Online, self.ping_deadline, self.config.ping_interval) {
+            (true, None, Some(interval)) => Some(self.stream.last_rx + interval),
+            _ => None,
+        };
+        [self.pre_auth_deadline, self.bind_deadline, self.ping_deadline, self.close_deadline, next_ping]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     // ----- input -----
@@ -449,6 +475,7 @@ impl Server {
             return;
         }
         self.stream.last_rx = now;
+        self.ping_deadline = None;
         if matches!(self.phase, Phase::TlsHandshake | Phase::AwaitingDirectTls) {
             // Plaintext where the TLS handshake was due (HARDENING 11).
             self.phase = Phase::Closed;
@@ -482,13 +509,43 @@ impl Server {
             self.phase = Phase::Closed;
             return self.stream.finish(CloseReason::Timeout(TimeoutKind::Close));
         }
-        if self.pre_auth_deadline.is_some_and(|d| d <= now) {
-            // HARDENING 27.
-            self.open_stream(now);
-            self.stream.write_stream_error(now, &StreamError::new(StreamErrorCondition::ConnectionTimeout));
+        let expired = [
+            (self.pre_auth_deadline, TimeoutKind::PreAuth), // HARDENING 27
+            (self.bind_deadline, TimeoutKind::Negotiation), // HARDENING 31
+            (self.ping_deadline, TimeoutKind::Ping),
+        ]
+        .into_iter()
+        .find_map(|(deadline, kind)| deadline.filter(|d| *d <= now).map(|_| kind));
+        if let Some(kind) = expired {
+            // Nothing in plaintext while TLS is being set up.
+            if !matches!(self.phase, Phase::TlsHandshake | Phase::AwaitingDirectTls) {
+                self.open_stream(now);
+                self.stream.write_stream_error(now, &StreamError::new(StreamErrorCondition::ConnectionTimeout));
+            }
             self.phase = Phase::Closed;
-            self.stream.finish(CloseReason::Timeout(TimeoutKind::PreAuth));
+            return self.stream.finish(CloseReason::Timeout(kind));
         }
+        if let (Phase::Online, None, Some(interval)) = (&self.phase, self.ping_deadline, self.config.ping_interval)
+            && self.stream.last_rx + interval <= now
+        {
+            self.send_ping(now);
+        }
+    }
+
+    /// Pings the client (XEP-0199 §4.2); any input before the deadline
+    /// keeps the session.
+    fn send_ping(&mut self, now: Timestamp) {
+        let id = self.entropy.stanza_id();
+        let iq = Iq {
+            to: self.jid.clone().map(Jid::from),
+            from: self.domain.as_deref().and_then(|d| Jid::new(d).ok()),
+            id: id.clone(),
+            lang: None,
+            kind: IqKind::Get(Element::new("ping", ns::PING)),
+        };
+        self.write_iq(now, &iq);
+        self.ping_id = Some(id);
+        self.ping_deadline = Some(now + self.config.ping_timeout);
     }
 
     /// TLS is established (after [`ServerEvent::TlsRequested`], or first
@@ -609,6 +666,7 @@ impl Server {
         self.write_iq(now, &iq);
         self.jid = Some(jid.clone());
         self.phase = Phase::Online;
+        self.bind_deadline = None;
         self.stream.push_event(ServerEvent::Online(jid));
         Ok(())
     }
@@ -939,6 +997,7 @@ impl Server {
         self.stream.write(now, &success);
         self.account = Some(jid.clone());
         self.pre_auth_deadline = None;
+        self.bind_deadline = Some(now + self.config.bind_timeout);
         self.stream.push_event(ServerEvent::Authenticated { jid, mechanism });
         // RFC 6120 §6.4.6: the client restarts the stream.
         self.opened = false;
@@ -974,6 +1033,14 @@ impl Server {
             return self.fail(now, ProtocolError::InvalidFrom);
         }
         let stanza = stamp(stanza, full.into());
+        if let Stanza::Iq(iq) = &stanza
+            && !iq.kind.is_request()
+            && self.ping_id.as_deref() == Some(iq.id.as_str())
+            && iq.to.as_ref().is_none_or(|t| self.domain.as_deref() == Some(t.as_str()))
+        {
+            self.ping_id = None;
+            return; // the answer to our own ping
+        }
         if let Stanza::Iq(iq) = &stanza {
             let to_server = iq.to.as_ref().is_none_or(|t| self.domain.as_deref() == Some(t.as_str()));
             let payload = iq.kind.payload().filter(|_| iq.kind.is_request());

@@ -61,6 +61,23 @@ impl Script {
         core::mem::take(&mut self.out)
     }
 
+    /// Advances virtual time, firing timers the way a driver would.
+    fn advance(&mut self, by: Duration) {
+        let until = self.now + by;
+        let mut fired = 0;
+        while let Some(t) = self.server.poll_timeout() {
+            if t > until {
+                break;
+            }
+            fired += 1;
+            assert!(fired < 10_000, "a timer stays due at {t:?}: a driver would spin");
+            self.now = self.now.max(t);
+            self.server.handle_timeout(self.now);
+            self.drain();
+        }
+        self.now = until;
+    }
+
     fn events(&mut self) -> Vec<ServerEvent> {
         core::mem::take(&mut self.events)
     }
@@ -770,4 +787,67 @@ fn hardening_30_the_application_is_asked_about_the_prepared_account() {
         "{:?}",
         s.events
     );
+}
+
+/// Between SASL success and binding the server must not wait forever: a
+/// client that authenticates and then goes silent is closed at the bind
+/// deadline with `connection-timeout`.
+#[test]
+fn hardening_31_server_closes_a_client_that_authenticates_but_never_binds() {
+    let mut s = Script::new(plaintext());
+    s.feed(&header("im.example.com"));
+    s.feed(&plain_auth("", "juliet", "pass"));
+    s.server.authenticate(s.now, AuthAnswer::Password("pass".into())).unwrap();
+    s.drain();
+    s.feed(&header("im.example.com"));
+    s.out();
+    s.events();
+    assert!(s.server.poll_timeout().is_some(), "a bind deadline is armed");
+    s.advance(Duration::from_secs(59));
+    assert_eq!(s.closed(), None);
+    s.advance(Duration::from_secs(1));
+    assert_eq!(s.closed(), Some(&CloseReason::Timeout(TimeoutKind::Negotiation)));
+    let out = s.out();
+    assert!(out.contains("<connection-timeout") && out.ends_with("</stream:stream>"), "{out}");
+}
+
+/// Once bound, no deadline is left by default.
+#[test]
+fn hardening_31_an_online_session_has_no_deadline_by_default() {
+    let mut s = Script::new(plaintext());
+    s.online();
+    assert_eq!(s.server.poll_timeout(), None);
+}
+
+/// XEP-0199 server-to-client pings, when configured: after `ping_interval`
+/// without input the server pings; any traffic keeps the session; the
+/// answer to the server's own ping is not handed to the application;
+/// silence for `ping_timeout` after a ping ends the session.
+#[test]
+fn hardening_31_server_pings_an_idle_client_and_closes_a_silent_one() {
+    let mut config = plaintext();
+    config.ping_interval = Some(Duration::from_secs(300));
+    config.ping_timeout = Duration::from_secs(30);
+    let mut s = Script::new(config);
+    s.online();
+    s.advance(Duration::from_secs(299));
+    assert_eq!(s.out(), "");
+    s.advance(Duration::from_secs(1));
+    let ping = s.out();
+    assert!(
+        ping.contains("<ping xmlns='urn:xmpp:ping'/>") && ping.contains("to='juliet@im.example.com/balcony'"),
+        "{ping}"
+    );
+    let id = String::from(ping.split("id='").nth(1).unwrap().split('\'').next().unwrap());
+    s.advance(Duration::from_secs(10));
+    s.feed(&format!("<iq type='result' id='{id}' to='im.example.com'/>"));
+    assert_eq!(s.events(), [], "the ping's answer is the server's own business");
+    assert_eq!(s.closed(), None);
+    // Silent from now on: pinged again after the interval, then closed.
+    s.advance(Duration::from_secs(300));
+    assert!(s.out().contains("urn:xmpp:ping"));
+    assert_eq!(s.closed(), None);
+    s.advance(Duration::from_secs(30));
+    assert_eq!(s.closed(), Some(&CloseReason::Timeout(TimeoutKind::Ping)));
+    assert!(s.out().contains("<connection-timeout"));
 }

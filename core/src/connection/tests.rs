@@ -988,3 +988,66 @@ fn hardening_5_an_oversized_stanza_from_the_server_is_a_policy_violation() {
     assert!(matches!(h.closed(), Some(CloseReason::Protocol(ProtocolError::Xml(_)))));
     assert!(!h.events.iter().any(|e| matches!(e, Event::Message(_))));
 }
+
+/// A server that goes silent mid-negotiation (here: after its features,
+/// and again after `<proceed/>`'s TLS, after the SASL challenge) must not
+/// hang the client: a negotiation deadline from the start until online.
+#[test]
+fn hardening_31_client_gives_up_on_a_server_silent_before_online() {
+    // Silent after its features.
+    let mut h = Harness::new(config(), entropy());
+    h.feed(&server_header("t7AMCin9zjMNwQKDnplntZPIDEI="));
+    h.feed(FEATURES_TLS);
+    h.out();
+    assert!(h.client.poll_timeout().is_some(), "a deadline is armed before online");
+    h.advance(Duration::from_secs(59));
+    assert_eq!(h.closed(), None);
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.closed(), Some(&CloseReason::Timeout(TimeoutKind::Negotiation)));
+    let out = h.out();
+    assert!(out.contains("<connection-timeout") && out.ends_with("</stream:stream>"), "{out}");
+
+    // Silent after the SASL challenge, with a configured deadline.
+    let mut c = config();
+    c.negotiation_timeout = Duration::from_secs(5);
+    let mut h = Harness::new(c, entropy());
+    h.feed(&server_header("t7AMCin9zjMNwQKDnplntZPIDEI="));
+    h.feed(FEATURES_TLS);
+    h.feed(PROCEED);
+    h.advance(Duration::from_secs(2));
+    h.tls(ChannelBinding::none());
+    h.feed(&server_header("vgKi/bkYME8OAj4rlXMkpucAqe4="));
+    h.feed(FEATURES_SCRAM);
+    h.feed(&challenge(SERVER_FIRST));
+    h.advance(Duration::from_secs(2));
+    assert_eq!(h.closed(), None, "the deadline counts from the start, not per step");
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.closed(), Some(&CloseReason::Timeout(TimeoutKind::Negotiation)));
+}
+
+/// During the TLS handshake nothing is written in plaintext, not even
+/// when the negotiation deadline passes.
+#[test]
+fn hardening_31_the_negotiation_deadline_writes_nothing_during_the_tls_handshake() {
+    let mut h = Harness::new(config(), entropy());
+    h.feed(&server_header("t7AMCin9zjMNwQKDnplntZPIDEI="));
+    h.feed(FEATURES_TLS);
+    h.feed(PROCEED);
+    h.out();
+    h.advance(Duration::from_secs(60));
+    assert_eq!(h.closed(), Some(&CloseReason::Timeout(TimeoutKind::Negotiation)));
+    assert_eq!(h.out(), "");
+}
+
+/// Once online the negotiation deadline is gone.
+#[test]
+fn hardening_31_an_online_client_has_no_negotiation_deadline() {
+    let mut c = config();
+    c.keepalive_interval = None;
+    c.ping_interval = None;
+    let mut h = Harness::new(c, entropy());
+    h.online();
+    assert_eq!(h.client.poll_timeout(), None);
+    h.advance(Duration::from_secs(3600));
+    assert_eq!(h.closed(), None);
+}
