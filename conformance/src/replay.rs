@@ -96,7 +96,9 @@ fn closed(reason: &CloseReason) -> Named {
 
 /// The core under test, whichever role, as the replay sees it.
 trait Core {
-    fn feed(&mut self, now: Timestamp, bytes: &[u8]);
+    /// Bytes from the peer; returns how many the core took (it takes the
+    /// rest once its events are polled).
+    fn feed(&mut self, now: Timestamp, bytes: &[u8]) -> usize;
     fn eof(&mut self, now: Timestamp);
     fn timeout(&mut self, now: Timestamp);
     fn next_timeout(&self) -> Option<Timestamp>;
@@ -175,7 +177,7 @@ struct ClientCore {
 }
 
 impl Core for ClientCore {
-    fn feed(&mut self, now: Timestamp, bytes: &[u8]) {
+    fn feed(&mut self, now: Timestamp, bytes: &[u8]) -> usize {
         self.client.handle_input(now, bytes)
     }
     fn eof(&mut self, now: Timestamp) {
@@ -255,7 +257,7 @@ struct ServerCore {
 }
 
 impl Core for ServerCore {
-    fn feed(&mut self, now: Timestamp, bytes: &[u8]) {
+    fn feed(&mut self, now: Timestamp, bytes: &[u8]) -> usize {
         self.server.handle_input(now, bytes)
     }
     fn eof(&mut self, now: Timestamp) {
@@ -644,8 +646,12 @@ pub fn replay(t: &Transcript, role: Role, chunking: Chunking) -> Result<(), Fail
             StepKind::Data { side, entity, raw, bytes, .. } if !is_core_side(role, *side, *entity) => {
                 let bytes = if *raw { bytes.clone() } else { strip_wildcards(bytes) };
                 for piece in pieces(&bytes, chunking, &mut rng) {
-                    core.feed(now, &piece);
-                    collect(&mut core, &mut output, &mut events, now);
+                    let mut rest = piece.as_slice();
+                    while !rest.is_empty() {
+                        let taken = core.feed(now, rest);
+                        rest = &rest[taken..];
+                        collect(&mut core, &mut output, &mut events, now);
+                    }
                 }
             }
             StepKind::Data { api, entity, bytes, .. } => {

@@ -9,6 +9,9 @@
 //!
 //! One rule: after every input or API call, drain the events, then write
 //! out the pending bytes, then wait for input or the next timeout.
+//! `handle_input` may take only part of a read while events wait to be
+//! polled (so a burst cannot fill memory): offer the rest again after
+//! draining.
 //!
 //! ```no_run
 //! use std::io::{ErrorKind, Read, Write};
@@ -38,6 +41,7 @@
 //! let mut client = Client::new(config, Box::new(entropy), now())?;
 //! let mut tcp = TcpStream::connect("example.com:5222")?;
 //! let mut buf = [0u8; 16 * 1024];
+//! let mut unread = 0..0; // read from the socket, not yet taken by the core
 //! loop {
 //!     while let Some(event) = client.poll_event() {
 //!         match event {
@@ -54,11 +58,15 @@
 //!     let pending = client.pending_tx().len();
 //!     tcp.write_all(client.pending_tx())?;
 //!     client.consume_tx(pending);
+//!     if !unread.is_empty() {
+//!         unread.start += client.handle_input(now(), &buf[unread.clone()]);
+//!         continue;
+//!     }
 //!     let wait = client.poll_timeout().map(|t| origin.instant(t).saturating_duration_since(Instant::now()));
 //!     tcp.set_read_timeout(Some(wait.unwrap_or(Duration::from_secs(3600)).max(Duration::from_millis(1))))?;
 //!     match tcp.read(&mut buf) {
 //!         Ok(0) => client.handle_eof(now()),
-//!         Ok(n) => client.handle_input(now(), &buf[..n]),
+//!         Ok(n) => unread = 0..n,
 //!         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => client.handle_timeout(now()),
 //!         Err(e) => return Err(e.into()),
 //!     }

@@ -63,6 +63,11 @@ impl Drop for Peak {
 
 const STREAMS: &str = "http://etherx.jabber.org/streams";
 
+/// A read offered while no events wait is taken whole.
+fn took(taken: usize, data: &[u8]) {
+    assert_eq!(taken, data.len(), "a read is taken whole when no events wait");
+}
+
 fn header() -> String {
     format!("<stream:stream to='im.example.com' version='1.0' xmlns='jabber:client' xmlns:stream='{STREAMS}'>")
 }
@@ -74,14 +79,15 @@ fn online_server() -> Server {
     config.allow_plain_without_tls = true;
     let mut server = Server::new(config, Box::new(Seeded::new(1)), Timestamp::ZERO).unwrap();
     let now = Timestamp::ZERO;
-    server.handle_input(now, header().as_bytes());
+    took(server.handle_input(now, header().as_bytes()), header().as_bytes());
     // "\0juliet\0pass"
-    server
-        .handle_input(now, b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGp1bGlldABwYXNz</auth>");
+    let auth = b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGp1bGlldABwYXNz</auth>";
+    took(server.handle_input(now, auth), auth);
     while server.poll_event().is_some() {}
     server.authenticate(now, AuthAnswer::Password("pass".into())).unwrap();
-    server.handle_input(now, header().as_bytes());
-    server.handle_input(now, b"<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>");
+    took(server.handle_input(now, header().as_bytes()), header().as_bytes());
+    let bind = b"<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>";
+    took(server.handle_input(now, bind), bind);
     while server.poll_event().is_some() {}
     server.bind(now, BindDecision::Accept).unwrap();
     let events: Vec<ServerEvent> = std::iter::from_fn(|| server.poll_event()).collect();
@@ -112,7 +118,7 @@ fn online_client(config: impl FnOnce(&mut ClientConfig)) -> Client {
         server_header.as_str(),
         "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>",
     ] {
-        client.handle_input(now, input.as_bytes());
+        took(client.handle_input(now, input.as_bytes()), input.as_bytes());
     }
     let bind_id = {
         let out = String::from_utf8(client.pending_tx().to_vec()).unwrap();
@@ -123,7 +129,7 @@ fn online_client(config: impl FnOnce(&mut ClientConfig)) -> Client {
     let result = format!(
         "<iq id='{bind_id}' type='result'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>juliet@im.example.com/balcony</jid></bind></iq>"
     );
-    client.handle_input(now, result.as_bytes());
+    took(client.handle_input(now, result.as_bytes()), result.as_bytes());
     let events: Vec<Event> = std::iter::from_fn(|| client.poll_event()).collect();
     assert!(events.iter().any(|e| matches!(e, Event::Online(_))), "{events:?}");
     let n = client.pending_tx().len();
@@ -160,7 +166,7 @@ fn hardening_5_slow_loris_stanza_one_byte_per_call_is_cut_at_the_limit() {
     let mut fed = 0usize;
     let stanza_start = b"<message to='romeo@example.net'><body>";
     for &b in stanza_start.iter().chain(std::iter::repeat(&b'x')) {
-        server.handle_input(Timestamp::ZERO, &[b]);
+        took(server.handle_input(Timestamp::ZERO, &[b]), &[b]);
         fed += 1;
         if fed.is_multiple_of(1024) {
             peak.sample();
@@ -194,7 +200,7 @@ fn hardening_6_hundred_thousand_deep_nesting_is_refused_without_recursion() {
         let mut server = online_server();
         let mut peak = Peak::start(2 * attack.len() + (1 << 20), "deep nesting");
         for piece in attack.chunks(chunk.min(attack.len())) {
-            server.handle_input(Timestamp::ZERO, piece);
+            took(server.handle_input(Timestamp::ZERO, piece), piece);
             peak.sample();
         }
         let reason = server_closed(&mut server).expect("closed");
@@ -229,13 +235,13 @@ fn hardening_6_hundred_thousand_attributes_are_refused() {
             config.limits.max_tag_bytes = usize::MAX;
             config.limits.max_stanza_bytes = usize::MAX;
             server = Server::new(config, Box::new(Seeded::new(1)), Timestamp::ZERO).unwrap();
-            server.handle_input(Timestamp::ZERO, header().as_bytes());
+            took(server.handle_input(Timestamp::ZERO, header().as_bytes()), header().as_bytes());
             let n = server.pending_tx().len();
             server.consume_tx(n);
         }
         let mut peak = Peak::start(2 * attack.len() + (1 << 20), "attribute flood");
         for piece in attack.chunks(4096) {
-            server.handle_input(Timestamp::ZERO, piece);
+            took(server.handle_input(Timestamp::ZERO, piece), piece);
             peak.sample();
         }
         let reason = server_closed(&mut server).expect("closed");
@@ -279,7 +285,7 @@ fn hardening_28_a_peer_flooding_unanswered_iqs_gets_answers_then_resource_constr
     let mut refused = 0;
     for i in 0..100_000u32 {
         let iq = format!("<iq from='romeo@example.net/orchard' id='f{i}' type='get'><q xmlns='urn:q'/></iq>");
-        client.handle_input(Timestamp::ZERO, iq.as_bytes());
+        took(client.handle_input(Timestamp::ZERO, iq.as_bytes()), iq.as_bytes());
         delivered += std::iter::from_fn(|| client.poll_event()).filter(|e| matches!(e, Event::IqRequest(_))).count();
         let out = String::from_utf8_lossy(client.pending_tx()).into_owned();
         refused += out.matches(StanzaErrorCondition::ResourceConstraint.as_str()).count();
@@ -302,7 +308,7 @@ fn hardening_28_a_peer_flooding_unanswered_iqs_gets_answers_then_resource_constr
     let mut reason = None;
     for i in 0..100_000u32 {
         let iq = format!("<iq from='romeo@example.net/orchard' id='f{i}' type='get'><q xmlns='urn:q'/></iq>");
-        client.handle_input(Timestamp::ZERO, iq.as_bytes());
+        took(client.handle_input(Timestamp::ZERO, iq.as_bytes()), iq.as_bytes());
         if let Some(r) = client_closed(&mut client) {
             reason = Some(r);
             break;
@@ -325,7 +331,7 @@ fn hardening_28_a_client_flooding_pings_it_never_reads_is_cut_off() {
     let mut reason = None;
     for i in 0..1_000_000u32 {
         let ping = format!("<iq to='im.example.com' id='p{i}' type='get'><ping xmlns='urn:xmpp:ping'/></iq>");
-        server.handle_input(Timestamp::ZERO, ping.as_bytes());
+        took(server.handle_input(Timestamp::ZERO, ping.as_bytes()), ping.as_bytes());
         if let Some(r) = server_closed(&mut server) {
             reason = Some(r);
             break;
@@ -349,14 +355,14 @@ fn hardening_27_an_unauthenticated_connection_holds_bounded_state_until_its_time
     config.allow_plain_without_tls = true;
     let timeout = config.pre_auth_timeout;
     let mut server = Server::new(config, Box::new(Seeded::new(1)), Timestamp::ZERO).unwrap();
-    server.handle_input(Timestamp::ZERO, header().as_bytes());
+    took(server.handle_input(Timestamp::ZERO, header().as_bytes()), header().as_bytes());
     let n = server.pending_tx().len();
     server.consume_tx(n);
     let mut peak = Peak::start(256 * 1024, "pre-auth keepalive flood");
     // 4 MiB of keepalives, then (nearly) a timeout's worth of silence.
     let spaces = [b' '; 1024];
     for i in 0..4096u64 {
-        server.handle_input(Timestamp::from_millis(i), &spaces);
+        took(server.handle_input(Timestamp::from_millis(i), &spaces), &spaces);
         if i.is_multiple_of(256) {
             peak.sample();
         }
@@ -368,4 +374,152 @@ fn hardening_27_an_unauthenticated_connection_holds_bounded_state_until_its_time
     server.handle_timeout(deadline);
     assert_eq!(server_closed(&mut server), Some(CloseReason::Timeout(sxmpp::connection::TimeoutKind::PreAuth)));
     assert!(sent_stream_error(server.pending_tx(), StreamErrorCondition::ConnectionTimeout));
+}
+
+/// The waiting events a read may cause are bounded, so a burst in one
+/// read is parsed as the events are polled: offered whole, it is taken in
+/// parts while events wait. Returns (events, the fewest bytes one call
+/// took, the peak heap growth).
+fn burst<E>(
+    mut input: impl FnMut(&[u8]) -> usize,
+    mut poll: impl FnMut() -> Option<E>,
+    data: &[u8],
+    bound: usize,
+    attack: &'static str,
+) -> (usize, usize, usize) {
+    let mut peak = Peak::start(bound, attack);
+    let mut rest = data;
+    let (mut events, mut fewest) = (0, usize::MAX);
+    while !rest.is_empty() {
+        let taken = input(rest);
+        fewest = fewest.min(taken);
+        rest = &rest[taken..];
+        peak.sample();
+        while poll().is_some() {
+            events += 1;
+        }
+    }
+    while poll().is_some() {
+        events += 1;
+    }
+    peak.sample();
+    let growth = peak.peak;
+    peak.finish();
+    (events, fewest, growth)
+}
+
+#[test]
+fn hardening_32_a_burst_in_one_read_is_parsed_with_bounded_heap() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    const BOUND: usize = 256 * 1024;
+    for mib in [4, 16] {
+        let count = mib * 1024 * 1024 / "<presence/>".len();
+        let data = "<presence/>".repeat(count).into_bytes();
+        let mut client = online_client(|_| {});
+        let (events, fewest, growth) = {
+            let client = std::cell::RefCell::new(&mut client);
+            burst(
+                |d| client.borrow_mut().handle_input(Timestamp::ZERO, d),
+                || client.borrow_mut().poll_event(),
+                &data,
+                BOUND,
+                "presence burst, client",
+            )
+        };
+        eprintln!("client, {mib} MiB in one read: {events} events, peak heap growth {growth} bytes");
+        assert_eq!(events, count);
+        assert!(fewest < data.len(), "taken in parts while events waited");
+        assert!(client_closed(&mut client).is_none());
+        // A driver that never polls cannot make the queue grow: once it is
+        // full, nothing more is taken.
+        let first = client.handle_input(Timestamp::ZERO, &data);
+        assert!(first > 0 && first < data.len());
+        assert_eq!(client.handle_input(Timestamp::ZERO, &data[first..]), 0);
+        while client.poll_event().is_some() {}
+
+        let mut server = online_server();
+        let (events, _, growth) = {
+            let server = std::cell::RefCell::new(&mut server);
+            burst(
+                |d| server.borrow_mut().handle_input(Timestamp::ZERO, d),
+                || server.borrow_mut().poll_event(),
+                &data,
+                BOUND,
+                "presence burst, server",
+            )
+        };
+        eprintln!("server, {mib} MiB in one read: {events} events, peak heap growth {growth} bytes");
+        assert_eq!(events, count);
+    }
+}
+
+/// After the 10,000-stanza corpus (3.97 MB) arrives in one read and every
+/// event is polled, the connection holds what it held before, but for the
+/// namespaces its reader caches (at most 64, the first time they are
+/// seen): buffers a burst grew are given back, and a second burst leaves
+/// nothing at all.
+#[test]
+fn hardening_32_after_a_burst_a_connection_gives_back_its_memory() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let corpus = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/corpus-10k.xml")).unwrap();
+    // The stanzas, without the corpus's own stream header and close tag.
+    let start = corpus.windows(2).position(|w| w == b"><").unwrap() + 1;
+    let start = start + corpus[start..].windows(2).position(|w| w == b"><").unwrap() + 1;
+    let body = corpus[start..].strip_suffix(b"</stream:stream>").expect("the corpus closes its stream");
+    assert!(body.starts_with(b"<message") || body.starts_with(b"<presence") || body.starts_with(b"<iq"));
+    const FIRST_BURST_SLACK: usize = 8 * 1024;
+    const LATER_BURST_SLACK: usize = 256;
+
+    let mut client = online_client(|_| {});
+    for (round, slack) in [(1, FIRST_BURST_SLACK), (2, LATER_BURST_SLACK)] {
+        let idle = HEAP.allocated();
+        let (events, _, growth) = {
+            let client = std::cell::RefCell::new(&mut client);
+            burst(
+                |d| client.borrow_mut().handle_input(Timestamp::ZERO, d),
+                || {
+                    // The application answers the requests it is handed,
+                    // so that the core owes nothing afterwards.
+                    let mut client = client.borrow_mut();
+                    let event = client.poll_event()?;
+                    if let Event::IqRequest(iq) = &event {
+                        client.respond_iq(Timestamp::ZERO, iq, Ok(None)).unwrap();
+                    }
+                    Some(event)
+                },
+                body,
+                1 << 20,
+                "corpus burst, client",
+            )
+        };
+        let n = client.pending_tx().len();
+        client.consume_tx(n);
+        let retained = HEAP.allocated().saturating_sub(idle);
+        eprintln!("client, corpus in one read ({round}): {events} events, peak growth {growth}, retained {retained}");
+        assert!(events >= 9_000, "{events}");
+        assert!(client_closed(&mut client).is_none());
+        assert!(retained < slack, "the client keeps {retained} bytes after burst {round}");
+    }
+
+    let mut server = online_server();
+    for (round, slack) in [(1, FIRST_BURST_SLACK), (2, LATER_BURST_SLACK)] {
+        let idle = HEAP.allocated();
+        let (events, _, growth) = {
+            let server = std::cell::RefCell::new(&mut server);
+            burst(
+                |d| server.borrow_mut().handle_input(Timestamp::ZERO, d),
+                || server.borrow_mut().poll_event(),
+                body,
+                1 << 20,
+                "corpus burst, server",
+            )
+        };
+        let n = server.pending_tx().len();
+        server.consume_tx(n);
+        let retained = HEAP.allocated().saturating_sub(idle);
+        eprintln!("server, corpus in one read ({round}): {events} events, peak growth {growth}, retained {retained}");
+        assert_eq!(events, 10_000);
+        assert!(server_closed(&mut server).is_none());
+        assert!(retained < slack, "the server keeps {retained} bytes after burst {round}");
+    }
 }

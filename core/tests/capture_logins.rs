@@ -113,9 +113,12 @@ fn run(login: &Login, split_at: Option<usize>) -> String {
             _ => vec![bytes],
         };
         offset += bytes.len();
-        for piece in pieces {
-            client.handle_input(now, piece);
-            drain(&mut client, &mut log);
+        for mut piece in pieces {
+            while !piece.is_empty() {
+                let taken = client.handle_input(now, piece);
+                piece = &piece[taken..];
+                drain(&mut client, &mut log);
+            }
         }
         if client.jid().is_some() || client.is_closed() {
             break; // logged in (or failed): the login is what is replayed

@@ -153,6 +153,8 @@ enum Phase {
     AwaitingFeatures,
     /// `<starttls/>` is out; `<proceed/>` or `<failure/>` is due.
     StartTls,
+    /// `<proceed/>` is in; the hand-off is checked once parsing stops.
+    ProceedReceived,
     /// `<proceed/>` is in: the driver runs the TLS handshake.
     TlsHandshake,
     /// `<auth/>` is out.
@@ -284,8 +286,12 @@ impl Client {
 
     // ----- output -----
 
-    /// The next event, if any.
+    /// The next event, if any. Input that arrived while events were
+    /// waiting is parsed here, once they have been taken.
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.stream.events_drained() {
+            self.run(self.stream.last_rx, false);
+        }
         self.stream.poll_event()
     }
 
@@ -325,23 +331,53 @@ impl Client {
 
     // ----- input -----
 
-    /// Bytes arrived from the server.
-    pub fn handle_input(&mut self, now: Timestamp, data: &[u8]) {
+    /// Bytes arrived from the server. Returns how many were taken: all of
+    /// them, unless enough events wait to be polled (HARDENING 32); then
+    /// poll the events and offer the rest again.
+    #[must_use = "bytes not taken must be offered again once the events are polled"]
+    pub fn handle_input(&mut self, now: Timestamp, data: &[u8]) -> usize {
         if self.stream.is_closed() || data.is_empty() {
-            return;
+            return data.len();
         }
         self.stream.last_rx = now;
         self.ping_deadline = None;
         if matches!(self.phase, Phase::TlsHandshake | Phase::AwaitingDirectTls) {
             // Plaintext where TLS was due (HARDENING 11).
-            return self.fail(now, ProtocolError::DataAfterProceed);
+            self.fail(now, ProtocolError::DataAfterProceed);
+            return data.len();
         }
-        self.stream.reader.feed(data);
+        let mut taken = 0;
+        loop {
+            self.run(now, taken < data.len());
+            if self.stream.is_closed() {
+                return data.len();
+            }
+            if self.phase == Phase::TlsHandshake || !self.stream.has_room() {
+                return taken;
+            }
+            if !self.stream.feed_slice(data, &mut taken) {
+                return taken;
+            }
+        }
+    }
+
+    /// Parses what the reader holds; `unfed` says the caller still has
+    /// bytes the reader has not seen.
+    fn run(&mut self, now: Timestamp, unfed: bool) {
         self.process(now);
+        if self.phase == Phase::ProceedReceived {
+            if unfed || self.stream.reader.unconsumed_len() > 0 {
+                // Bytes behind <proceed/>: never processed as plaintext
+                // (HARDENING 11).
+                return self.fail(now, ProtocolError::DataAfterProceed);
+            }
+            self.phase = Phase::TlsHandshake;
+            self.stream.push_event(Event::TlsRequested);
+        }
     }
 
     fn process(&mut self, now: Timestamp) {
-        while !self.stream.is_closed() && self.phase != Phase::TlsHandshake {
+        while !self.stream.is_closed() && !matches!(self.phase, Phase::TlsHandshake | Phase::ProceedReceived) {
             match self.stream.next_input() {
                 Ok(Some(StreamEvent::Open(header))) => self.on_header(now, header),
                 Ok(Some(StreamEvent::Element(element))) => self.on_element(now, element),
@@ -625,7 +661,7 @@ impl Client {
                 self.negotiate(now);
             }
             Phase::StartTls if element.ns() == ns::TLS => match element.name() {
-                "proceed" => self.on_proceed(now),
+                "proceed" => self.phase = Phase::ProceedReceived,
                 "failure" => self.fail(now, ProtocolError::TlsFailed),
                 _ => self.unexpected(now, &element),
             },
@@ -682,16 +718,6 @@ impl Client {
         }
         let resource = self.config.jid.resource().map(String::from);
         self.send_bind(now, resource.as_deref(), false);
-    }
-
-    fn on_proceed(&mut self, now: Timestamp) {
-        if self.stream.reader.unconsumed_len() > 0 {
-            // Bytes in the same read as <proceed/>: never processed as
-            // plaintext (HARDENING 11).
-            return self.fail(now, ProtocolError::DataAfterProceed);
-        }
-        self.phase = Phase::TlsHandshake;
-        self.stream.push_event(Event::TlsRequested);
     }
 
     fn start_sasl(&mut self, now: Timestamp) {

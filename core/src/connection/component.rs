@@ -135,8 +135,12 @@ impl Component {
         Component { config, stream, phase: Phase::AwaitingHeader, close_deadline: None, negotiation_deadline }
     }
 
-    /// The next event.
+    /// The next event. Input that arrived while events were waiting is
+    /// parsed here, once they have been taken.
     pub fn poll_event(&mut self) -> Option<ComponentEvent> {
+        if self.stream.events_drained() {
+            self.process(self.stream.last_rx);
+        }
         self.stream.poll_event()
     }
     /// Bytes to write.
@@ -157,12 +161,25 @@ impl Component {
         self.stream.is_closed()
     }
 
-    /// Bytes arrived from the server.
-    pub fn handle_input(&mut self, now: Timestamp, data: &[u8]) {
-        if self.stream.is_closed() {
-            return;
+    /// Bytes arrived from the server. Returns how many were taken: all of
+    /// them, unless enough events wait to be polled (HARDENING 32); then
+    /// poll the events and offer the rest again.
+    #[must_use = "bytes not taken must be offered again once the events are polled"]
+    pub fn handle_input(&mut self, now: Timestamp, data: &[u8]) -> usize {
+        self.stream.last_rx = now;
+        let mut taken = 0;
+        loop {
+            self.process(now);
+            if self.stream.is_closed() {
+                return data.len();
+            }
+            if !self.stream.has_room() || !self.stream.feed_slice(data, &mut taken) {
+                return taken;
+            }
         }
-        self.stream.reader.feed(data);
+    }
+
+    fn process(&mut self, now: Timestamp) {
         while !self.stream.is_closed() {
             match self.stream.next_input() {
                 Ok(Some(StreamEvent::Open(header))) => match (self.phase, check_header(&header)) {
@@ -335,8 +352,12 @@ impl ComponentServer {
         })
     }
 
-    /// The next event.
+    /// The next event. Input that arrived while events were waiting is
+    /// parsed here, once they have been taken.
     pub fn poll_event(&mut self) -> Option<ComponentEvent> {
+        if self.stream.events_drained() {
+            self.process(self.stream.last_rx);
+        }
         self.stream.poll_event()
     }
     /// Bytes to write.
@@ -373,12 +394,25 @@ impl ComponentServer {
         self.stream.open(now, &root);
     }
 
-    /// Bytes arrived from the component.
-    pub fn handle_input(&mut self, now: Timestamp, data: &[u8]) {
-        if self.stream.is_closed() {
-            return;
+    /// Bytes arrived from the component. Returns how many were taken: all
+    /// of them, unless enough events wait to be polled (HARDENING 32);
+    /// then poll the events and offer the rest again.
+    #[must_use = "bytes not taken must be offered again once the events are polled"]
+    pub fn handle_input(&mut self, now: Timestamp, data: &[u8]) -> usize {
+        self.stream.last_rx = now;
+        let mut taken = 0;
+        loop {
+            self.process(now);
+            if self.stream.is_closed() {
+                return data.len();
+            }
+            if !self.stream.has_room() || !self.stream.feed_slice(data, &mut taken) {
+                return taken;
+            }
         }
-        self.stream.reader.feed(data);
+    }
+
+    fn process(&mut self, now: Timestamp) {
         while !self.stream.is_closed() {
             match self.stream.next_input() {
                 Ok(Some(StreamEvent::Open(header))) => self.on_header(now, header),
@@ -540,10 +574,10 @@ mod tests {
         for _ in 0..10 {
             let a = c.pending_tx().to_vec();
             c.consume_tx(a.len());
-            s.handle_input(now, &a);
+            assert_eq!(s.handle_input(now, &a), a.len());
             let b = s.pending_tx().to_vec();
             s.consume_tx(b.len());
-            c.handle_input(now, &b);
+            assert_eq!(c.handle_input(now, &b), b.len());
         }
     }
 

@@ -304,6 +304,8 @@ enum Phase {
     AwaitingHeader,
     /// Features sent; negotiation elements expected.
     Negotiating,
+    /// `<proceed/>` written; the hand-off is checked once parsing stops.
+    ProceedSent,
     /// `<proceed/>` sent: TLS handshake due.
     TlsHandshake,
     /// Waiting for the application's credentials.
@@ -437,8 +439,12 @@ impl Server {
 
     // ----- output -----
 
-    /// The next event, if any.
+    /// The next event, if any. Input that arrived while events were
+    /// waiting is parsed here, once they have been taken.
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        if self.stream.events_drained() {
+            self.run(self.stream.last_rx, false);
+        }
         self.stream.poll_event()
     }
 
@@ -469,20 +475,55 @@ impl Server {
 
     // ----- input -----
 
-    /// Bytes arrived from the client.
-    pub fn handle_input(&mut self, now: Timestamp, data: &[u8]) {
+    /// Bytes arrived from the client. Returns how many were taken: all of
+    /// them, unless enough events wait to be polled (HARDENING 32); then
+    /// poll the events and offer the rest again.
+    #[must_use = "bytes not taken must be offered again once the events are polled"]
+    pub fn handle_input(&mut self, now: Timestamp, data: &[u8]) -> usize {
         if self.stream.is_closed() || data.is_empty() {
-            return;
+            return data.len();
         }
         self.stream.last_rx = now;
         self.ping_deadline = None;
         if matches!(self.phase, Phase::TlsHandshake | Phase::AwaitingDirectTls) {
             // Plaintext where the TLS handshake was due (HARDENING 11).
             self.phase = Phase::Closed;
-            return self.stream.finish(CloseReason::Protocol(ProtocolError::DataAfterProceed));
+            self.stream.finish(CloseReason::Protocol(ProtocolError::DataAfterProceed));
+            return data.len();
         }
-        self.stream.reader.feed(data);
-        while !self.stream.is_closed() && self.phase != Phase::TlsHandshake {
+        let mut taken = 0;
+        loop {
+            self.run(now, taken < data.len());
+            if self.stream.is_closed() {
+                return data.len();
+            }
+            if self.phase == Phase::TlsHandshake || !self.stream.has_room() {
+                return taken;
+            }
+            if !self.stream.feed_slice(data, &mut taken) {
+                return taken;
+            }
+        }
+    }
+
+    /// Parses what the reader holds; `unfed` says the caller still has
+    /// bytes the reader has not seen.
+    fn run(&mut self, now: Timestamp, unfed: bool) {
+        self.process(now);
+        if self.phase == Phase::ProceedSent {
+            if unfed || self.stream.reader.unconsumed_len() > 0 {
+                // Plaintext pipelined behind <starttls/> (CVE-2011-0411
+                // class): never processed, not even after TLS.
+                self.phase = Phase::Closed;
+                return self.stream.finish(CloseReason::Protocol(ProtocolError::DataAfterProceed));
+            }
+            self.phase = Phase::TlsHandshake;
+            self.stream.push_event(ServerEvent::TlsRequested);
+        }
+    }
+
+    fn process(&mut self, now: Timestamp) {
+        while !self.stream.is_closed() && !matches!(self.phase, Phase::TlsHandshake | Phase::ProceedSent) {
             match self.stream.next_input() {
                 Ok(Some(StreamEvent::Open(header))) => self.on_header(now, header),
                 Ok(Some(StreamEvent::Element(element))) => self.on_element(now, element),
@@ -813,14 +854,7 @@ impl Server {
         match (&self.phase, ns) {
             (Phase::Negotiating, ns::TLS) if element.name() == "starttls" && self.offered.starttls.is_some() => {
                 self.stream.write(now, &Element::new("proceed", ns::TLS));
-                self.phase = Phase::TlsHandshake;
-                if self.stream.reader.unconsumed_len() > 0 {
-                    // Plaintext pipelined behind <starttls/> (CVE-2011-0411
-                    // class): never processed, not even after TLS.
-                    self.phase = Phase::Closed;
-                    return self.stream.finish(CloseReason::Protocol(ProtocolError::DataAfterProceed));
-                }
-                self.stream.push_event(ServerEvent::TlsRequested);
+                self.phase = Phase::ProceedSent;
             }
             // RFC 6120 §5.4.2.2: STARTTLS that was not offered fails, and
             // the server closes the stream.

@@ -43,8 +43,15 @@ impl Script {
     }
 
     fn feed(&mut self, s: &str) {
-        self.server.handle_input(self.now, s.as_bytes());
-        self.drain();
+        let mut rest = s.as_bytes();
+        loop {
+            let taken = self.server.handle_input(self.now, rest);
+            rest = &rest[taken..];
+            self.drain();
+            if rest.is_empty() {
+                break;
+            }
+        }
     }
 
     fn drain(&mut self) {
@@ -247,8 +254,7 @@ fn hardening_29_plaintext_pipelined_after_starttls_is_never_processed() {
             _ => {
                 s.feed(starttls);
                 for b in injected.as_bytes() {
-                    s.server.handle_input(s.now, core::slice::from_ref(b));
-                    s.drain();
+                    s.feed(core::str::from_utf8(core::slice::from_ref(b)).unwrap());
                 }
             }
         }

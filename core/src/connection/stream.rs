@@ -12,6 +12,22 @@ use crate::stanza::StreamError;
 use crate::time::Timestamp;
 use crate::xml::{Element, Limits, Namespace, StreamEvent, StreamReader, StreamWriter};
 
+/// How many events may wait before input stops being parsed: one
+/// `handle_input` never queues more than this (plus what a single frame
+/// causes), so a burst cannot fill memory with events (HARDENING 32).
+const MAX_QUEUED_EVENTS: usize = 64;
+/// How many bytes of input may be parsed into waiting events before
+/// parsing stops, whatever their count.
+const MAX_QUEUED_INPUT: u64 = 64 * 1024;
+/// Input is fed to the reader in pieces of at most this size, so the
+/// reader never holds much more than one unfinished stanza.
+const INPUT_SLICE: usize = 8 * 1024;
+/// Buffers above this capacity are given back once drained, so a burst
+/// leaves no lasting footprint (HARDENING 32).
+const RETAINED_CAPACITY: usize = 4 * 1024;
+/// Likewise for the event queue, in events.
+const RETAINED_EVENTS: usize = 16;
+
 /// `E` is the role's event type; the stream only ever creates its final
 /// `Closed`.
 pub(crate) struct XmlStream<E> {
@@ -24,6 +40,8 @@ pub(crate) struct XmlStream<E> {
     scratch: String,
     content_ns: Namespace,
     events: VecDeque<E>,
+    /// The reader's offset when the event queue was last empty.
+    parsed_mark: u64,
     /// `Closed` has been queued: no more events, no more input.
     closed: bool,
     /// Our `</stream:stream>` is written: nothing more may follow it.
@@ -44,6 +62,7 @@ impl<E: From<CloseReason>> XmlStream<E> {
             scratch: String::new(),
             content_ns,
             events: VecDeque::new(),
+            parsed_mark: 0,
             closed: false,
             sent_close: false,
             last_rx: now,
@@ -62,6 +81,9 @@ impl<E: From<CloseReason>> XmlStream<E> {
         }
         self.tx.extend_from_slice(self.scratch.as_bytes());
         self.scratch.clear();
+        if self.scratch.capacity() > RETAINED_CAPACITY {
+            self.scratch = String::new();
+        }
         self.last_tx = now;
     }
 
@@ -141,11 +163,43 @@ impl<E: From<CloseReason>> XmlStream<E> {
     /// then the stream must end rather than grow. "Far more" is twice the
     /// limit, and at least 64 KiB over it, so negotiation under a tiny
     /// limit is never cut.
+    ///
+    /// `Ok(None)` also when enough events wait to be polled
+    /// ([`XmlStream::has_room`]): the rest is parsed once they are.
     pub(crate) fn next_input(&mut self) -> Result<Option<StreamEvent>, ProtocolError> {
+        if !self.has_room() {
+            return Ok(None);
+        }
         if self.pending_tx().len() > self.max_backlog() {
             return Err(ProtocolError::OutboundBacklog);
         }
         self.reader.next_event().map_err(ProtocolError::Xml)
+    }
+
+    /// Whether more input may be parsed now: the event queue is below its
+    /// bounds (or empty), and the connection is not closed.
+    pub(crate) fn has_room(&mut self) -> bool {
+        if self.closed {
+            return false;
+        }
+        if self.events.is_empty() {
+            self.parsed_mark = self.reader.offset();
+            return true;
+        }
+        self.events.len() < MAX_QUEUED_EVENTS && self.reader.offset() - self.parsed_mark < MAX_QUEUED_INPUT
+    }
+
+    /// Feeds the reader the next piece of `data[*taken..]`; false when
+    /// there is nothing left to feed.
+    pub(crate) fn feed_slice(&mut self, data: &[u8], taken: &mut usize) -> bool {
+        let rest = &data[*taken..];
+        if rest.is_empty() {
+            return false;
+        }
+        let n = rest.len().min(INPUT_SLICE);
+        self.reader.feed(&rest[..n]);
+        *taken += n;
+        true
     }
 
     /// See [`XmlStream::next_input`].
@@ -162,6 +216,9 @@ impl<E: From<CloseReason>> XmlStream<E> {
         if self.tx_start == self.tx.len() {
             self.tx.clear();
             self.tx_start = 0;
+            if self.tx.capacity() > RETAINED_CAPACITY {
+                self.tx = Vec::new();
+            }
         }
     }
 
@@ -184,6 +241,15 @@ impl<E: From<CloseReason>> XmlStream<E> {
     }
 
     pub(crate) fn poll_event(&mut self) -> Option<E> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if self.events.is_empty() && self.events.capacity() > RETAINED_EVENTS {
+            self.events = VecDeque::new();
+        }
+        event
+    }
+
+    /// True when no event waits: the role may parse more buffered input.
+    pub(crate) fn events_drained(&self) -> bool {
+        self.events.is_empty()
     }
 }

@@ -88,8 +88,20 @@ impl Harness {
     }
 
     fn feed(&mut self, s: &str) {
-        self.client.handle_input(self.now, s.as_bytes());
-        self.drain();
+        self.feed_bytes(s.as_bytes());
+    }
+
+    /// Offers `bytes` until the client took them all, draining in between
+    /// as a driver does.
+    fn feed_bytes(&mut self, mut bytes: &[u8]) {
+        loop {
+            let taken = self.client.handle_input(self.now, bytes);
+            bytes = &bytes[taken..];
+            self.drain();
+            if bytes.is_empty() {
+                break;
+            }
+        }
     }
 
     fn tls(&mut self, binding: ChannelBinding) {

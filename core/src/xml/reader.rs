@@ -374,6 +374,22 @@ impl StreamReader {
         });
     }
 
+    /// Once everything received is consumed, forgets it, and gives back
+    /// the capacity a burst left behind, so a connection returns to its
+    /// idle size (HARDENING 32).
+    fn release_if_drained(&mut self) {
+        const KEEP: usize = 4 * 1024;
+        if self.pos == self.buf.len() && self.pos > 0 {
+            self.base += self.pos as u64;
+            self.buf.clear();
+            self.pos = 0;
+            self.scan = 0;
+            if self.buf.capacity() > KEEP {
+                self.buf = String::new();
+            }
+        }
+    }
+
     /// Drops consumed text once it is at least as long as what remains, so
     /// each byte is moved at most once on average.
     fn compact(&mut self) {
@@ -410,6 +426,7 @@ impl StreamReader {
                 if let Some(e) = self.deferred_error.take() {
                     return Err(e);
                 }
+                self.release_if_drained();
                 return Ok(None);
             };
             if let Some(ev) = self.process(construct)? {

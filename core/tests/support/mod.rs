@@ -287,10 +287,20 @@ impl Pair {
                     self.cut = true;
                 }
                 self.crossed += piece.len();
-                if to_server {
-                    self.server.handle_input(self.now, &piece);
-                } else {
-                    self.client.handle_input(self.now, &piece);
+                // A driver offers what was not taken again once the events
+                // waiting are handled.
+                let mut rest = piece.as_slice();
+                loop {
+                    let taken = if to_server {
+                        self.server.handle_input(self.now, rest)
+                    } else {
+                        self.client.handle_input(self.now, rest)
+                    };
+                    rest = &rest[taken..];
+                    if rest.is_empty() {
+                        break;
+                    }
+                    self.collect();
                 }
                 progress = true;
                 if self.cut {

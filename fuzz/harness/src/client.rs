@@ -153,7 +153,7 @@ pub fn binding() -> ChannelBinding {
 
 impl Connection for App {
     type Event = Event;
-    fn input(&mut self, now: Timestamp, data: &[u8]) {
+    fn input(&mut self, now: Timestamp, data: &[u8]) -> usize {
         self.client.handle_input(now, data)
     }
     fn eof(&mut self, now: Timestamp) {

@@ -38,7 +38,8 @@ pub(crate) fn decode<'a, C: Arbitrary<'a> + Default, O: Arbitrary<'a>>(data: &'a
 /// One role's connection as the driver sees it.
 pub(crate) trait Connection {
     type Event: Debug;
-    fn input(&mut self, now: Timestamp, data: &[u8]);
+    /// Returns how many bytes the connection took.
+    fn input(&mut self, now: Timestamp, data: &[u8]) -> usize;
     fn eof(&mut self, now: Timestamp);
     fn timeout(&mut self, now: Timestamp);
     fn next_timeout(&self) -> Option<Timestamp>;
@@ -110,17 +111,36 @@ impl<C: Connection> Driver<C> {
         self.conn.consume_tx(n);
     }
 
+    /// Delivers one read, offering what was not taken again after the
+    /// events are polled, as every driver must: a connection takes less
+    /// only while events wait (and then it takes more once they are
+    /// polled), and never more than it was given.
     pub(crate) fn read(&mut self, data: &[u8]) {
         let backlogged = !self.closed && self.conn.pending_tx().len() > self.conn.max_backlog();
-        self.conn.input(self.now, data);
-        self.settle();
+        let mut rest = data;
+        loop {
+            let taken = self.conn.input(self.now, rest);
+            assert!(taken <= rest.len(), "took {taken} of {} bytes", rest.len());
+            rest = &rest[taken..];
+            if rest.is_empty() {
+                self.settle();
+                break;
+            }
+            let Some(event) = self.conn.poll_event() else {
+                panic!("{} bytes refused with no event waiting", rest.len());
+            };
+            assert!(!self.closed, "event after Closed: {event:?}");
+            self.closed = C::is_closed_event(&event);
+            self.conn.react(self.now, &event);
+            self.settle();
+        }
         if backlogged {
             assert!(self.closed, "read on with {} bytes unread by the peer", self.conn.pending_tx().len());
         }
         if self.closed {
             // A closed connection takes no more input and says nothing.
             let pending = self.conn.pending_tx().len();
-            self.conn.input(self.now, b"<message/>");
+            assert_eq!(self.conn.input(self.now, b"<message/>"), 10, "a closed connection discards input");
             assert!(self.conn.poll_event().is_none(), "events after Closed");
             assert_eq!(self.conn.pending_tx().len(), pending, "output after Closed");
         }

@@ -129,7 +129,7 @@ fn stored() -> Vec<ScramStored> {
 
 impl Connection for App {
     type Event = ServerEvent;
-    fn input(&mut self, now: Timestamp, data: &[u8]) {
+    fn input(&mut self, now: Timestamp, data: &[u8]) -> usize {
         self.server.handle_input(now, data)
     }
     fn eof(&mut self, now: Timestamp) {
