@@ -184,7 +184,13 @@ impl Component {
             match self.stream.next_input() {
                 Ok(Some(StreamEvent::Open(header))) => match (self.phase, check_header(&header)) {
                     (Phase::AwaitingHeader, Ok(())) => {
-                        let id = header.root.attr("id").unwrap_or_default();
+                        // Without an id the digest would be the same on
+                        // every connection: a replayable password.
+                        let Some(id) = header.root.attr("id").filter(|id| !id.is_empty()) else {
+                            let condition = StreamErrorCondition::BadFormat;
+                            self.fail(now, ProtocolError::Header { condition, detail: "no stream id" });
+                            continue;
+                        };
                         let digest = handshake_digest(id, &self.config.secret);
                         let handshake = Element::new("handshake", ns::COMPONENT_ACCEPT).with_text(&digest);
                         if let Ok(h) = handshake {
@@ -287,11 +293,42 @@ fn second_header() -> ProtocolError {
     ProtocolError::Header { condition: StreamErrorCondition::NotWellFormed, detail: "a second stream header" }
 }
 
+/// A component the server accepts.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct ComponentAccount {
+    /// The component's domain.
+    pub domain: String,
+    /// The secret it shares with the server.
+    pub secret: String,
+    /// Whether its stanzas may come from subdomains of `domain` too (a
+    /// gateway that serves `*.domain`). Off: one component must not speak
+    /// for another one below it (HARDENING 33).
+    pub subdomains: bool,
+}
+
+impl ComponentAccount {
+    /// A component allowed its own domain only.
+    pub fn new(domain: impl Into<String>, secret: impl Into<String>) -> ComponentAccount {
+        ComponentAccount { domain: domain.into(), secret: secret.into(), subdomains: false }
+    }
+}
+
+impl core::fmt::Debug for ComponentAccount {
+    /// Never shows the secret.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ComponentAccount")
+            .field("domain", &self.domain)
+            .field("subdomains", &self.subdomains)
+            .finish_non_exhaustive()
+    }
+}
+
 /// How a [`ComponentServer`] accepts components.
 #[derive(Clone, Debug)]
 pub struct ComponentServerConfig {
-    /// The components it accepts: (domain, shared secret).
-    pub components: Vec<(String, String)>,
+    /// The components it accepts.
+    pub components: Vec<ComponentAccount>,
     /// Limits on what a component may make us hold.
     pub limits: Limits,
     /// Bytes queued before sends are refused.
@@ -306,7 +343,7 @@ impl ComponentServerConfig {
     /// Accepts one component.
     pub fn new(domain: impl Into<String>, secret: impl Into<String>) -> ComponentServerConfig {
         ComponentServerConfig {
-            components: alloc::vec![(domain.into(), secret.into())],
+            components: alloc::vec![ComponentAccount::new(domain, secret)],
             limits: Limits::default(),
             max_outbound_bytes: 1 << 20,
             pre_auth_timeout: Duration::from_secs(60),
@@ -323,7 +360,8 @@ pub struct ComponentServer {
     phase: Phase,
     opened: bool,
     stream_id: String,
-    component: Option<(BareJid, String)>,
+    /// The component the header named, once it is known.
+    component: Option<(BareJid, ComponentAccount)>,
     pre_auth_deadline: Option<Timestamp>,
     close_deadline: Option<Timestamp>,
 }
@@ -383,14 +421,29 @@ impl ComponentServer {
         self.stream.is_closed()
     }
 
-    fn open(&mut self, now: Timestamp, domain: &str) {
+    /// Writes our header once; `from` only once the component named a
+    /// domain we serve, so that nothing before that reveals which
+    /// components exist (HARDENING 33).
+    fn open(&mut self, now: Timestamp) {
         if self.opened {
             return;
         }
         self.opened = true;
         self.stream_id = self.entropy.stream_id();
+        if self.stream_id.is_empty() {
+            // An empty id would make every digest the same (XEP-0114 §3).
+            let mut bytes = [0u8; 16];
+            self.entropy.fill(&mut bytes);
+            self.stream_id = bytes.iter().fold(String::new(), |mut hex, b| {
+                let _ = write!(hex, "{b:02x}");
+                hex
+            });
+        }
         let mut root = Element::new("stream", ns::STREAMS);
-        let _ = root.set_attr("from", domain).and_then(|()| root.set_attr("id", self.stream_id.as_str()));
+        let from = self.component.as_ref().map(|(d, _)| d.as_str());
+        let _ = from
+            .map_or(Ok(()), |from| root.set_attr("from", from))
+            .and_then(|()| root.set_attr("id", self.stream_id.as_str()));
         self.stream.open(now, &root);
     }
 
@@ -437,14 +490,14 @@ impl ComponentServer {
         }
         let to = header.root.attr("to").and_then(|t| BareJid::new(t).ok());
         let known = to.as_ref().and_then(|to| {
-            self.config.components.iter().find(|(d, _)| d == to.as_str()).map(|(_, s)| (to.clone(), s.clone()))
+            self.config.components.iter().find(|a| a.domain == to.as_str()).map(|a| (to.clone(), a.clone()))
         });
-        let Some((domain, secret)) = known else {
+        let Some(known) = known else {
             let condition = StreamErrorCondition::HostUnknown;
             return self.fail(now, ProtocolError::Header { condition, detail: "no such component" });
         };
-        self.open(now, domain.as_str());
-        self.component = Some((domain, secret));
+        self.component = Some(known);
+        self.open(now);
         self.phase = Phase::AwaitingHandshake;
     }
 
@@ -456,8 +509,8 @@ impl ComponentServer {
         }
         match self.phase {
             Phase::AwaitingHandshake if el.is("handshake", ns::COMPONENT_ACCEPT) => {
-                let Some((domain, secret)) = self.component.clone() else { return };
-                let expected = handshake_digest(&self.stream_id, &secret);
+                let Some((domain, account)) = self.component.clone() else { return };
+                let expected = handshake_digest(&self.stream_id, &account.secret);
                 let given = el.text();
                 if constant_time_eq(given.trim().as_bytes(), expected.as_bytes()) {
                     self.stream.write(now, &Element::new("handshake", ns::COMPONENT_ACCEPT));
@@ -485,11 +538,11 @@ impl ComponentServer {
                 return self.fail(now, ProtocolError::Unexpected { name, ns });
             }
         };
-        let Some((domain, _)) = &self.component else { return };
+        let Some((domain, account)) = &self.component else { return };
         let (Some(from), Some(_)) = (stanza.from(), stanza.to()) else {
             return self.fail(now, ProtocolError::ImproperAddressing);
         };
-        if !within(from, domain) {
+        if !within(from, domain, account.subdomains) {
             return self.fail(now, ProtocolError::InvalidFrom);
         }
         self.stream.push_event(ComponentEvent::Stanza(stanza));
@@ -512,8 +565,7 @@ impl ComponentServer {
             return self.stream.finish(CloseReason::Timeout(TimeoutKind::Close));
         }
         if self.pre_auth_deadline.is_some_and(|d| d <= now) {
-            let domain = self.config.components.first().map(|(d, _)| d.clone()).unwrap_or_default();
-            self.open(now, &domain);
+            self.open(now);
             self.stream.write_stream_error(now, &StreamError::new(StreamErrorCondition::ConnectionTimeout));
             self.phase = Phase::Closed;
             self.stream.finish(CloseReason::Timeout(TimeoutKind::PreAuth));
@@ -541,8 +593,7 @@ impl ComponentServer {
     }
 
     fn fail(&mut self, now: Timestamp, reason: ProtocolError) {
-        let domain = self.config.components.first().map(|(d, _)| d.clone()).unwrap_or_default();
-        self.open(now, &domain);
+        self.open(now);
         let condition = reason.condition().unwrap_or(StreamErrorCondition::UndefinedCondition);
         self.stream.write_stream_error(now, &StreamError::new(condition));
         self.phase = Phase::Closed;
@@ -550,10 +601,11 @@ impl ComponentServer {
     }
 }
 
-/// True if `jid` is the component's domain or a subdomain of it.
-fn within(jid: &Jid, domain: &BareJid) -> bool {
+/// True if `jid` is at the component's domain, or (when allowed) at a
+/// subdomain of it.
+fn within(jid: &Jid, domain: &BareJid, subdomains: bool) -> bool {
     let d = jid.domain();
-    d == domain.domain() || d.strip_suffix(domain.domain()).is_some_and(|prefix| prefix.ends_with('.'))
+    d == domain.domain() || (subdomains && d.strip_suffix(domain.domain()).is_some_and(|prefix| prefix.ends_with('.')))
 }
 
 #[cfg(test)]
@@ -646,7 +698,17 @@ mod tests {
         assert!(
             matches!(events_c(&mut c).as_slice(), [ComponentEvent::Closed(CloseReason::StreamError(e))] if e.condition == StreamErrorCondition::HostUnknown)
         );
-        let _ = events_s(&mut s);
+        // The server refused it, and says why.
+        assert!(
+            matches!(
+                events_s(&mut s).as_slice(),
+                [ComponentEvent::Closed(CloseReason::Protocol(ProtocolError::Header {
+                    condition: StreamErrorCondition::HostUnknown,
+                    ..
+                }))]
+            ),
+            "the server refused the unknown component"
+        );
     }
 
     #[test]
@@ -688,12 +750,98 @@ mod tests {
         assert!(out.contains("<connection-timeout"), "{out}");
     }
 
+    fn component_pair(server: ComponentServerConfig) -> (Component, ComponentServer) {
+        let now = Timestamp::ZERO;
+        let c = Component::new(ComponentConfig::new(BareJid::new("plays.shakespeare.lit").unwrap(), "secret"), now);
+        let s = ComponentServer::new(server, Box::new(Seeded::new(4)), now).unwrap();
+        (c, s)
+    }
+
+    fn from_sub(c: &mut Component) -> Stanza {
+        let mut m = Message::chat(Jid::new("juliet@capulet.lit").unwrap(), "from below");
+        m.from = Some(Jid::new("ghost@muc.plays.shakespeare.lit").unwrap());
+        let _ = c;
+        Stanza::Message(m)
+    }
+
+    /// One component must not speak for another one below its domain:
+    /// `from` must be the component's own domain unless subdomains are
+    /// configured for it.
+    #[test]
+    fn hardening_33_a_component_cannot_send_from_a_subdomain_unless_configured() {
+        let now = Timestamp::ZERO;
+        let (mut c, mut s) = component_pair(ComponentServerConfig::new("plays.shakespeare.lit", "secret"));
+        pump(&mut c, &mut s, now);
+        let _ = (events_c(&mut c), events_s(&mut s));
+        let stanza = from_sub(&mut c);
+        c.send(now, &stanza).unwrap();
+        pump(&mut c, &mut s, now);
+        assert_eq!(events_s(&mut s), [ComponentEvent::Closed(CloseReason::Protocol(ProtocolError::InvalidFrom))]);
+
+        let mut config = ComponentServerConfig::new("plays.shakespeare.lit", "secret");
+        config.components[0].subdomains = true;
+        let (mut c, mut s) = component_pair(config);
+        pump(&mut c, &mut s, now);
+        let _ = (events_c(&mut c), events_s(&mut s));
+        let stanza = from_sub(&mut c);
+        c.send(now, &stanza).unwrap();
+        pump(&mut c, &mut s, now);
+        assert_eq!(events_s(&mut s), [ComponentEvent::Stanza(stanza)]);
+    }
+
+    /// Without a stream id the digest is SHA-1 of the secret alone, the
+    /// same on every connection: a replayable password. The component
+    /// refuses to send it.
+    #[test]
+    fn hardening_33_a_component_sends_no_handshake_without_a_stream_id() {
+        let now = Timestamp::ZERO;
+        let mut c = Component::new(ComponentConfig::new(BareJid::new("plays.shakespeare.lit").unwrap(), "secret"), now);
+        c.consume_tx(c.pending_tx().len());
+        let header = "<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' from='plays.shakespeare.lit'>";
+        assert_eq!(c.handle_input(now, header.as_bytes()), header.len());
+        let out = String::from_utf8(c.pending_tx().to_vec()).unwrap();
+        assert!(!out.contains("handshake"), "{out}");
+        assert!(!out.contains(&handshake_digest("", "secret")), "{out}");
+        assert!(matches!(
+            events_c(&mut c).as_slice(),
+            [ComponentEvent::Closed(CloseReason::Protocol(ProtocolError::Header { .. }))]
+        ));
+    }
+
+    /// Before a component has named a domain the server knows, nothing the
+    /// server writes names one of its components.
+    #[test]
+    fn hardening_33_errors_before_the_handshake_name_no_configured_component() {
+        let now = Timestamp::ZERO;
+        let config = || ComponentServerConfig::new("secret-service.shakespeare.lit", "secret");
+        // A header for an unknown component.
+        let mut s = ComponentServer::new(config(), Box::new(Seeded::new(4)), now).unwrap();
+        let header = "<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='guess.shakespeare.lit'>";
+        assert_eq!(s.handle_input(now, header.as_bytes()), header.len());
+        let out = String::from_utf8(s.pending_tx().to_vec()).unwrap();
+        assert!(out.contains("<host-unknown"), "{out}");
+        assert!(!out.contains("secret-service"), "{out}");
+        // Garbage before any header.
+        let mut s = ComponentServer::new(config(), Box::new(Seeded::new(4)), now).unwrap();
+        assert_eq!(s.handle_input(now, b"<x/>"), 4);
+        let out = String::from_utf8(s.pending_tx().to_vec()).unwrap();
+        assert!(out.contains("stream:error") && !out.contains("secret-service"), "{out}");
+        // Silence until the pre-auth deadline.
+        let mut s = ComponentServer::new(config(), Box::new(Seeded::new(4)), now).unwrap();
+        let deadline = s.poll_timeout().unwrap();
+        s.handle_timeout(deadline);
+        let out = String::from_utf8(s.pending_tx().to_vec()).unwrap();
+        assert!(out.contains("<connection-timeout") && !out.contains("secret-service"), "{out}");
+    }
+
     #[test]
     fn within_accepts_the_domain_and_its_subdomains_only() {
         let d = BareJid::new("plays.lit").unwrap();
-        assert!(within(&Jid::new("a@plays.lit/x").unwrap(), &d));
-        assert!(within(&Jid::new("a@sub.plays.lit").unwrap(), &d));
-        assert!(!within(&Jid::new("a@evilplays.lit").unwrap(), &d));
-        assert!(!within(&Jid::new("plays.lit.evil").unwrap(), &d));
+        for subdomains in [false, true] {
+            assert!(within(&Jid::new("a@plays.lit/x").unwrap(), &d, subdomains));
+            assert_eq!(within(&Jid::new("a@sub.plays.lit").unwrap(), &d, subdomains), subdomains);
+            assert!(!within(&Jid::new("a@evilplays.lit").unwrap(), &d, subdomains));
+            assert!(!within(&Jid::new("plays.lit.evil").unwrap(), &d, subdomains));
+        }
     }
 }

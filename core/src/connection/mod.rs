@@ -34,7 +34,8 @@ mod stream;
 
 pub use client::{Client, ClientConfig, SendFrom, TlsMode};
 pub use component::{
-    Component, ComponentConfig, ComponentEvent, ComponentServer, ComponentServerConfig, handshake_digest,
+    Component, ComponentAccount, ComponentConfig, ComponentEvent, ComponentServer, ComponentServerConfig,
+    handshake_digest,
 };
 pub use iq::IqResponse;
 pub use server::{
