@@ -85,9 +85,18 @@ impl Origin {
         Timestamp(instant.saturating_duration_since(self.0))
     }
 
-    /// The instant of `timestamp`, for arming a runtime timer.
+    /// The instant of `timestamp`, for arming a runtime timer. A timestamp
+    /// beyond what `Instant` can hold (a saturated "never" deadline) maps
+    /// to the farthest instant it can, never less than a century ahead
+    /// where the platform allows.
     pub fn instant(&self, timestamp: Timestamp) -> std::time::Instant {
-        self.0 + timestamp.0
+        let mut offset = timestamp.0;
+        loop {
+            if let Some(at) = self.0.checked_add(offset) {
+                return at;
+            }
+            offset /= 2;
+        }
     }
 }
 
@@ -119,5 +128,19 @@ mod tests {
         assert_eq!(origin.timestamp(later), Timestamp::from_millis(250));
         assert_eq!(origin.instant(Timestamp::from_millis(250)), later);
         assert_eq!(origin.timestamp(base), Timestamp::ZERO);
+    }
+
+    /// A deadline "never" (a timeout of `Duration::MAX`, saturated) must
+    /// map to some far future instant, not panic in the driver.
+    #[cfg(feature = "std")]
+    #[test]
+    #[allow(clippy::disallowed_methods)]
+    fn origin_maps_a_saturated_deadline_to_the_far_future() {
+        let base = std::time::Instant::now();
+        let origin = Origin::new(base);
+        let never = Timestamp::ZERO + Duration::MAX;
+        let at = origin.instant(never);
+        assert!(at > base + Duration::from_secs(365 * 24 * 3600), "{:?}", at - base);
+        assert!(origin.instant(never) >= origin.instant(Timestamp::from_elapsed(Duration::from_secs(1 << 40))));
     }
 }

@@ -466,11 +466,15 @@ impl Client {
                 // Requests are tracked so their answers can be matched.
                 return self.send_request(now, iq.clone(), self.config.iq_timeout).map(|_| ());
             }
-            // An answer written by hand settles the request it answers.
-            self.owed.take(&iq.id, iq.to.as_ref());
         }
         let el = stanza.to_element(self.stream.content_ns()).map_err(SendError::InvalidXml)?;
-        self.stream.send(now, &el)
+        self.stream.send(now, &el)?;
+        if let Stanza::Iq(iq) = stanza {
+            // An answer written by hand settles the request it answers,
+            // once it is on its way.
+            self.owed.take(&iq.id, iq.to.as_ref());
+        }
+        Ok(())
     }
 
     /// Sends a message.
@@ -519,6 +523,9 @@ impl Client {
         if iq.id.is_empty() {
             iq.id = self.entropy.stanza_id();
         }
+        if self.outstanding.contains_id(&iq.id) {
+            return Err(SendError::DuplicateId);
+        }
         let el = iq.to_element(self.stream.content_ns()).map_err(SendError::InvalidXml)?;
         self.stream.send(now, &el)?;
         let pending = Pending { id: iq.id.clone(), to: iq.to, deadline: now + timeout, purpose: Purpose::Application };
@@ -536,7 +543,7 @@ impl Client {
         response: Result<Option<Element>, StanzaError>,
     ) -> Result<(), SendError> {
         self.check_online()?;
-        if !self.owed.take(&request.id, request.from.as_ref()) {
+        if !self.owed.contains(&request.id, request.from.as_ref()) {
             return Err(SendError::UnknownRequest);
         }
         let answer = match response {
@@ -546,6 +553,7 @@ impl Client {
         let el = answer.to_element(self.stream.content_ns()).map_err(SendError::InvalidXml)?;
         // Answers are owed: they go out even when the buffer is full.
         self.stream.write(now, &el);
+        self.owed.take(&request.id, request.from.as_ref());
         Ok(())
     }
 

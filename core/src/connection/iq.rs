@@ -95,6 +95,11 @@ impl Outstanding {
         expired
     }
 
+    /// True if a request with this id awaits its answer.
+    pub(crate) fn contains_id(&self, id: &str) -> bool {
+        self.pending.iter().any(|p| p.id == id)
+    }
+
     pub(crate) fn has_purpose(&self, purpose: Purpose) -> bool {
         self.pending.iter().any(|p| p.purpose == purpose)
     }

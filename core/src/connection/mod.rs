@@ -305,6 +305,10 @@ pub enum SendError {
     /// Only get and set IQs can be sent as requests.
     #[error("only get and set IQs are requests")]
     NotARequest,
+    /// A request with this id still awaits its answer: the two answers
+    /// could not be told apart.
+    #[error("a request with this id is already waiting for its answer")]
+    DuplicateId,
 }
 
 /// Why a configuration was refused.

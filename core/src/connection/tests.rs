@@ -13,7 +13,7 @@ use crate::condition::{SaslCondition, StanzaErrorCondition};
 use crate::entropy::Seeded;
 use crate::jid::Jid;
 use crate::sasl::{ChannelBinding, ChannelBindingPolicy, ChannelBindingType, Credentials, ScramError};
-use crate::stanza::{IqKind, Message, Presence, Stanza};
+use crate::stanza::{Iq, IqKind, Message, Presence, Stanza, StanzaError};
 use crate::time::Timestamp;
 use crate::xml::Element;
 
@@ -1062,4 +1062,75 @@ fn hardening_31_an_online_client_has_no_negotiation_deadline() {
     assert_eq!(h.client.poll_timeout(), None);
     h.advance(Duration::from_secs(3600));
     assert_eq!(h.closed(), None);
+}
+
+/// A request delivered to the application.
+fn owed_request(h: &mut Harness) -> Iq {
+    h.feed("<iq from='romeo@example.net/orchard' id='q1' type='get'><query xmlns='urn:example:q'/></iq>");
+    let events = h.events();
+    let [Event::IqRequest(iq)] = events.as_slice() else { panic!("{events:?}") };
+    iq.clone()
+}
+
+/// An answer that cannot be sent must leave the request owed, so the
+/// application can still answer it (RFC 6120 §8.2.3: every get/set is
+/// answered).
+#[test]
+fn rfc6120_8_2_3_a_failed_answer_leaves_the_request_owed() {
+    let mut h = Harness::new(config(), entropy());
+    h.online();
+    let request = owed_request(&mut h);
+    // respond_iq with an answer XML cannot carry.
+    let mut bad = StanzaError::new(StanzaErrorCondition::Gone);
+    bad.condition_text = Some("xmpp:\u{1}".into());
+    assert!(matches!(h.client.respond_iq(h.now, &request, Err(bad.clone())), Err(SendError::InvalidXml(_))));
+    // send with the same answer written by hand.
+    let answer = Stanza::Iq(request.error_for(bad));
+    assert!(matches!(h.client.send(h.now, &answer), Err(SendError::InvalidXml(_))));
+    assert_eq!(h.client.respond_iq(h.now, &request, Ok(None)), Ok(()), "still owed");
+    assert_eq!(h.client.respond_iq(h.now, &request, Ok(None)), Err(SendError::UnknownRequest), "answered once");
+}
+
+#[test]
+fn rfc6120_8_2_3_an_answer_refused_for_a_full_buffer_leaves_the_request_owed() {
+    let mut c = config();
+    c.max_outbound_bytes = 64;
+    let mut h = Harness::new(c, entropy());
+    h.online();
+    let request = owed_request(&mut h);
+    // Fill the outbound buffer without draining it.
+    let mut filled = 0;
+    while h.client.send_message(h.now, &Message::chat(jid("romeo@example.net"), "x")).is_ok() {
+        filled += 1;
+        assert!(filled < 100);
+    }
+    let answer = Stanza::Iq(request.result_for(None));
+    assert_eq!(h.client.send(h.now, &answer), Err(SendError::OutboundFull));
+    h.drain();
+    assert_eq!(h.client.respond_iq(h.now, &request, Ok(None)), Ok(()), "still owed once the buffer drained");
+    assert_eq!(h.client.respond_iq(h.now, &request, Ok(None)), Err(SendError::UnknownRequest));
+}
+
+/// Two requests with one id cannot both be matched to their responses.
+#[test]
+fn hardening_19_a_request_id_already_pending_is_refused() {
+    let mut h = Harness::new(config(), entropy());
+    h.online();
+    let iq = |to: &str| Iq {
+        to: Some(jid(to)),
+        from: None,
+        id: "dup".into(),
+        lang: None,
+        kind: IqKind::Get(Element::new("query", "urn:example:q")),
+    };
+    assert_eq!(h.client.send_request(h.now, iq("romeo@example.net/orchard"), Duration::from_secs(5)), Ok("dup".into()));
+    assert_eq!(
+        h.client.send_request(h.now, iq("benvolio@example.net"), Duration::from_secs(5)),
+        Err(SendError::DuplicateId)
+    );
+    assert_eq!(h.client.send(h.now, &Stanza::Iq(iq("romeo@example.net/orchard"))), Err(SendError::DuplicateId));
+    // Once answered, the id is free again.
+    h.feed("<iq from='romeo@example.net/orchard' id='dup' type='result'/>");
+    assert!(matches!(h.events().as_slice(), [Event::IqResponse(_)]));
+    assert!(h.client.send_request(h.now, iq("benvolio@example.net"), Duration::from_secs(5)).is_ok());
 }

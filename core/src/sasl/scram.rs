@@ -554,9 +554,12 @@ pub fn ssdp_hash(hash: ScramHash, mechanisms: &[String], cb_types: Option<&[Stri
     B64.encode(hash.hash(s.as_bytes()))
 }
 
-/// Compares in time independent of where the inputs differ.
+/// Compares in time independent of where the inputs differ (only the
+/// lengths may show), with `subtle`'s barriers so the optimiser cannot
+/// turn it back into an early-exit comparison.
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 /// Where a password comes from for the client.

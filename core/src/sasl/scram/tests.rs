@@ -293,3 +293,17 @@ fn server_and_client_agree_with_channel_binding_and_ssdp() {
         assert_eq!(other.finish(&fin), Err(ScramError::ChannelBinding));
     }
 }
+
+#[test]
+fn constant_time_eq_compares_whole_values() {
+    assert!(constant_time_eq(b"", b""));
+    assert!(constant_time_eq(&[7; 64], &[7; 64]));
+    let mut last = [7u8; 64];
+    last[63] = 8;
+    assert!(!constant_time_eq(&[7; 64], &last), "a difference in the last byte");
+    let mut first = [7u8; 64];
+    first[0] = 0;
+    assert!(!constant_time_eq(&[7; 64], &first), "a difference in the first byte");
+    assert!(!constant_time_eq(&[7; 64], &[7; 63]), "a prefix is not equal");
+    assert!(!constant_time_eq(b"", b"x"));
+}
