@@ -461,11 +461,11 @@ impl Client {
     /// Sends a stanza. `Online` only.
     pub fn send(&mut self, now: Timestamp, stanza: &Stanza) -> Result<(), SendError> {
         self.check_online()?;
-        if let Stanza::Iq(iq) = stanza {
-            if iq.kind.is_request() {
-                // Requests are tracked so their answers can be matched.
-                return self.send_request(now, iq.clone(), self.config.iq_timeout).map(|_| ());
-            }
+        if let Stanza::Iq(iq) = stanza
+            && iq.kind.is_request()
+        {
+            // Requests are tracked so their answers can be matched.
+            return self.send_request(now, iq.clone(), self.config.iq_timeout).map(|_| ());
         }
         let el = stanza.to_element(self.stream.content_ns()).map_err(SendError::InvalidXml)?;
         self.stream.send(now, &el)?;
