@@ -119,6 +119,9 @@ pub struct Pair {
     pub server_binding: ChannelBinding,
     client_tls: bool,
     server_tls: bool,
+    /// Everything each side wrote, in order.
+    pub client_wrote: Vec<u8>,
+    pub server_wrote: Vec<u8>,
     /// Received stanzas, in order (kept apart from the other events).
     pub to_server: Vec<sxmpp::stanza::Stanza>,
     pub to_client: Vec<sxmpp::stanza::Message>,
@@ -156,6 +159,8 @@ impl Pair {
             server_binding: ChannelBinding::none(),
             client_tls: false,
             server_tls: false,
+            client_wrote: Vec::new(),
+            server_wrote: Vec::new(),
             to_server: Vec::new(),
             to_client: Vec::new(),
         }
@@ -221,6 +226,11 @@ impl Pair {
                 continue;
             }
             progress = true;
+            if client_side {
+                self.client_wrote.extend_from_slice(&tx);
+            } else {
+                self.server_wrote.extend_from_slice(&tx);
+            }
             let mut bytes = tx.clone();
             if client_side && let Some((start, end)) = self.link.drop_c2s {
                 let base = wire.written;
