@@ -88,7 +88,10 @@ fn closed(reason: &CloseReason) -> Named {
             Some(c) => vec![closed(&["error", c.as_str()])],
             None => vec![closed(&["error"])],
         },
-        CloseReason::Timeout(TimeoutKind::PreAuth) => vec![closed(&["error", "connection-timeout"])],
+        // Every deadline but the close handshake's says why it closed.
+        CloseReason::Timeout(TimeoutKind::PreAuth | TimeoutKind::Negotiation | TimeoutKind::Ping) => {
+            vec![closed(&["error", "connection-timeout"])]
+        }
         CloseReason::Timeout(_) => vec![closed(&["error"])],
         _ => vec![closed(&["error"])],
     }

@@ -414,8 +414,9 @@ impl Client {
             return self.stream.finish(CloseReason::Timeout(TimeoutKind::Negotiation));
         }
         if self.ping_deadline.is_some_and(|d| d <= now) {
-            // Nothing arrived since the ping went out: the peer is gone.
-            self.stream.write_close(now);
+            // Nothing arrived since the ping went out: the peer is gone
+            // (RFC 6120 §4.9.3.4).
+            self.stream.write_stream_error(now, &StreamError::new(StreamErrorCondition::ConnectionTimeout));
             self.phase = Phase::Closed;
             return self.stream.finish(CloseReason::Timeout(TimeoutKind::Ping));
         }

@@ -1,4 +1,4 @@
-//! Keeps docs/HARDENING.md true: every line 1–28 has a row, and every
+//! Keeps docs/HARDENING.md true: every line 1–33 has a row, and every
 //! test or transcript a row names exists.
 
 use std::path::{Path, PathBuf};
@@ -19,6 +19,9 @@ fn rust_sources(dir: &Path, out: &mut String) {
     }
 }
 
+/// The shared list's 28 lines and the five an external review added.
+const LINES: usize = 33;
+
 #[test]
 fn every_hardening_line_has_a_row_and_every_named_test_exists() {
     let doc = std::fs::read_to_string(root().join("docs/HARDENING.md")).expect("docs/HARDENING.md");
@@ -26,7 +29,7 @@ fn every_hardening_line_has_a_row_and_every_named_test_exists() {
     for dir in ["core", "conformance", "fuzz/harness"] {
         rust_sources(&root().join(dir), &mut sources);
     }
-    for line in 1..=28 {
+    for line in 1..=LINES {
         let row =
             doc.lines().find(|l| l.starts_with(&format!("| {line} |"))).unwrap_or_else(|| panic!("no row for {line}"));
         let mut named = 0;
