@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use sxmpp::condition::{SaslCondition, StanzaErrorCondition};
 use sxmpp::connection::{
-    AuthAnswer, AuthError, BindDecision, Client, ClientConfig, CloseReason, Event, InvalidFrom, SendFrom, Server,
-    ServerConfig, ServerEvent, ServerSecret, ServerTls, TimeoutKind, TlsMode,
+    AuthAnswer, AuthError, BindDecision, Client, ClientConfig, CloseReason, Event, InvalidFrom, SendError, SendFrom,
+    Server, ServerConfig, ServerEvent, ServerSecret, ServerTls, TimeoutKind, TlsMode,
 };
 use sxmpp::entropy::Seeded;
 use sxmpp::jid::{BareJid, Jid};
@@ -106,8 +106,9 @@ trait Core {
     fn timeout(&mut self, now: Timestamp);
     fn next_timeout(&self) -> Option<Timestamp>;
     fn tls(&mut self, now: Timestamp, binding: &[(String, Vec<u8>)]);
-    /// The application sends this XML (a stanza, or `</stream:stream>`).
-    fn send(&mut self, now: Timestamp, xml: &[u8]) -> Result<(), String>;
+    /// The application sends this XML (a stanza, or `</stream:stream>`),
+    /// read in the stream's content namespace.
+    fn send(&mut self, now: Timestamp, xml: &[u8], content_ns: &str) -> Result<(), String>;
     /// Output since the last call.
     fn output(&mut self) -> Vec<u8>;
     /// Events since the last call, after the application reacted to them.
@@ -132,42 +133,55 @@ enum ApiCall {
     Send(Stanza),
 }
 
+/// Closing a stream the core has already closed (say, after a stream
+/// error) is not a failure: the step's expected output decides.
+fn already_closed_is_fine(result: Result<(), SendError>) -> Result<(), String> {
+    match result {
+        Ok(()) | Err(SendError::Closed) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Whether a step is a stream close tag, under any prefix.
+fn is_close_tag(xml: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(xml) else { return false };
+    let Some(name) = text.trim().strip_prefix("</").and_then(|t| t.strip_suffix('>')) else { return false };
+    let local = name.trim_end().rsplit(':').next().unwrap_or_default();
+    local == "stream"
+}
+
 /// Parses the XML of a `C+:`/`S+:`/`E:` step with the core's own reader
 /// (this builds an API call, it judges nothing), dropping `{any}` and
 /// `{opt}` attributes for the core to fill in.
 fn api_call(xml: &[u8], content_ns: &str) -> Result<ApiCall, String> {
-    if std::str::from_utf8(xml).is_ok_and(|s| s.trim() == "</stream:stream>") {
+    if is_close_tag(xml) {
         return Ok(ApiCall::Close);
     }
-    let mut reader = StreamReader::new(Limits::default());
-    reader.feed(
-        format!("<stream:stream xmlns='{content_ns}' xmlns:stream='http://etherx.jabber.org/streams'>").as_bytes(),
-    );
-    reader.feed(xml);
-    let mut element: Option<Element> = None;
-    loop {
-        match reader.next_event() {
-            Ok(Some(StreamEvent::Element(e))) => element = Some(e),
-            Ok(Some(_)) => {}
-            Ok(None) => break,
-            Err(e) => return Err(format!("step XML: {e}")),
+    let parse = |xml: &[u8]| -> Result<Element, String> {
+        let mut reader = StreamReader::new(Limits::default());
+        reader.feed(
+            format!("<stream:stream xmlns='{content_ns}' xmlns:stream='http://etherx.jabber.org/streams'>").as_bytes(),
+        );
+        reader.feed(xml);
+        let mut element: Option<Element> = None;
+        loop {
+            match reader.next_event() {
+                Ok(Some(StreamEvent::Element(e))) => element = Some(e),
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(e) => return Err(format!("step XML: {e}")),
+            }
         }
+        element.ok_or_else(|| "the step holds no element".into())
+    };
+    let written = parse(xml)?;
+    if written.is("error", "http://etherx.jabber.org/streams") {
+        return Ok(ApiCall::StreamError(StreamError::from_element(&written)));
     }
-    let mut element = element.ok_or("the step holds no element")?;
-    if element.is("error", "http://etherx.jabber.org/streams") {
-        return Ok(ApiCall::StreamError(StreamError::from_element(&element)));
-    }
-    let wild: Vec<String> = element
-        .attrs()
-        .iter()
-        .filter(|a| matches!(a.value(), "{any}" | "{opt}"))
-        .map(|a| a.name().to_string())
-        .collect();
-    let id_left_to_core = wild.iter().any(|n| n == "id") && element.is("iq", content_ns);
-    for name in wild {
-        element.remove_attr(&name);
-    }
-    if id_left_to_core {
+    // Wildcard attributes are the core's to fill in, at any depth.
+    let mut element = parse(&strip_wildcards(xml))?;
+    let id_left_to_core = written.attr("id").is_some_and(|v| matches!(v, "{any}" | "{opt}"));
+    if id_left_to_core && element.is("iq", content_ns) {
         // An IQ must have an id to parse; an empty one asks the core for one.
         let _ = element.set_attr("id", "");
     }
@@ -195,9 +209,9 @@ impl Core for ClientCore {
     fn tls(&mut self, now: Timestamp, data: &[(String, Vec<u8>)]) {
         self.client.tls_established(now, binding(data, &self.cb_allowed))
     }
-    fn send(&mut self, now: Timestamp, xml: &[u8]) -> Result<(), String> {
-        match api_call(xml, "jabber:client")? {
-            ApiCall::Close => self.client.close(now).map_err(|e| e.to_string()),
+    fn send(&mut self, now: Timestamp, xml: &[u8], content_ns: &str) -> Result<(), String> {
+        match api_call(xml, content_ns)? {
+            ApiCall::Close => already_closed_is_fine(self.client.close(now)),
             ApiCall::StreamError(_) => Err("the client's API has no call to send a stream error".into()),
             ApiCall::Send(Stanza::Iq(iq)) if iq.kind.is_request() => {
                 self.client.send_request(now, iq, Duration::from_secs(60)).map(|_| ()).map_err(|e| e.to_string())
@@ -276,9 +290,9 @@ impl Core for ServerCore {
         let all: Vec<String> = data.iter().map(|(k, _)| k.clone()).collect();
         self.server.tls_established(now, binding(data, &all))
     }
-    fn send(&mut self, now: Timestamp, xml: &[u8]) -> Result<(), String> {
-        match api_call(xml, "jabber:client")? {
-            ApiCall::Close => self.server.close(now).map_err(|e| e.to_string()),
+    fn send(&mut self, now: Timestamp, xml: &[u8], content_ns: &str) -> Result<(), String> {
+        match api_call(xml, content_ns)? {
+            ApiCall::Close => already_closed_is_fine(self.server.close(now)),
             ApiCall::StreamError(error) => self.server.close_with_error(now, error).map_err(|e| e.to_string()),
             ApiCall::Send(stanza) => self.server.send(now, &stanza).map_err(|e| e.to_string()),
         }
@@ -539,8 +553,22 @@ fn pieces(bytes: &[u8], chunking: Chunking, rng: &mut u64) -> Vec<Vec<u8>> {
     }
 }
 
+/// The stream's content namespace: what the first stream header in the
+/// transcript (either side's) declares as default, else `jabber:client`.
+fn content_namespace(t: &Transcript) -> String {
+    t.steps
+        .iter()
+        .find_map(|step| match &step.kind {
+            StepKind::Data { bytes, .. } => std::str::from_utf8(bytes).ok().and_then(xml::header_default_ns),
+            _ => None,
+        })
+        .unwrap_or_else(|| "jabber:client".into())
+}
+
 /// The expected items of each core-side step, from the core-side text of
-/// the whole transcript read as one stream.
+/// the whole transcript read as one stream, in the stream's context (so a
+/// step means the same whether or not the header before it is spelled
+/// out).
 fn expected_items(t: &Transcript, role: Role) -> Result<Vec<Option<Vec<Item>>>, String> {
     let mut text = String::new();
     let mut ranges = Vec::new();
@@ -562,7 +590,7 @@ fn expected_items(t: &Transcript, role: Role) -> Result<Vec<Option<Vec<Item>>>, 
             _ => ranges.push(None),
         }
     }
-    let (items, error) = xml::items(&text);
+    let (items, error) = xml::items_in(&text, &content_namespace(t));
     if let Some(e) = error {
         return Err(format!("expected XML: {e}"));
     }
@@ -591,6 +619,18 @@ fn is_core_side(role: Role, side: Side, entity: bool) -> bool {
     }
 }
 
+/// An `EXPECT` whose first word is `name` matched event `i`: events
+/// before it are passed over, and the event keeps its other names, so one
+/// event can satisfy one `EXPECT` per name (a received stream error is
+/// `stream-error <condition>`, then still `closed …`, the last event).
+fn consume(events: &mut Vec<Named>, i: usize, name: &str) {
+    events.drain(..i);
+    events[0].retain(|alt| alt.first().map(String::as_str) != Some(name));
+    if events[0].is_empty() {
+        events.remove(0);
+    }
+}
+
 /// Replays `t` with the core in `role`.
 pub fn replay(t: &Transcript, role: Role, chunking: Chunking) -> Result<(), Failure> {
     let setup = |message: String| Failure {
@@ -601,6 +641,7 @@ pub fn replay(t: &Transcript, role: Role, chunking: Chunking) -> Result<(), Fail
         message,
     };
     let expected = expected_items(t, role).map_err(setup)?;
+    let content_ns = content_namespace(t);
     let mut core: Box<dyn Core> = match role {
         Role::Client => Box::new(client_core(t).map_err(setup)?),
         Role::Server => Box::new(server_core(t).map_err(setup)?),
@@ -659,7 +700,7 @@ pub fn replay(t: &Transcript, role: Role, chunking: Chunking) -> Result<(), Fail
             }
             StepKind::Data { api, entity, bytes, .. } => {
                 if *api || (*entity && role == Role::Server) {
-                    core.send(now, bytes)
+                    core.send(now, bytes, &content_ns)
                         .map_err(|e| fail(String::new(), String::new(), format!("API call refused: {e}")))?;
                     collect(&mut core, &mut output, &mut events, now);
                 }
@@ -726,9 +767,7 @@ pub fn replay(t: &Transcript, role: Role, chunking: Chunking) -> Result<(), Fail
                     .iter()
                     .position(|named| named.iter().any(|alt| alt.len() >= want.len() && alt[..want.len()] == want[..]));
                 match found {
-                    Some(i) => {
-                        events.drain(..=i);
-                    }
+                    Some(i) => consume(&mut events, i, &want[0]),
                     None => {
                         let seen: Vec<String> = events
                             .iter()

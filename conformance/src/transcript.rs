@@ -157,7 +157,9 @@ fn fold(first: &str, rest: &[&str]) -> String {
     for line in rest {
         let line = line.trim();
         if !line.is_empty() {
-            out.push(' ');
+            if !out.is_empty() {
+                out.push(' ');
+            }
             out.push_str(line);
         }
     }
@@ -254,10 +256,21 @@ pub fn parse(text: &str) -> Result<Transcript, String> {
             return Err(format!("line {number}: continuation line without a step"));
         }
         let (tag, body) = line.split_once(':').ok_or(format!("line {number}: expected a step tag"))?;
+        // Continuation lines begin with whitespace; blank lines and
+        // comment lines between them are ignored, as everywhere.
         let mut continuation = Vec::new();
-        while i < lines.len() && lines[i].starts_with(char::is_whitespace) && !lines[i].trim().is_empty() {
-            continuation.push(lines[i]);
-            i += 1;
+        let mut j = i;
+        while j < lines.len() {
+            let next = lines[j];
+            if next.trim().is_empty() || next.starts_with('#') {
+                j += 1;
+            } else if next.starts_with(char::is_whitespace) {
+                continuation.push(next);
+                j += 1;
+                i = j;
+            } else {
+                break;
+            }
         }
         let folded = fold(body, &continuation);
         let data =
@@ -337,6 +350,18 @@ mod tests {
         assert_eq!(t.steps[3].kind, StepKind::Time(Duration::from_millis(1500)));
         assert_eq!(t.steps[4].kind, StepKind::Expect(vec!["closed".into(), "clean".into()], None));
         assert_eq!(t.steps[6].kind, StepKind::Eof(Side::S));
+    }
+
+    /// FORMAT.md "Layout": blank lines and comment lines are ignored, also
+    /// between the lines of one step; a step's body may start on the next
+    /// line.
+    #[test]
+    fn blank_lines_and_comments_inside_a_step_are_ignored() {
+        let t = parse("C:\n   <a\n\n     x='1'\n# a comment\n     y='2'/>\n\n# another\nS: <b/>\n").unwrap();
+        assert_eq!(t.steps.len(), 2);
+        assert!(matches!(&t.steps[0].kind, StepKind::Data { bytes, .. } if bytes == b"<a x='1' y='2'/>"));
+        assert!(matches!(&t.steps[1].kind, StepKind::Data { bytes, .. } if bytes == b"<b/>"));
+        assert_eq!(t.steps[1].line, 9);
     }
 
     #[test]

@@ -120,6 +120,27 @@ fn push_text(children: &mut Vec<Child>, text: &str) {
 /// where it starts. Parsing stops at the first error, with the items read
 /// so far; an unfinished trailing element is left out.
 pub fn items(text: &str) -> (Vec<(usize, Item)>, Option<String>) {
+    items_from(text, 0)
+}
+
+/// The element that stands for the stream's context in [`items_in`]; its
+/// name cannot be an item's.
+const CONTEXT: &str = "sxmpp-conformance-context";
+
+/// [`items`] for a transcript's expected text, read in the stream's
+/// context: unprefixed first-level elements are in `content_ns` and the
+/// `stream:` prefix is the stream namespace, whether or not the text
+/// spells out a header that declares them (a header it does spell out
+/// declares its own).
+pub fn items_in(text: &str, content_ns: &str) -> (Vec<(usize, Item)>, Option<String>) {
+    let context = format!("<{CONTEXT} xmlns='{content_ns}' xmlns:stream='{STREAMS}'>");
+    let (items, error) = items_from(&format!("{context}{text}"), 1);
+    let shifted = items.into_iter().map(|(at, item)| (at.saturating_sub(context.len()), item)).collect();
+    (shifted, error)
+}
+
+/// `skip_roots` start tags at the top are context, not items.
+fn items_from(text: &str, mut skip_roots: usize) -> (Vec<(usize, Item)>, Option<String>) {
     let mut reader = NsReader::from_str(text);
     let config = reader.config_mut();
     config.check_end_names = false;
@@ -135,6 +156,7 @@ pub fn items(text: &str) -> (Vec<(usize, Item)>, Option<String>) {
             Err(e) => return (out, Some(format!("byte {before}: {e}"))),
         };
         match event {
+            Event::Start(_) if skip_roots > 0 => skip_roots -= 1,
             Event::Start(s) => {
                 let n = match node(&reader, &s) {
                     Ok(n) => n,
@@ -192,12 +214,42 @@ pub fn items(text: &str) -> (Vec<(usize, Item)>, Option<String>) {
     }
 }
 
+/// The default namespace a stream header in `text` declares, if `text`
+/// holds one (with any prefix for the stream element).
+pub fn header_default_ns(text: &str) -> Option<String> {
+    let mut reader = NsReader::from_str(text);
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(s)) => {
+                let (ns, local) = reader.resolver().resolve_element(s.name());
+                if local.as_ref() == "stream" && matches!(ns, ResolveResult::Bound(n) if n.as_ref() == STREAMS) {
+                    return s.attributes().flatten().find(|a| a.key.as_ref() == "xmlns").and_then(|a| {
+                        a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned())
+                    });
+                }
+                return None;
+            }
+            Ok(Event::Eof) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
 /// `{any}`: any value; `{opt}`: any value or none.
 const ANY: &str = "{any}";
 const OPT: &str = "{opt}";
 
+/// Whether `s`, with whitespace removed, is well-formed base64: only the
+/// alphabet, a length that is a multiple of four, `=` only at the end. Only
+/// then is whitespace inside the text ignored, so two words of a body are
+/// not taken for wrapped base64.
 fn is_base64ish(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=') || c.is_whitespace())
+    let stripped: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    let body_len = stripped.iter().rposition(|b| *b != b'=').map_or(0, |i| i + 1);
+    !stripped.is_empty()
+        && stripped.len() % 4 == 0
+        && stripped.len() - body_len <= 2
+        && stripped[..body_len].iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/'))
 }
 
 fn texts_match(expected: &str, actual: &str) -> bool {
@@ -369,6 +421,29 @@ mod tests {
     }
 
     #[test]
+    fn expected_text_is_read_in_the_stream_context() {
+        let text = "<iq type='result' id='b1'/><stream:features/><cl:message xmlns:cl='jabber:client'/>";
+        let (items, err) = items_in(text, "jabber:client");
+        assert_eq!(err, None);
+        let nodes: Vec<(&str, &str, usize)> = items
+            .iter()
+            .map(|(at, i)| match i {
+                Item::Element(n) => (n.ns.as_str(), n.name.as_str(), *at),
+                _ => panic!("{i:?}"),
+            })
+            .collect();
+        assert_eq!(nodes, [("jabber:client", "iq", 0), (STREAMS, "features", 27), ("jabber:client", "message", 45)]);
+        // A header in the text declares its own content namespace.
+        let (items, _) = items_in(
+            &format!("<stream:stream xmlns='jabber:component:accept' xmlns:stream='{STREAMS}'><handshake/>"),
+            "jabber:client",
+        );
+        assert!(matches!(&items[1], (_, Item::Element(n)) if n.ns == "jabber:component:accept"));
+        // Without context, an unprefixed element is in no namespace.
+        assert!(matches!(&only("<iq/>")[0], Item::Element(n) if n.ns.is_empty()));
+    }
+
+    #[test]
     fn matching_rules() {
         let exp = only(&format!(
             "{HEADER}<iq id='{{any}}' type='result' to='{{opt}}'><bind xmlns='urn:b'><jid>  j@x/r \n</jid></bind></iq>"
@@ -387,6 +462,10 @@ mod tests {
         let b64a = only(&format!("{HEADER}<auth xmlns='urn:s'>YWJj\n  ZGVm</auth>"));
         let b64b = only(&format!("{HEADER}<auth xmlns='urn:s'>YWJjZGVm</auth>"));
         assert_eq!(matches(&b64a[1], &b64b[1]), Ok(()));
+        // Words are not wrapped base64: their spaces count.
+        let words = only(&format!("{HEADER}<body>Neither fair</body>"));
+        let joined = only(&format!("{HEADER}<body>Neitherfair</body>"));
+        assert!(matches(&words[1], &joined[1]).is_err());
         assert!(matches(&exp[0], &got[1]).is_err());
     }
 }
