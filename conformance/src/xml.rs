@@ -247,7 +247,7 @@ fn is_base64ish(s: &str) -> bool {
     let stripped: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     let body_len = stripped.iter().rposition(|b| *b != b'=').map_or(0, |i| i + 1);
     !stripped.is_empty()
-        && stripped.len() % 4 == 0
+        && stripped.len().is_multiple_of(4)
         && stripped.len() - body_len <= 2
         && stripped[..body_len].iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/'))
 }
