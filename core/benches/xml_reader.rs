@@ -1,20 +1,36 @@
-//! Throughput of the XML stream reader on the 10,000-stanza corpus, beside
-//! raw `xmlparser` tokenization of the same bytes (the floor the reader is
-//! built on: no UTF-8 validation, framing, namespaces or trees).
+//! Throughput and allocations of the XML stream reader and of online
+//! connections on the 10,000-stanza corpus, beside raw `xmlparser`
+//! tokenization of the same bytes (the floor the reader is built on: no
+//! UTF-8 validation, framing, namespaces or trees).
 //!
 //! ```text
 //! cargo bench -p sxmpp --bench xml_reader [-- CORPUS_PATH]
 //! ```
 //!
 //! Each case runs for about two seconds; the median and best runs are
-//! reported in MB/s (10^6 bytes) and stanzas per second.
+//! reported in MB/s (10^6 bytes) and stanzas per second, with the heap
+//! allocations per stanza of one more run (a counting allocator).
 
 #![allow(missing_docs, clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use sxmpp::connection::{
+    AuthAnswer, BindDecision, Client, ClientConfig, Event, Server, ServerConfig, ServerEvent, ServerSecret, ServerTls,
+    TlsMode,
+};
+use sxmpp::entropy::Seeded;
+use sxmpp::jid::Jid;
+use sxmpp::sasl::{Credentials, Mechanism};
+use sxmpp::time::Timestamp;
 use sxmpp::xml::{Limits, StreamEvent, StreamReader};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
+
+const STREAMS: &str = "http://etherx.jabber.org/streams";
 
 fn tokenize_raw(text: &str) -> usize {
     let mut n = 0;
@@ -40,6 +56,109 @@ fn read_stream(bytes: &[u8], chunk: usize) -> usize {
     stanzas
 }
 
+/// A client online as juliet (plaintext PLAIN), ready for the corpus body.
+fn online_client() -> Client {
+    let mut config = ClientConfig::new(Jid::new("juliet@example.com/balcony").unwrap(), Credentials::password("pass"));
+    config.tls = TlsMode::Disabled;
+    config.allow_plain_without_tls = true;
+    config.mechanisms = vec![Mechanism::Plain];
+    config.keepalive_interval = None;
+    config.ping_interval = None;
+    config.max_owed_iqs = usize::MAX;
+    let mut client = Client::new(config, Box::new(Seeded::new(2)), Timestamp::ZERO).unwrap();
+    let header = format!(
+        "<stream:stream from='example.com' id='s' version='1.0' xmlns='jabber:client' xmlns:stream='{STREAMS}'>"
+    );
+    for input in [
+        header.as_str(),
+        "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>",
+        "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>",
+        header.as_str(),
+        "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>",
+    ] {
+        let _ = client.handle_input(Timestamp::ZERO, input.as_bytes());
+    }
+    let out = String::from_utf8(client.pending_tx().to_vec()).unwrap();
+    let id = out[out.rfind("<iq").unwrap()..].split("id='").nth(1).unwrap().split('\'').next().unwrap().to_string();
+    let result = format!(
+        "<iq id='{id}' type='result'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>juliet@example.com/balcony.Xq3f</jid></bind></iq>"
+    );
+    let _ = client.handle_input(Timestamp::ZERO, result.as_bytes());
+    while let Some(ev) = client.poll_event() {
+        assert!(!matches!(ev, Event::Closed(_)), "{ev:?}");
+    }
+    let n = client.pending_tx().len();
+    client.consume_tx(n);
+    client
+}
+
+/// A server with juliet online (plaintext PLAIN).
+fn online_server() -> Server {
+    let mut config = ServerConfig::new("example.com", ServerSecret::new([7; 32]));
+    config.tls = ServerTls::Disabled;
+    config.allow_plain_without_tls = true;
+    let mut server = Server::new(config, Box::new(Seeded::new(1)), Timestamp::ZERO).unwrap();
+    let header =
+        format!("<stream:stream to='example.com' version='1.0' xmlns='jabber:client' xmlns:stream='{STREAMS}'>");
+    let _ = server.handle_input(Timestamp::ZERO, header.as_bytes());
+    let _ = server.handle_input(
+        Timestamp::ZERO,
+        b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGp1bGlldABwYXNz</auth>",
+    );
+    while server.poll_event().is_some() {}
+    server.authenticate(Timestamp::ZERO, AuthAnswer::Password("pass".into())).unwrap();
+    let _ = server.handle_input(Timestamp::ZERO, header.as_bytes());
+    let _ = server
+        .handle_input(Timestamp::ZERO, b"<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>");
+    while server.poll_event().is_some() {}
+    server.bind(Timestamp::ZERO, BindDecision::Accept).unwrap();
+    while let Some(ev) = server.poll_event() {
+        assert!(!matches!(ev, ServerEvent::Closed(_)), "{ev:?}");
+    }
+    let n = server.pending_tx().len();
+    server.consume_tx(n);
+    server
+}
+
+/// Feeds `body` to an online client in `chunk`-byte reads, as a driver
+/// does; returns the stanza events.
+fn client_events(client: &mut Client, body: &[u8], chunk: usize) -> usize {
+    let mut events = 0;
+    for piece in body.chunks(chunk) {
+        let mut rest = piece;
+        while !rest.is_empty() {
+            rest = &rest[client.handle_input(Timestamp::ZERO, rest)..];
+            while let Some(ev) = client.poll_event() {
+                if let Event::IqRequest(iq) = &ev {
+                    let _ = client.respond_iq(Timestamp::ZERO, iq, Ok(None));
+                }
+                black_box(&ev);
+                events += 1;
+            }
+            let n = client.pending_tx().len();
+            client.consume_tx(n);
+        }
+    }
+    events
+}
+
+fn server_events(server: &mut Server, body: &[u8], chunk: usize) -> usize {
+    let mut events = 0;
+    for piece in body.chunks(chunk) {
+        let mut rest = piece;
+        while !rest.is_empty() {
+            rest = &rest[server.handle_input(Timestamp::ZERO, rest)..];
+            while let Some(ev) = server.poll_event() {
+                black_box(&ev);
+                events += 1;
+            }
+            let n = server.pending_tx().len();
+            server.consume_tx(n);
+        }
+    }
+    events
+}
+
 /// Runs `f` repeatedly for about `budget`; returns (median, best).
 fn measure(budget: Duration, mut f: impl FnMut()) -> (Duration, Duration) {
     f(); // warm-up
@@ -54,6 +173,14 @@ fn measure(budget: Duration, mut f: impl FnMut()) -> (Duration, Duration) {
     (runs[runs.len() / 2], runs[0])
 }
 
+/// Heap allocations (and reallocations) made by one run of `f`.
+fn allocations(f: impl FnOnce()) -> usize {
+    let region = Region::new(GLOBAL);
+    f();
+    let change = region.change();
+    change.allocations + change.reallocations
+}
+
 fn main() {
     let path = std::env::args()
         .skip(1)
@@ -62,19 +189,25 @@ fn main() {
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let text = std::str::from_utf8(&bytes).expect("corpus is UTF-8");
     let stanzas = read_stream(&bytes, bytes.len());
+    // The stanzas alone, for the online connections: between the corpus's
+    // stream header and its close tag.
+    let start = text.find("?>").map_or(0, |i| i + 2);
+    let start = start + text[start..].find('>').unwrap() + 1;
+    let body = text[start..].strip_suffix("</stream:stream>").unwrap().as_bytes();
     let mb = bytes.len() as f64 / 1e6;
     println!("corpus: {path}");
     println!("        {:.2} MB, {stanzas} stanzas, {} xmlparser tokens", mb, tokenize_raw(text));
     println!();
-    println!("{:<44} {:>12} {:>12} {:>14}", "case", "median MB/s", "best MB/s", "stanzas/s");
+    println!("{:<46} {:>12} {:>12} {:>12} {:>14}", "case", "median MB/s", "best MB/s", "allocs/stanza", "stanzas/s");
 
     let budget = Duration::from_secs(2);
-    let report = |name: &str, (median, best): (Duration, Duration)| {
+    let report = |name: &str, (median, best): (Duration, Duration), allocs: usize| {
         println!(
-            "{:<44} {:>12.1} {:>12.1} {:>14.0}",
+            "{:<46} {:>12.1} {:>12.1} {:>12.1} {:>14.0}",
             name,
             mb / median.as_secs_f64(),
             mb / best.as_secs_f64(),
+            allocs as f64 / stanzas as f64,
             stanzas as f64 / median.as_secs_f64()
         );
     };
@@ -82,6 +215,9 @@ fn main() {
         "xmlparser::Tokenizer (raw tokens, &str)",
         measure(budget, || {
             black_box(tokenize_raw(black_box(text)));
+        }),
+        allocations(|| {
+            black_box(tokenize_raw(text));
         }),
     );
     for (name, chunk) in [
@@ -95,6 +231,33 @@ fn main() {
             measure(budget, || {
                 black_box(read_stream(black_box(&bytes), chunk));
             }),
+            allocations(|| {
+                black_box(read_stream(&bytes, chunk));
+            }),
         );
     }
+    for (name, chunk) in
+        [("online Client, bytes to events, 4 KiB reads", 4096), ("online Client, one read", body.len())]
+    {
+        let mut client = online_client();
+        report(
+            name,
+            measure(budget, || {
+                black_box(client_events(&mut client, black_box(body), chunk));
+            }),
+            allocations(|| {
+                black_box(client_events(&mut client, body, chunk));
+            }),
+        );
+    }
+    let mut server = online_server();
+    report(
+        "online Server, bytes to events, 4 KiB reads",
+        measure(budget, || {
+            black_box(server_events(&mut server, black_box(body), 4096));
+        }),
+        allocations(|| {
+            black_box(server_events(&mut server, body, 4096));
+        }),
+    );
 }
