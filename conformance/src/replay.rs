@@ -123,7 +123,6 @@ fn binding(data: &[(String, Vec<u8>)], allowed: &[String]) -> ChannelBinding {
 }
 
 /// What the application asks its core for in a `C+:`/`S+:`/`E:` step.
-#[expect(clippy::large_enum_variant, reason = "built once per step and consumed at once")]
 enum ApiCall {
     /// `</stream:stream>`: close the stream.
     Close,
@@ -213,7 +212,7 @@ impl Core for ClientCore {
         match api_call(xml, content_ns)? {
             ApiCall::Close => already_closed_is_fine(self.client.close(now)),
             ApiCall::StreamError(_) => Err("the client's API has no call to send a stream error".into()),
-            ApiCall::Send(Stanza::Iq(iq)) if iq.kind.is_request() => {
+            ApiCall::Send(Stanza::Iq(iq)) if iq.is_request() => {
                 self.client.send_request(now, iq, Duration::from_secs(60)).map(|_| ()).map_err(|e| e.to_string())
             }
             ApiCall::Send(stanza) => self.client.send(now, &stanza).map_err(|e| e.to_string()),
@@ -236,7 +235,7 @@ impl Core for ClientCore {
                 Event::IqRequest(iq) => {
                     // The application's part: a roster push is answered
                     // with a result (RFC 6121 §2.1.6).
-                    if iq.kind.payload().is_some_and(|p| p.is("query", "jabber:iq:roster")) {
+                    if iq.payload().is_some_and(|p| p.is("query", "jabber:iq:roster")) {
                         let _ = self.client.respond_iq(now, &iq, Ok(None));
                     }
                     vec![words(&["stanza", "iq"])]

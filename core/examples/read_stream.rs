@@ -37,9 +37,9 @@ fn main() -> std::io::Result<()> {
                 }
                 Ok(Some(StreamEvent::Element(el))) => {
                     let kind = match Stanza::from_element(el.clone()) {
-                        Ok(Stanza::Message(m)) => format!("message ({})", m.type_.as_str()),
-                        Ok(Stanza::Presence(p)) => format!("presence ({})", p.type_.as_str().unwrap_or("available")),
-                        Ok(Stanza::Iq(iq)) => format!("iq ({})", iq.kind.as_str()),
+                        Ok(Stanza::Message(m)) => format!("message ({})", m.type_().as_str()),
+                        Ok(Stanza::Presence(p)) => format!("presence ({})", p.type_().as_str().unwrap_or("available")),
+                        Ok(Stanza::Iq(iq)) => format!("iq ({})", iq.type_().as_str()),
                         Err(StanzaParseError::NotAStanza { .. }) => format!("<{}/> in {}", el.name(), el.ns()),
                         Err(e) => format!("invalid stanza: {e} (answer: {})", e.condition()),
                     };

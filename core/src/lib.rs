@@ -46,7 +46,7 @@
 //!     while let Some(event) = client.poll_event() {
 //!         match event {
 //!             Event::Online(jid) => println!("online as {jid}"),
-//!             Event::Message(m) => println!("{:?}: {:?}", m.from, m.body()),
+//!             Event::Message(m) => println!("{:?}: {:?}", m.from(), m.body()),
 //!             Event::Closed(reason) => {
 //!                 tcp.write_all(client.pending_tx())?; // a last stream error
 //!                 println!("closed: {reason:?}");

@@ -19,7 +19,7 @@ use sxmpp::connection::{
 use sxmpp::entropy::Seeded;
 use sxmpp::jid::Jid;
 use sxmpp::sasl::{Credentials, Mechanism};
-use sxmpp::stanza::IqKind;
+use sxmpp::stanza::Iq;
 use sxmpp::time::Timestamp;
 use sxmpp::xml::{Element, Limit, XmlError};
 
@@ -261,8 +261,8 @@ fn hardening_28_the_application_flooding_iqs_is_refused_by_the_api() {
     let mut peak = Peak::start(1 << 20, "outbound IQ flood");
     let mut accepted = 0;
     for _ in 0..100_000 {
-        let kind = IqKind::Get(Element::new("ping", "urn:xmpp:ping"));
-        match client.send_iq(Timestamp::ZERO, Jid::new("romeo@example.net/orchard").ok(), kind) {
+        let iq = Iq::get(Jid::new("romeo@example.net/orchard").ok(), Element::new("ping", "urn:xmpp:ping"));
+        match client.send_iq(Timestamp::ZERO, iq) {
             Ok(_) => accepted += 1,
             Err(e) => assert_eq!(e, SendError::TooManyPendingIqs),
         }

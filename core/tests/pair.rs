@@ -181,7 +181,7 @@ fn ten_thousand_messages_each_way_arrive_intact_and_in_order() {
     while sent_c < 10_000 || sent_s < 10_000 {
         // Send until the outbound buffer pushes back, then let the link work.
         while sent_c < 10_000 {
-            let m = Message::chat(Jid::new("romeo@example.net").unwrap(), format!("c2s {sent_c} <&>"));
+            let m = Message::chat(Jid::new("romeo@example.net").unwrap(), &format!("c2s {sent_c} <&>")).unwrap();
             match p.client.send_message(p.now, &m) {
                 Ok(()) => sent_c += 1,
                 Err(sxmpp::connection::SendError::OutboundFull) => break,
@@ -189,8 +189,9 @@ fn ten_thousand_messages_each_way_arrive_intact_and_in_order() {
             }
         }
         while sent_s < 10_000 {
-            let mut m = Message::chat(client_jid.clone().into(), format!("s2c {sent_s} ✓"));
-            m.from = Some(Jid::new("romeo@example.net/orchard").unwrap());
+            let m = Message::chat(client_jid.clone().into(), &format!("s2c {sent_s} ✓"))
+                .unwrap()
+                .with_from(Jid::new("romeo@example.net/orchard").unwrap());
             match p.server.send(p.now, &Stanza::Message(m)) {
                 Ok(()) => sent_s += 1,
                 Err(sxmpp::connection::SendError::OutboundFull) => break,
@@ -204,11 +205,11 @@ fn ten_thousand_messages_each_way_arrive_intact_and_in_order() {
     assert_eq!(p.to_client.len(), 10_000);
     for (i, s) in p.to_server.iter().enumerate() {
         let Stanza::Message(m) = s else { panic!() };
-        assert_eq!(m.body(), Some(format!("c2s {i} <&>").as_str()));
-        assert_eq!(m.from.as_ref(), Some(client_jid.as_jid()), "stamped with the session's JID");
+        assert_eq!(m.body().as_deref(), Some(format!("c2s {i} <&>").as_str()));
+        assert_eq!(m.from(), Some(client_jid.as_jid()), "stamped with the session's JID");
     }
     for (i, m) in p.to_client.iter().enumerate() {
-        assert_eq!(m.body(), Some(format!("s2c {i} ✓").as_str()));
+        assert_eq!(m.body().as_deref(), Some(format!("s2c {i} ✓").as_str()));
     }
     assert!(p.client_closed().is_none() && p.server_closed().is_none());
     // And a clean close.

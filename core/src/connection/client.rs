@@ -19,7 +19,7 @@ use crate::sasl::{
     BindingOutcome, Capabilities, ChannelBinding, ChannelBindingPolicy, Credentials, Mechanism, Offer, SaslClient,
     ScramHash, Step, select,
 };
-use crate::stanza::{Iq, IqKind, Message, Presence, Stanza, StanzaError, StanzaParseError, StreamError};
+use crate::stanza::{Iq, IqType, Message, Presence, Stanza, StanzaError, StanzaParseError, StreamError};
 use crate::time::Timestamp;
 use crate::xml::{Element, Limits, Namespace, StreamEvent, StreamHeader};
 
@@ -463,51 +463,35 @@ impl Client {
     pub fn send(&mut self, now: Timestamp, stanza: &Stanza) -> Result<(), SendError> {
         self.check_online()?;
         if let Stanza::Iq(iq) = stanza
-            && iq.kind.is_request()
+            && iq.is_request()
         {
             // Requests are tracked so their answers can be matched.
             return self.send_request(now, iq.clone(), self.config.iq_timeout).map(|_| ());
         }
-        let el = stanza.to_element(self.stream.content_ns()).map_err(SendError::InvalidXml)?;
-        self.stream.send(now, &el)?;
+        self.stream.send_stanza(now, stanza)?;
         if let Stanza::Iq(iq) = stanza {
             // An answer written by hand settles the request it answers,
             // once it is on its way.
-            self.owed.take(&iq.id, iq.to.as_ref());
+            self.owed.take(iq.request_id(), iq.to());
         }
         Ok(())
     }
 
     /// Sends a message.
     pub fn send_message(&mut self, now: Timestamp, message: &Message) -> Result<(), SendError> {
-        self.check_online()?;
-        let el = message.to_element(self.stream.content_ns()).map_err(SendError::InvalidXml)?;
-        self.stream.send(now, &el)
+        self.send(now, &Stanza::Message(message.clone()))
     }
 
     /// Sends a presence.
     pub fn send_presence(&mut self, now: Timestamp, presence: &Presence) -> Result<(), SendError> {
-        self.check_online()?;
-        let el = presence.to_element(self.stream.content_ns()).map_err(SendError::InvalidXml)?;
-        self.stream.send(now, &el)
+        self.send(now, &Stanza::Presence(presence.clone()))
     }
 
-    /// Sends a get or set IQ and returns its id; the answer arrives as
-    /// [`Event::IqResponse`] or [`Event::IqTimeout`].
-    pub fn send_iq(&mut self, now: Timestamp, to: Option<Jid>, kind: IqKind) -> Result<String, SendError> {
-        self.send_iq_with_timeout(now, to, kind, self.config.iq_timeout)
-    }
-
-    /// [`send_iq`](Client::send_iq) with its own timeout.
-    pub fn send_iq_with_timeout(
-        &mut self,
-        now: Timestamp,
-        to: Option<Jid>,
-        kind: IqKind,
-        timeout: Duration,
-    ) -> Result<String, SendError> {
-        let iq = Iq { to, from: None, id: String::new(), lang: None, kind };
-        self.send_request(now, iq, timeout)
+    /// Sends a get or set IQ and returns its id (one is generated if it
+    /// has none); the answer arrives as [`Event::IqResponse`] or
+    /// [`Event::IqTimeout`].
+    pub fn send_iq(&mut self, now: Timestamp, iq: Iq) -> Result<String, SendError> {
+        self.send_request(now, iq, self.config.iq_timeout)
     }
 
     /// Sends a get or set IQ as given (its `from`, `xml:lang`, and its id
@@ -515,23 +499,25 @@ impl Client {
     /// answer arrives like one to [`send_iq`](Client::send_iq).
     pub fn send_request(&mut self, now: Timestamp, mut iq: Iq, timeout: Duration) -> Result<String, SendError> {
         self.check_online()?;
-        if !iq.kind.is_request() {
+        if !iq.is_request() {
             return Err(SendError::NotARequest);
         }
         if self.outstanding.is_full() {
             return Err(SendError::TooManyPendingIqs);
         }
-        if iq.id.is_empty() {
-            iq.id = self.entropy.stanza_id();
+        if iq.request_id().is_empty() {
+            // Generated ids are URL-safe base64.
+            let _ = iq.set_id(Some(&self.entropy.stanza_id()));
         }
-        if self.outstanding.contains_id(&iq.id) {
+        let id = String::from(iq.request_id());
+        if self.outstanding.contains_id(&id) {
             return Err(SendError::DuplicateId);
         }
-        let el = iq.to_element(self.stream.content_ns()).map_err(SendError::InvalidXml)?;
-        self.stream.send(now, &el)?;
-        let pending = Pending { id: iq.id.clone(), to: iq.to, deadline: now + timeout, purpose: Purpose::Application };
+        let to = iq.to().cloned();
+        self.stream.send_stanza(now, &Stanza::Iq(iq))?;
+        let pending = Pending { id: id.clone(), to, deadline: now + timeout, purpose: Purpose::Application };
         self.outstanding.insert(pending);
-        Ok(iq.id)
+        Ok(id)
     }
 
     /// Answers a get or set IQ delivered as [`Event::IqRequest`]: with a
@@ -544,17 +530,16 @@ impl Client {
         response: Result<Option<Element>, StanzaError>,
     ) -> Result<(), SendError> {
         self.check_online()?;
-        if !self.owed.contains(&request.id, request.from.as_ref()) {
+        if !self.owed.contains(request.request_id(), request.from()) {
             return Err(SendError::UnknownRequest);
         }
         let answer = match response {
             Ok(payload) => request.result_for(payload),
-            Err(error) => request.error_for(error),
+            Err(error) => request.error_for(&error).map_err(SendError::InvalidXml)?,
         };
-        let el = answer.to_element(self.stream.content_ns()).map_err(SendError::InvalidXml)?;
         // Answers are owed: they go out even when the buffer is full.
-        self.stream.write(now, &el);
-        self.owed.take(&request.id, request.from.as_ref());
+        self.stream.write_stanza(now, &Stanza::Iq(answer));
+        self.owed.take(request.request_id(), request.from());
         Ok(())
     }
 
@@ -841,9 +826,9 @@ impl Client {
             // A configured resource is a prepared JID part: always legal.
             return self.send_bind(now, None, true);
         };
-        let iq = Iq { to: None, from: None, id: id.clone(), lang: None, kind: IqKind::Set(payload) };
-        if let Ok(el) = iq.to_element(self.stream.content_ns()) {
-            self.stream.write(now, &el);
+        let iq = Iq::set(None, payload).with_id(&id);
+        if let Ok(iq) = iq {
+            self.stream.write_stanza(now, &Stanza::Iq(iq));
         }
         self.phase = Phase::Binding { id, retried };
     }
@@ -853,9 +838,9 @@ impl Client {
             Ok(iq) => iq,
             Err(e) => return self.fail(now, ProtocolError::BindFailed(Box::new(StanzaError::new(e.condition())))),
         };
-        match iq.kind {
-            IqKind::Result(payload) => {
-                let jid = negotiation::bound_jid(payload.as_ref()).and_then(|j| FullJid::new(&j).ok());
+        match iq.type_() {
+            IqType::Result => {
+                let jid = negotiation::bound_jid(iq.payload()).and_then(|j| FullJid::new(&j).ok());
                 // The server may pick the resource, and for ANONYMOUS the
                 // localpart, but never another domain or account.
                 let ours = jid.as_ref().is_some_and(|j| {
@@ -867,7 +852,8 @@ impl Client {
                     _ => self.fail(now, ProtocolError::BadBoundJid),
                 }
             }
-            IqKind::Error { error, .. } => {
+            IqType::Error => {
+                let error = iq.error().unwrap_or_else(|| StanzaError::new(StanzaErrorCondition::UndefinedCondition));
                 // RFC 6120 §7.7.2: a submitted resource that conflicts or is
                 // malformed; ask the server to choose, once (no loops).
                 let retry =
@@ -888,15 +874,8 @@ impl Client {
         self.jid = Some(jid);
         if self.features.session == Some(Requirement::Required) {
             let id = self.entropy.stanza_id();
-            let iq = Iq {
-                to: None,
-                from: None,
-                id: id.clone(),
-                lang: None,
-                kind: IqKind::Set(negotiation::session_request()),
-            };
-            if let Ok(el) = iq.to_element(self.stream.content_ns()) {
-                self.stream.write(now, &el);
+            if let Ok(iq) = Iq::set(None, negotiation::session_request()).with_id(&id) {
+                self.stream.write_stanza(now, &Stanza::Iq(iq));
             }
             self.phase = Phase::Session { id };
         } else {
@@ -905,9 +884,13 @@ impl Client {
     }
 
     fn on_session_response(&mut self, now: Timestamp, element: Element) {
-        match Iq::from_element(element).map(|iq| iq.kind) {
-            Ok(IqKind::Result(_)) => self.online(),
-            Ok(IqKind::Error { error, .. }) => self.fail(now, ProtocolError::SessionFailed(Box::new(error))),
+        let iq = match Stanza::from_element(element) {
+            Ok(Stanza::Iq(iq)) => Some(iq),
+            _ => None,
+        };
+        match iq.as_ref().map(|iq| (iq.type_(), iq.error())) {
+            Some((IqType::Result, _)) => self.online(),
+            Some((IqType::Error, Some(error))) => self.fail(now, ProtocolError::SessionFailed(Box::new(error))),
             _ => self
                 .fail(now, ProtocolError::SessionFailed(Box::new(StanzaError::new(StanzaErrorCondition::BadRequest)))),
         }
@@ -963,33 +946,31 @@ impl Client {
     }
 
     fn on_iq(&mut self, now: Timestamp, iq: Iq) {
-        if !iq.kind.is_request() {
+        if !iq.is_request() {
             // A response: it counts only if it answers one of ours, by id
             // and sender (HARDENING 19). Never answered (HARDENING 20).
-            let Some(pending) = self.outstanding.take(&iq.id, iq.from.as_ref(), &self.account) else { return };
+            let Some(pending) = self.outstanding.take(iq.request_id(), iq.from(), &self.account) else { return };
             if pending.purpose == Purpose::Application {
-                let result = match iq.kind {
-                    IqKind::Result(payload) => Ok(payload),
-                    IqKind::Error { error, .. } => Err(error),
-                    _ => return,
+                let (id, from) = (String::from(iq.request_id()), iq.from().cloned());
+                let result = match iq.error() {
+                    Some(error) => Err(error),
+                    None => Ok(iq.into_payload()),
                 };
-                self.stream.push_event(Event::IqResponse(IqResponse { id: iq.id, from: iq.from, result }));
+                self.stream.push_event(Event::IqResponse(IqResponse { id, from, result }));
             }
             return;
         }
-        let payload = iq.kind.payload().cloned();
-        let payload_ns = payload.as_ref().map(|p| p.ns().as_str().into()).unwrap_or(String::new());
+        let payload = iq.payload();
+        let payload_ns = payload.map(|p| String::from(p.ns().as_str())).unwrap_or_default();
         // HARDENING 21 / RFC 6121 §2.1.6: a roster push only from our own
         // account.
-        if payload.as_ref().is_some_and(|p| p.is("query", ns::ROSTER))
-            && iq.from.as_ref().is_some_and(|f| f != self.account.as_jid())
-        {
+        if payload.is_some_and(|p| p.is("query", ns::ROSTER)) && iq.from().is_some_and(|f| f != self.account.as_jid()) {
             return;
         }
-        if self.owed.contains(&iq.id, iq.from.as_ref()) {
+        if self.owed.contains(iq.request_id(), iq.from()) {
             return; // a duplicate of a request we still owe an answer to
         }
-        if payload.as_ref().is_some_and(|p| p.is("ping", ns::PING)) && self.config.answer_pings {
+        if payload.is_some_and(|p| p.is("ping", ns::PING)) && self.config.answer_pings {
             return self.answer(now, &iq, Ok(None));
         }
         let registered = self.iq_namespaces.as_ref().is_none_or(|list| list.contains(&payload_ns));
@@ -997,7 +978,7 @@ impl Client {
             // RFC 6120 §8.2.3: nobody here handles it.
             return self.answer(now, &iq, Err(StanzaError::new(StanzaErrorCondition::ServiceUnavailable)));
         }
-        if !self.owed.insert(&iq.id, iq.from.as_ref()) {
+        if !self.owed.insert(iq.request_id(), iq.from()) {
             let busy = StanzaError::with_type(StanzaErrorType::Wait, StanzaErrorCondition::ResourceConstraint);
             return self.answer(now, &iq, Err(busy));
         }
@@ -1007,11 +988,11 @@ impl Client {
     /// Answers a request on the core's own behalf.
     fn answer(&mut self, now: Timestamp, request: &Iq, response: Result<Option<Element>, StanzaError>) {
         let answer = match response {
-            Ok(payload) => request.result_for(payload),
-            Err(error) => request.error_for(error),
+            Ok(payload) => Ok(request.result_for(payload)),
+            Err(error) => request.error_for(&error),
         };
-        if let Ok(el) = answer.to_element(self.stream.content_ns()) {
-            self.stream.write(now, &el);
+        if let Ok(answer) = answer {
+            self.stream.write_stanza(now, &Stanza::Iq(answer));
         }
     }
 
@@ -1024,15 +1005,8 @@ impl Client {
     fn send_ping(&mut self, now: Timestamp) {
         let id = self.entropy.stanza_id();
         let to = Jid::new(self.account.domain()).ok();
-        let iq = Iq {
-            to: to.clone(),
-            from: None,
-            id: id.clone(),
-            lang: None,
-            kind: IqKind::Get(Element::new("ping", ns::PING)),
-        };
-        if let Ok(el) = iq.to_element(self.stream.content_ns()) {
-            self.stream.write(now, &el);
+        if let Ok(iq) = Iq::get(to.clone(), Element::new("ping", ns::PING)).with_id(&id) {
+            self.stream.write_stanza(now, &Stanza::Iq(iq));
         }
         self.ping_deadline = Some(now + self.config.ping_timeout);
         if !self.outstanding.has_purpose(Purpose::Ping) && !self.outstanding.is_full() {
@@ -1068,8 +1042,8 @@ impl Client {
 /// (HARDENING 22).
 fn is_forged_carbon(message: &Message, account: &BareJid) -> bool {
     const CARBONS: &str = "urn:xmpp:carbons:2";
-    let is_carbon = message.payloads.iter().any(|p| p.ns() == CARBONS && matches!(p.name(), "received" | "sent"));
-    is_carbon && message.from.as_ref() != Some(account.as_jid())
+    let is_carbon = message.payloads().any(|p| p.ns() == CARBONS && matches!(p.name(), "received" | "sent"));
+    is_carbon && message.from() != Some(account.as_jid())
 }
 
 impl core::fmt::Debug for Client {

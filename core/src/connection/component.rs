@@ -266,8 +266,7 @@ impl Component {
         if self.phase != Phase::Online {
             return Err(if self.stream.is_closed() { SendError::Closed } else { SendError::NotOnline });
         }
-        let el = stanza.to_element(&content_ns()).map_err(SendError::InvalidXml)?;
-        self.stream.send(now, &el)
+        self.stream.send_stanza(now, stanza)
     }
 
     /// Closes the stream.
@@ -577,8 +576,7 @@ impl ComponentServer {
         if self.phase != Phase::Online {
             return Err(if self.stream.is_closed() { SendError::Closed } else { SendError::NotOnline });
         }
-        let el = stanza.to_element(&content_ns()).map_err(SendError::InvalidXml)?;
-        self.stream.send(now, &el)
+        self.stream.send_stanza(now, stanza)
     }
 
     /// Closes the stream.
@@ -655,14 +653,19 @@ mod tests {
         pump(&mut c, &mut s, now);
         assert_eq!(events_c(&mut c), [ComponentEvent::Online(domain.clone())]);
         assert_eq!(events_s(&mut s), [ComponentEvent::Online(domain.clone())]);
-        let mut m = Message::chat(Jid::new("juliet@capulet.lit").unwrap(), "Thou art");
-        m.from = Some(Jid::new("hamlet@plays.shakespeare.lit/stage").unwrap());
+        let m = Message::chat(Jid::new("juliet@capulet.lit").unwrap(), "Thou art")
+            .unwrap()
+            .with_from(Jid::new("hamlet@plays.shakespeare.lit/stage").unwrap());
         c.send(now, &Stanza::Message(m.clone())).unwrap();
         pump(&mut c, &mut s, now);
-        assert_eq!(events_s(&mut s), [ComponentEvent::Stanza(Stanza::Message(m))]);
+        // It arrives in the component namespace, otherwise the same.
+        let mut expected = Stanza::Message(m);
+        expected.set_content_ns(&content_ns());
+        assert_eq!(events_s(&mut s), [ComponentEvent::Stanza(expected)]);
         // A stanza from outside the component's domain is refused.
-        let mut forged = Message::chat(Jid::new("juliet@capulet.lit").unwrap(), "forged");
-        forged.from = Some(Jid::new("romeo@montague.lit").unwrap());
+        let forged = Message::chat(Jid::new("juliet@capulet.lit").unwrap(), "forged")
+            .unwrap()
+            .with_from(Jid::new("romeo@montague.lit").unwrap());
         c.send(now, &Stanza::Message(forged)).unwrap();
         pump(&mut c, &mut s, now);
         assert_eq!(events_s(&mut s), [ComponentEvent::Closed(CloseReason::Protocol(ProtocolError::InvalidFrom))]);
@@ -725,7 +728,7 @@ mod tests {
         pump(&mut c, &mut s, now);
         let _ = (events_c(&mut c), events_s(&mut s));
         // No from at all: the server cannot route it back.
-        c.send(now, &Stanza::Message(Message::chat(Jid::new("juliet@capulet.lit").unwrap(), "anon"))).unwrap();
+        c.send(now, &Stanza::Message(Message::chat(Jid::new("juliet@capulet.lit").unwrap(), "anon").unwrap())).unwrap();
         pump(&mut c, &mut s, now);
         assert_eq!(
             events_s(&mut s),
@@ -758,8 +761,9 @@ mod tests {
     }
 
     fn from_sub(c: &mut Component) -> Stanza {
-        let mut m = Message::chat(Jid::new("juliet@capulet.lit").unwrap(), "from below");
-        m.from = Some(Jid::new("ghost@muc.plays.shakespeare.lit").unwrap());
+        let m = Message::chat(Jid::new("juliet@capulet.lit").unwrap(), "from below")
+            .unwrap()
+            .with_from(Jid::new("ghost@muc.plays.shakespeare.lit").unwrap());
         let _ = c;
         Stanza::Message(m)
     }
@@ -786,7 +790,9 @@ mod tests {
         let stanza = from_sub(&mut c);
         c.send(now, &stanza).unwrap();
         pump(&mut c, &mut s, now);
-        assert_eq!(events_s(&mut s), [ComponentEvent::Stanza(stanza)]);
+        let mut expected = stanza;
+        expected.set_content_ns(&content_ns());
+        assert_eq!(events_s(&mut s), [ComponentEvent::Stanza(expected)]);
     }
 
     /// Without a stream id the digest is SHA-1 of the secret alone, the

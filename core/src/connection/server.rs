@@ -24,7 +24,7 @@ use crate::negotiation::{self, Requirement, StreamFeatures};
 use crate::ns;
 use crate::sasl::scram::{Gs2Flag, ScramServer, constant_time_eq, parse_client_first, ssdp_hash};
 use crate::sasl::{ChannelBinding, ChannelBindingType, Mechanism, ScramError, ScramHash, ScramStored, saslprep};
-use crate::stanza::{Iq, IqKind, Stanza, StanzaError, StreamError};
+use crate::stanza::{Iq, IqType, Stanza, StanzaError, StreamError};
 use crate::time::Timestamp;
 use crate::xml::{Element, Limits, Namespace, StreamEvent, StreamHeader};
 
@@ -577,14 +577,11 @@ impl Server {
     /// keeps the session.
     fn send_ping(&mut self, now: Timestamp) {
         let id = self.entropy.stanza_id();
-        let iq = Iq {
-            to: self.jid.clone().map(Jid::from),
-            from: self.domain.as_deref().and_then(|d| Jid::new(d).ok()),
-            id: id.clone(),
-            lang: None,
-            kind: IqKind::Get(Element::new("ping", ns::PING)),
-        };
-        self.write_iq(now, &iq);
+        let mut iq = Iq::get(self.jid.clone().map(Jid::from), Element::new("ping", ns::PING));
+        iq.set_from(self.domain.as_deref().and_then(|d| Jid::new(d).ok()));
+        if iq.set_id(Some(&id)).is_ok() {
+            self.write_iq(now, iq);
+        }
         self.ping_id = Some(id);
         self.ping_deadline = Some(now + self.config.ping_timeout);
     }
@@ -689,8 +686,10 @@ impl Server {
         let account = self.account.clone().ok_or(ServerApiError::NotWaiting)?;
         let resource = match decision {
             BindDecision::Reject(error) => {
-                let iq = Iq { to: None, from: None, id, lang: None, kind: IqKind::Error { error, request: None } };
-                self.write_iq(now, &iq);
+                let mut iq = Iq::set(None, Element::new("bind", ns::BIND));
+                let _ = iq.set_id(Some(&id));
+                let answer = iq.error_for(&error).map_err(|e| ServerApiError::Send(SendError::InvalidXml(e)))?;
+                self.write_iq(now, answer);
                 self.phase = Phase::Negotiating;
                 return Ok(());
             }
@@ -703,8 +702,9 @@ impl Server {
                 .with_text(jid.as_str())
                 .map_err(|e| ServerApiError::Send(SendError::InvalidXml(e)))?,
         );
-        let iq = Iq { to: None, from: None, id, lang: None, kind: IqKind::Result(Some(payload)) };
-        self.write_iq(now, &iq);
+        let mut request = Iq::set(None, Element::new("bind", ns::BIND));
+        let _ = request.set_id(Some(&id));
+        self.write_iq(now, request.result_for(Some(payload)));
         self.jid = Some(jid.clone());
         self.phase = Phase::Online;
         self.bind_deadline = None;
@@ -720,8 +720,7 @@ impl Server {
         if self.phase != Phase::Online {
             return Err(SendError::NotOnline);
         }
-        let el = stanza.to_element(self.stream.content_ns()).map_err(SendError::InvalidXml)?;
-        self.stream.send(now, &el)
+        self.stream.send_stanza(now, stanza)
     }
 
     /// Closes the stream.
@@ -1041,10 +1040,8 @@ impl Server {
 
     // ----- binding and stanzas -----
 
-    fn write_iq(&mut self, now: Timestamp, iq: &Iq) {
-        if let Ok(el) = iq.to_element(self.stream.content_ns()) {
-            self.stream.write(now, &el);
-        }
+    fn write_iq(&mut self, now: Timestamp, iq: Iq) {
+        self.stream.write_stanza(now, &Stanza::Iq(iq));
     }
 
     fn on_stanza(&mut self, now: Timestamp, element: Element) {
@@ -1066,26 +1063,29 @@ impl Server {
         if !from_ok && self.config.invalid_from == InvalidFrom::Reject {
             return self.fail(now, ProtocolError::InvalidFrom);
         }
-        let stanza = stamp(stanza, full.into());
+        let mut stanza = stanza;
+        // RFC 6120 §8.1.2.1: stamped with the session's JID; nothing else
+        // about the stanza changes (§8.4).
+        stanza.set_from(Some(full.into()));
         if let Stanza::Iq(iq) = &stanza
-            && !iq.kind.is_request()
-            && self.ping_id.as_deref() == Some(iq.id.as_str())
-            && iq.to.as_ref().is_none_or(|t| self.domain.as_deref() == Some(t.as_str()))
+            && !iq.is_request()
+            && self.ping_id.as_deref() == Some(iq.request_id())
+            && iq.to().is_none_or(|t| self.domain.as_deref() == Some(t.as_str()))
         {
             self.ping_id = None;
             return; // the answer to our own ping
         }
         if let Stanza::Iq(iq) = &stanza {
-            let to_server = iq.to.as_ref().is_none_or(|t| self.domain.as_deref() == Some(t.as_str()));
-            let payload = iq.kind.payload().filter(|_| iq.kind.is_request());
+            let to_server = iq.to().is_none_or(|t| self.domain.as_deref() == Some(t.as_str()));
+            let payload = iq.payload().filter(|_| iq.is_request());
             // The server's own business: legacy sessions (RFC 3921 §3) and,
             // if configured, pings (XEP-0199).
             let session = payload.is_some_and(|p| p.is("session", ns::SESSION));
             let ping = payload.is_some_and(|p| p.is("ping", ns::PING)) && self.config.answer_pings;
             if to_server && (session || ping) {
                 let mut answer = iq.result_for(None);
-                answer.from = self.domain.as_deref().and_then(|d| Jid::new(d).ok()).filter(|_| ping);
-                return self.write_iq(now, &answer);
+                answer.set_from(self.domain.as_deref().and_then(|d| Jid::new(d).ok()).filter(|_| ping));
+                return self.write_iq(now, answer);
             }
         }
         self.stream.push_event(ServerEvent::Stanza(stanza));
@@ -1096,8 +1096,8 @@ impl Server {
         let Stanza::Iq(iq) = stanza else {
             return self.fail(now, ProtocolError::NotAuthorized);
         };
-        match &iq.kind {
-            IqKind::Set(p) if p.is("bind", ns::BIND) && self.offered.bind => {
+        match (iq.type_(), iq.payload()) {
+            (IqType::Set, Some(p)) if p.is("bind", ns::BIND) && self.offered.bind => {
                 let requested =
                     p.child_text("resource", ns::BIND).map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
                 // RFC 6120 §7.7.2.1: a resourcepart that cannot be prepared.
@@ -1106,7 +1106,7 @@ impl Server {
                 {
                     return self.reject_iq(now, &iq, StanzaError::new(StanzaErrorCondition::BadRequest));
                 }
-                self.phase = Phase::AwaitingBind { id: iq.id.clone(), requested: requested.clone() };
+                self.phase = Phase::AwaitingBind { id: iq.request_id().into(), requested: requested.clone() };
                 self.stream.push_event(ServerEvent::BindRequested(requested));
             }
             _ => self.fail(now, ProtocolError::NotAuthorized),
@@ -1114,7 +1114,9 @@ impl Server {
     }
 
     fn reject_iq(&mut self, now: Timestamp, iq: &Iq, error: StanzaError) {
-        self.write_iq(now, &iq.error_for(error));
+        if let Ok(answer) = iq.error_for(&error) {
+            self.write_iq(now, answer);
+        }
     }
 
     /// Answers a malformed stanza with a stanza error (HARDENING 24),
@@ -1183,24 +1185,6 @@ fn challenge(data: &[u8]) -> Element {
     Element::new("challenge", ns::SASL)
         .with_text(&negotiation::sasl_text(data))
         .unwrap_or_else(|_| Element::new("challenge", ns::SASL))
-}
-
-/// Sets `from` to the session's JID (RFC 6120 §8.1.2.1).
-fn stamp(stanza: Stanza, from: Jid) -> Stanza {
-    match stanza {
-        Stanza::Message(mut m) => {
-            m.from = Some(from);
-            Stanza::Message(m)
-        }
-        Stanza::Presence(mut p) => {
-            p.from = Some(from);
-            Stanza::Presence(p)
-        }
-        Stanza::Iq(mut iq) => {
-            iq.from = Some(from);
-            Stanza::Iq(iq)
-        }
-    }
 }
 
 impl From<CloseReason> for ServerEvent {

@@ -521,7 +521,7 @@ fn hardening_23_from_is_stamped_or_rejected() {
     s.feed("<message from='romeo@example.net/orchard' to='nurse@example.com'><body>forged</body></message>");
     let events = s.events();
     let [ServerEvent::Stanza(Stanza::Message(m))] = events.as_slice() else { panic!("{events:?}") };
-    assert_eq!(m.from.as_ref().unwrap().as_str(), "juliet@im.example.com/balcony");
+    assert_eq!(m.from().unwrap().as_str(), "juliet@im.example.com/balcony");
 
     let mut c = plaintext();
     c.invalid_from = InvalidFrom::Reject;

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use super::{CloseReason, ProtocolError, SendError};
 use crate::ns;
-use crate::stanza::StreamError;
+use crate::stanza::{Stanza, StreamError};
 use crate::time::Timestamp;
 use crate::xml::{Element, Limits, Namespace, StreamEvent, StreamReader, StreamWriter};
 
@@ -109,16 +109,29 @@ impl<E: From<CloseReason>> XmlStream<E> {
         self.push_scratch(now);
     }
 
-    /// Writes an application stanza, refusing when the outbound buffer is
-    /// over its limit.
-    pub(crate) fn send(&mut self, now: Timestamp, element: &Element) -> Result<(), SendError> {
+    /// Writes a stanza the core owes (like [`XmlStream::write`]), in this
+    /// stream's content namespace: the element is written as it is when it
+    /// is already there, and moved into it (a copy) only when not.
+    pub(crate) fn write_stanza(&mut self, now: Timestamp, stanza: &Stanza) {
+        if stanza.element().ns() == &self.content_ns {
+            self.write(now, stanza.element());
+        } else {
+            let mut moved = stanza.clone();
+            moved.set_content_ns(&self.content_ns);
+            self.write(now, moved.element());
+        }
+    }
+
+    /// Sends an application stanza (like [`XmlStream::send`]), in this
+    /// stream's content namespace.
+    pub(crate) fn send_stanza(&mut self, now: Timestamp, stanza: &Stanza) -> Result<(), SendError> {
         if self.closed || self.sent_close {
             return Err(SendError::Closed);
         }
         if self.pending_tx().len() >= self.max_tx {
             return Err(SendError::OutboundFull);
         }
-        self.write(now, element);
+        self.write_stanza(now, stanza);
         Ok(())
     }
 

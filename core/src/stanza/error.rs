@@ -87,7 +87,12 @@ impl StanzaError {
         }
         el.append_child(condition);
         if let Some(text) = &self.text {
-            el.append_child(super::text_element("text", &Namespace::from_static(ns::XMPP_STANZAS), text)?);
+            el.append_child(super::text_element(
+                "text",
+                &Namespace::from_static(ns::XMPP_STANZAS),
+                text.lang.as_deref(),
+                &text.text,
+            )?);
         }
         if let Some(app) = &self.app_specific {
             el.append_child(app.clone());

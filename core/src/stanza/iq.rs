@@ -1,181 +1,185 @@
 //! `<iq/>` (RFC 6120 §8.2.3): request and response.
 
 use alloc::boxed::Box;
-use alloc::string::String;
 
-use super::{Common, Rejected, StanzaError, StanzaParseError, read_common, write_common};
+use super::{Head, Rejected, StanzaError, StanzaParseError, stanza_head};
 use crate::jid::Jid;
-use crate::xml::{Element, InvalidXml, Namespace, Node};
+use crate::xml::{Element, InvalidXml};
 
-/// What an IQ is, with what it carries.
-// The error variant is the largest; IQs are few and short-lived, so a
-// flat enum reads better than boxing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum IqKind {
-    /// A request for information, with its one payload.
-    Get(Element),
-    /// A request to change something, with its one payload.
-    Set(Element),
+/// The `type` of an IQ (RFC 6120 §8.2.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IqType {
+    /// A request for information, with one payload.
+    Get,
+    /// A request to change something, with one payload.
+    Set,
     /// A successful response, with at most one payload.
-    Result(Option<Element>),
-    /// An error response, with the request's payload if the responder
-    /// included it.
-    Error {
-        /// What went wrong.
-        error: StanzaError,
-        /// The payload of the request, echoed back.
-        request: Option<Element>,
-    },
+    Result,
+    /// An error response.
+    Error,
 }
 
-impl IqKind {
-    /// The `type` attribute value.
-    pub fn as_str(&self) -> &'static str {
+impl IqType {
+    /// The attribute value.
+    pub fn as_str(self) -> &'static str {
         match self {
-            IqKind::Get(_) => "get",
-            IqKind::Set(_) => "set",
-            IqKind::Result(_) => "result",
-            IqKind::Error { .. } => "error",
+            IqType::Get => "get",
+            IqType::Set => "set",
+            IqType::Result => "result",
+            IqType::Error => "error",
         }
     }
 
     /// True for get and set: an IQ that must be answered.
-    pub fn is_request(&self) -> bool {
-        matches!(self, IqKind::Get(_) | IqKind::Set(_))
+    pub fn is_request(self) -> bool {
+        matches!(self, IqType::Get | IqType::Set)
     }
 
-    /// The payload of a get, set or result.
-    pub fn payload(&self) -> Option<&Element> {
-        match self {
-            IqKind::Get(p) | IqKind::Set(p) => Some(p),
-            IqKind::Result(p) => p.as_ref(),
-            IqKind::Error { request, .. } => request.as_ref(),
+    fn parse(value: &str) -> Option<IqType> {
+        match value {
+            "get" => Some(IqType::Get),
+            "set" => Some(IqType::Set),
+            "result" => Some(IqType::Result),
+            "error" => Some(IqType::Error),
+            _ => None,
         }
     }
 }
 
-/// An IQ stanza.
+/// An IQ stanza: the element, with views onto it.
+///
+/// ```
+/// use sxmpp::jid::Jid;
+/// use sxmpp::stanza::{Iq, IqType};
+/// use sxmpp::xml::Element;
+///
+/// let ping = Iq::get(Some(Jid::new("example.com")?), Element::new("ping", "urn:xmpp:ping"));
+/// assert_eq!(ping.type_(), IqType::Get);
+/// assert!(ping.payload().is_some_and(|p| p.is("ping", "urn:xmpp:ping")));
+/// // The connection gives it an id when it is sent.
+/// assert_eq!(ping.id(), Some(""));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Iq {
-    /// The entity asked (none: the sender's own account or server).
-    pub to: Option<Jid>,
-    /// The sender (stamped by the server).
-    pub from: Option<Jid>,
-    /// Correlates a response with its request; required.
-    pub id: String,
-    /// The stanza's default language (`xml:lang`).
-    pub lang: Option<String>,
-    /// Type and payload.
-    pub kind: IqKind,
+    pub(super) head: Head,
 }
 
+stanza_head!(Iq);
+
 impl Iq {
-    /// A get request.
-    pub fn get(to: Option<Jid>, id: impl Into<String>, payload: Element) -> Iq {
-        Iq { to, from: None, id: id.into(), lang: None, kind: IqKind::Get(payload) }
+    fn with_type(type_: IqType, to: Option<Jid>) -> Iq {
+        let mut head = Head::new("iq");
+        // Constant tokens; an empty id asks the connection for one.
+        let _ = head.element.set_attr("id", "");
+        let _ = head.element.set_attr("type", type_.as_str());
+        head.set_to(to);
+        Iq { head }
     }
 
-    /// A set request.
-    pub fn set(to: Option<Jid>, id: impl Into<String>, payload: Element) -> Iq {
-        Iq { to, from: None, id: id.into(), lang: None, kind: IqKind::Set(payload) }
+    /// A get request for `payload`, to `to` (`None`: the sender's own
+    /// account or server). Its id is empty until the connection assigns
+    /// one (or [`with_id`](Iq::with_id) sets it).
+    pub fn get(to: Option<Jid>, payload: Element) -> Iq {
+        let mut iq = Iq::with_type(IqType::Get, to);
+        iq.head.element.append_child(payload);
+        iq
+    }
+
+    /// A set request, like [`get`](Iq::get).
+    pub fn set(to: Option<Jid>, payload: Element) -> Iq {
+        let mut iq = Iq::with_type(IqType::Set, to);
+        iq.head.element.append_child(payload);
+        iq
     }
 
     /// The result answering this request: addressed back to its sender,
     /// with its id.
     pub fn result_for(&self, payload: Option<Element>) -> Iq {
-        Iq { to: self.from.clone(), from: None, id: self.id.clone(), lang: None, kind: IqKind::Result(payload) }
+        let mut iq = Iq::with_type(IqType::Result, self.from().cloned());
+        // The request's id was checked when it was read.
+        let _ = iq.head.set_id(self.id());
+        if let Some(p) = payload {
+            iq.head.element.append_child(p);
+        }
+        iq.head.set_content_ns(self.head.content_ns());
+        iq
     }
 
-    /// The error answering this request.
-    pub fn error_for(&self, error: StanzaError) -> Iq {
-        Iq {
-            to: self.from.clone(),
-            from: None,
-            id: self.id.clone(),
-            lang: None,
-            kind: IqKind::Error { error, request: None },
-        }
+    /// The error answering this request (RFC 6120 §8.3.1); refused if XML
+    /// cannot carry the error's text.
+    pub fn error_for(&self, error: &StanzaError) -> Result<Iq, InvalidXml> {
+        let mut iq = Iq::with_type(IqType::Error, self.from().cloned());
+        let _ = iq.head.set_id(self.id());
+        iq.head.set_content_ns(self.head.content_ns());
+        let el = error.to_element(iq.head.content_ns())?;
+        iq.head.element.append_child(el);
+        Ok(iq)
     }
 
     /// Reads an `<iq/>` element (in any content namespace), enforcing the
     /// rules of RFC 6120 §8.2.3.
-    pub fn from_element(element: Element) -> Result<Iq, StanzaParseError> {
-        Iq::parse(element).map_err(|rejected| rejected.error)
+    pub(crate) fn parse(element: Element) -> Result<Iq, Box<Rejected>> {
+        if let Err(e) = Iq::check(&element) {
+            return Err(Rejected::new(e, element));
+        }
+        Ok(Iq { head: Head::read(element)? })
     }
 
-    /// Like [`from_element`](Iq::from_element), returning a refused
-    /// element with the error. Everything that can fail is checked before
-    /// the element is taken apart.
-    pub(crate) fn parse(mut element: Element) -> Result<Iq, Box<Rejected>> {
-        let (Common { to, from, lang, .. }, id, kind) = match Iq::check(&element) {
-            Ok(checked) => checked,
-            Err(e) => return Err(Rejected::new(e, element)),
-        };
-        let ns = element.ns().clone();
-        let mut children = element.take_nodes().into_iter().filter_map(|n| match n {
-            Node::Element(e) => Some(e),
-            Node::Text(_) => None,
-        });
-        let (first, second) = (children.next(), children.next());
-        let kind = match (kind, first) {
-            ("get", Some(p)) => IqKind::Get(p),
-            ("set", Some(p)) => IqKind::Set(p),
-            ("result", p) => IqKind::Result(p),
-            (_, first) => {
-                // The <error/> child, and optionally the request payload,
-                // in either order.
-                let (error, request) = match (first, second) {
-                    (Some(a), b) if a.is("error", &ns) => (Some(a), b),
-                    (Some(a), Some(b)) if b.is("error", &ns) => (Some(b), Some(a)),
-                    (a, _) => (None, a),
-                };
-                let error = error.map_or_else(StanzaError::missing, |e| StanzaError::from_element(&e));
-                IqKind::Error { error, request }
-            }
-        };
-        Ok(Iq { to, from, id, lang, kind })
-    }
-
-    /// The checks of RFC 6120 §8.2.3, on the intact element: addresses,
-    /// id, type, and the number of children for each type.
-    fn check(element: &Element) -> Result<(Common, String, &'static str), StanzaParseError> {
-        let common = read_common(element)?;
-        let id = common.id.clone().ok_or(StanzaParseError::MissingId)?;
-        let kind: &'static str = match element.attr("type").ok_or(StanzaParseError::MissingType)? {
-            "get" => "get",
-            "set" => "set",
-            "result" => "result",
-            "error" => "error",
-            other => return Err(StanzaParseError::InvalidType(other.into())),
-        };
+    /// The checks of RFC 6120 §8.2.3: id, type, and the number of children
+    /// for each type.
+    fn check(element: &Element) -> Result<(), StanzaParseError> {
+        element.attr("id").ok_or(StanzaParseError::MissingId)?;
+        let value = element.attr("type").ok_or(StanzaParseError::MissingType)?;
+        let type_ = IqType::parse(value).ok_or_else(|| StanzaParseError::InvalidType(value.into()))?;
         let children = element.children().count();
-        let fits = match kind {
-            "get" | "set" => children == 1,
-            "result" => children <= 1,
-            _ => true,
+        let fits = match type_ {
+            IqType::Get | IqType::Set => children == 1,
+            IqType::Result => children <= 1,
+            IqType::Error => true,
         };
         if !fits {
-            return Err(StanzaParseError::IqChildren { kind, children });
+            return Err(StanzaParseError::IqChildren { kind: type_.as_str(), children });
         }
-        Ok((common, id, kind))
+        Ok(())
     }
 
-    /// Writes the IQ in content namespace `ns`.
-    pub fn to_element(&self, ns: &Namespace) -> Result<Element, InvalidXml> {
-        let mut el = Element::new("iq", ns.clone());
-        write_common(&mut el, self.to.as_ref(), self.from.as_ref(), Some(&self.id), self.lang.as_deref())?;
-        el.set_attr("type", self.kind.as_str())?;
-        match &self.kind {
-            IqKind::Get(p) | IqKind::Set(p) | IqKind::Result(Some(p)) => el.append_child(p.clone()),
-            IqKind::Result(None) => {}
-            IqKind::Error { error, request } => {
-                if let Some(request) = request {
-                    el.append_child(request.clone());
-                }
-                el.append_child(error.to_element(ns)?);
-            }
+    /// The IQ type (checked when the stanza was read or built).
+    pub fn type_(&self) -> IqType {
+        self.head.element.attr("type").and_then(IqType::parse).unwrap_or(IqType::Error)
+    }
+
+    /// True for get and set: an IQ that must be answered.
+    pub fn is_request(&self) -> bool {
+        self.type_().is_request()
+    }
+
+    /// The payload: of a get or set its one child, of a result its child if
+    /// any, of an error the request it echoes if any.
+    pub fn payload(&self) -> Option<&Element> {
+        let ns = self.head.content_ns();
+        self.head.element.children().find(|c| !c.is("error", ns))
+    }
+
+    /// Takes the payload out of the IQ (for handing it on without a copy).
+    pub fn into_payload(self) -> Option<Element> {
+        let ns = self.head.content_ns().clone();
+        self.head.element.into_children().find(|c| !c.is("error", &ns))
+    }
+
+    /// The error of an error response; one without `<error/>` reads as
+    /// `undefined-condition`.
+    pub fn error(&self) -> Option<StanzaError> {
+        if self.type_() != IqType::Error {
+            return None;
         }
-        Ok(el)
+        let ns = self.head.content_ns();
+        Some(self.head.element.child("error", ns).map_or_else(StanzaError::missing, StanzaError::from_element))
+    }
+
+    /// The id (an IQ always has one; empty until the connection assigns
+    /// it, for one built here).
+    pub fn request_id(&self) -> &str {
+        self.id().unwrap_or_default()
     }
 }

@@ -1,15 +1,14 @@
 //! `<message/>` (RFC 6120 §8.2.1, RFC 6121 §5).
 
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::string::String;
-use alloc::vec::Vec;
 
 use super::{
-    Common, Rejected, StanzaError, StanzaParseError, Text, preferred, read_common, read_text, split_children,
-    text_element, write_common,
+    Head, Rejected, StanzaError, StanzaParseError, Text, is_modelled, preferred, read_text, stanza_head, text_of,
 };
 use crate::jid::Jid;
-use crate::xml::{Element, InvalidXml, Namespace};
+use crate::xml::{Element, InvalidXml};
 
 /// The `type` of a message (RFC 6121 §5.2.2).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -60,106 +59,148 @@ pub struct Thread {
     pub parent: Option<String>,
 }
 
-/// A message stanza.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A message stanza: the element, with views onto it.
+///
+/// ```
+/// use sxmpp::jid::Jid;
+/// use sxmpp::stanza::{Message, MessageType};
+///
+/// let m = Message::chat(Jid::new("romeo@example.net")?, "Art thou not Romeo?")?;
+/// assert_eq!(m.type_(), MessageType::Chat);
+/// assert_eq!(m.body().as_deref(), Some("Art thou not Romeo?"));
+/// assert_eq!(
+///     m.to_string(),
+///     "<message xmlns='jabber:client' to='romeo@example.net' type='chat'><body>Art thou not Romeo?</body></message>"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {
-    /// The intended recipient.
-    pub to: Option<Jid>,
-    /// The sender (stamped by the server).
-    pub from: Option<Jid>,
-    /// Stanza id, for tracking.
-    pub id: Option<String>,
-    /// The message type.
-    pub type_: MessageType,
-    /// The stanza's default language (`xml:lang`).
-    pub lang: Option<String>,
-    /// Bodies, at most one per language (RFC 6121 §5.2.3).
-    pub bodies: Vec<Text>,
-    /// Subjects, at most one per language (RFC 6121 §5.2.4).
-    pub subjects: Vec<Text>,
-    /// The conversation thread.
-    pub thread: Option<Thread>,
-    /// The error, for type `error`.
-    pub error: Option<StanzaError>,
-    /// Every other child element, in document order.
-    pub payloads: Vec<Element>,
+    pub(super) head: Head,
 }
 
+stanza_head!(Message);
+
+/// The children a message models itself (RFC 6121 §5.2).
+const MODELLED: &[&str] = &["body", "subject", "thread", "error"];
+
 impl Message {
-    /// A chat message with one body.
-    pub fn chat(to: Jid, body: impl Into<String>) -> Message {
-        Message { to: Some(to), type_: MessageType::Chat, bodies: alloc::vec![Text::new(body)], ..Message::default() }
+    /// An empty message of this type.
+    pub fn new(type_: MessageType) -> Message {
+        let mut head = Head::new("message");
+        if type_ != MessageType::Normal {
+            // A type is a constant token.
+            let _ = head.element.set_attr("type", type_.as_str());
+        }
+        Message { head }
     }
 
-    /// The body in the stanza's language, or without a language of its
-    /// own, else the first.
-    pub fn body(&self) -> Option<&str> {
-        preferred(&self.bodies, self.lang.as_deref())
-    }
-
-    /// The subject, chosen like [`body`](Message::body).
-    pub fn subject(&self) -> Option<&str> {
-        preferred(&self.subjects, self.lang.as_deref())
+    /// A chat message to `to` with one body; refused if XML cannot carry
+    /// the text.
+    pub fn chat(to: Jid, body: &str) -> Result<Message, InvalidXml> {
+        Message::new(MessageType::Chat).with_to(to).with_body(body)
     }
 
     /// Reads a `<message/>` element (in any content namespace).
-    pub fn from_element(element: Element) -> Result<Message, StanzaParseError> {
-        Message::parse(element).map_err(|rejected| rejected.error)
+    pub(crate) fn parse(element: Element) -> Result<Message, Box<Rejected>> {
+        Ok(Message { head: Head::read(element)? })
     }
 
-    /// Like [`from_element`](Message::from_element), returning a refused
-    /// element with the error. Everything that can fail is checked before
-    /// the element is taken apart.
-    pub(crate) fn parse(mut element: Element) -> Result<Message, Box<Rejected>> {
-        let Common { to, from, id, lang } = match read_common(&element) {
-            Ok(common) => common,
-            Err(e) => return Err(Rejected::new(e, element)),
-        };
-        let type_ = MessageType::parse(element.attr("type"));
-        let (mut bodies, mut subjects, mut thread, mut error) = (Vec::new(), Vec::new(), None, None);
-        let payloads = split_children(&mut element, &["body", "subject", "thread", "error"], |child| {
-            match child.name() {
-                "body" => bodies.push(read_text(&child)),
-                "subject" => subjects.push(read_text(&child)),
-                "thread" if thread.is_none() => {
-                    thread =
-                        Some(Thread { id: child.text().into_owned(), parent: child.attr("parent").map(String::from) })
-                }
-                "error" if error.is_none() => error = Some(StanzaError::from_element(&child)),
-                _ => return Some(child),
-            }
-            None
-        });
-        Ok(Message { to, from, id, type_, lang, bodies, subjects, thread, error, payloads })
+    /// The message type; an unknown one reads as `normal` (RFC 6121
+    /// §5.2.2), and [`type_attr`](Message::type_attr) keeps what it said.
+    pub fn type_(&self) -> MessageType {
+        MessageType::parse(self.type_attr())
     }
 
-    /// Writes the message in content namespace `ns`.
-    pub fn to_element(&self, ns: &Namespace) -> Result<Element, InvalidXml> {
-        let mut el = Element::new("message", ns.clone());
-        write_common(&mut el, self.to.as_ref(), self.from.as_ref(), self.id.as_deref(), self.lang.as_deref())?;
-        if self.type_ != MessageType::Normal {
-            el.set_attr("type", self.type_.as_str())?;
+    /// The `type` attribute as written.
+    pub fn type_attr(&self) -> Option<&str> {
+        self.head.element.attr("type")
+    }
+
+    /// The body in the stanza's language, or without a language of its
+    /// own, else the first (RFC 6121 §5.2.3).
+    pub fn body(&self) -> Option<Cow<'_, str>> {
+        preferred(self.head.own_children("body"), self.lang()).map(text_of)
+    }
+
+    /// Every body, with its language.
+    pub fn bodies(&self) -> impl Iterator<Item = Text> + '_ {
+        self.head.own_children("body").map(read_text)
+    }
+
+    /// The subject, chosen like [`body`](Message::body).
+    pub fn subject(&self) -> Option<Cow<'_, str>> {
+        preferred(self.head.own_children("subject"), self.lang()).map(text_of)
+    }
+
+    /// Every subject, with its language.
+    pub fn subjects(&self) -> impl Iterator<Item = Text> + '_ {
+        self.head.own_children("subject").map(read_text)
+    }
+
+    /// The conversation thread (RFC 6121 §5.2.5).
+    pub fn thread(&self) -> Option<Thread> {
+        self.head
+            .own_children("thread")
+            .next()
+            .map(|t| Thread { id: t.text().into_owned(), parent: t.attr("parent").map(String::from) })
+    }
+
+    /// The error, for type `error` (RFC 6120 §8.3).
+    pub fn error(&self) -> Option<StanzaError> {
+        self.head.own_children("error").next().map(StanzaError::from_element)
+    }
+
+    /// Every other child element, in document order: the extensions.
+    pub fn payloads(&self) -> impl Iterator<Item = &Element> {
+        let ns = self.head.content_ns();
+        self.head.element.nodes().iter().filter(move |n| !is_modelled(n, ns, MODELLED)).filter_map(|n| match n {
+            crate::xml::Node::Element(e) => Some(e),
+            crate::xml::Node::Text(_) => None,
+        })
+    }
+
+    /// Sets the body in `lang` (`None`: without a language of its own),
+    /// replacing the one there was.
+    pub fn set_body(&mut self, lang: Option<&str>, body: &str) -> Result<(), InvalidXml> {
+        self.head.remove_text_children("body", lang);
+        self.head.push_text_child("body", lang, body)
+    }
+
+    /// Adds a body without a language of its own, for building in one
+    /// expression.
+    pub fn with_body(mut self, body: &str) -> Result<Message, InvalidXml> {
+        self.set_body(None, body)?;
+        Ok(self)
+    }
+
+    /// Sets the subject in `lang`, replacing the one there was.
+    pub fn set_subject(&mut self, lang: Option<&str>, subject: &str) -> Result<(), InvalidXml> {
+        self.head.remove_text_children("subject", lang);
+        self.head.push_text_child("subject", lang, subject)
+    }
+
+    /// Sets the thread, replacing the one there was.
+    pub fn set_thread(&mut self, thread: &Thread) -> Result<(), InvalidXml> {
+        let ns = self.head.content_ns().clone();
+        let mut el = Element::new("thread", ns.clone()).with_text(&thread.id)?;
+        if let Some(parent) = &thread.parent {
+            el.set_attr("parent", parent.as_str())?;
         }
-        for subject in &self.subjects {
-            el.append_child(text_element("subject", ns, subject)?);
-        }
-        for body in &self.bodies {
-            el.append_child(text_element("body", ns, body)?);
-        }
-        if let Some(thread) = &self.thread {
-            let mut t = Element::new("thread", ns.clone()).with_text(&thread.id)?;
-            if let Some(parent) = &thread.parent {
-                t.set_attr("parent", parent.as_str())?;
-            }
-            el.append_child(t);
-        }
-        for payload in &self.payloads {
-            el.append_child(payload.clone());
-        }
-        // RFC 6120 §8.3.2: the original payload, then the error.
-        if let Some(error) = &self.error {
-            el.append_child(error.to_element(ns)?);
-        }
-        Ok(el)
+        self.head.element.retain_children(|c| !c.is("thread", &ns));
+        self.head.element.append_child(el);
+        Ok(())
+    }
+
+    /// Makes this an error message carrying `error` after its payload
+    /// (RFC 6120 §8.3.2).
+    pub fn set_error(&mut self, error: &StanzaError) -> Result<(), InvalidXml> {
+        let ns = self.head.content_ns().clone();
+        let el = error.to_element(&ns)?;
+        self.head.element.retain_children(|c| !c.is("error", &ns));
+        self.head.element.append_child(el);
+        // "error" is a constant token.
+        let _ = self.head.element.set_attr("type", MessageType::Error.as_str());
+        Ok(())
     }
 }

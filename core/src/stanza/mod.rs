@@ -1,26 +1,35 @@
 //! XML stanzas (RFC 6120 §8) with the RFC 6121 payloads of messages and
 //! presences, stanza errors (§8.3) and stream errors (§4.9).
 //!
-//! Stanza types are plain data with public fields. Reading is lenient
-//! where the RFCs allow it: an unknown child element never fails a stanza
-//! (it is kept, in order, in `payloads`), an unknown message type is
-//! `normal` (RFC 6121 §5.2.2). It is strict where they require it: a JID
-//! that does not parse, an IQ without an id or with the wrong number of
-//! children, a presence type that does not exist (RFC 6121 §4.7.1) are
-//! [`StanzaParseError`]s that name the stanza error to answer with.
+//! A stanza *is* its element: [`Message`], [`Presence`] and [`Iq`] keep the
+//! element as it arrived (or as it was built), and their accessors are
+//! views onto it. Nothing the library does not model is lost: an unknown
+//! message type, attributes in other namespaces and the order of children
+//! all survive, so a server can route a stanza unchanged but for the
+//! addresses it stamps (RFC 6120 §8.4). The addresses are parsed once and
+//! kept beside the element.
 //!
-//! Writing refuses characters XML cannot carry ([`InvalidXml`]).
-//! Stanzas are written in the content namespace the caller names
-//! (`jabber:client`, `jabber:server`, `jabber:component:accept`).
+//! Reading is lenient where the RFCs allow it (an unknown child never fails
+//! a stanza; an unknown message type reads as `normal`, RFC 6121 §5.2.2)
+//! and strict where they require it: a JID that does not parse, an IQ
+//! without an id or with the wrong number of children, a presence type
+//! that does not exist (RFC 6121 §4.7.1) are [`StanzaParseError`]s that name
+//! the stanza error to answer with.
+//!
+//! Building checks every name and character as it goes ([`InvalidXml`]), so
+//! a stanza can always be written; writing borrows the element (no copy).
+//! Stanzas are built in `jabber:client`; a connection moves them into its
+//! stream's content namespace ([`Stanza::set_content_ns`]) when they are
+//! sent.
 
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
-use alloc::vec::Vec;
 
 use crate::condition::StanzaErrorCondition;
 use crate::jid::{Jid, JidError};
 use crate::ns;
-use crate::xml::{Element, InvalidXml, Namespace};
+use crate::xml::{Element, InvalidXml, Namespace, Node};
 
 mod error;
 mod iq;
@@ -29,7 +38,7 @@ mod presence;
 mod stream_error;
 
 pub use error::StanzaError;
-pub use iq::{Iq, IqKind};
+pub use iq::{Iq, IqType};
 pub use message::{Message, MessageType, Thread};
 pub use presence::{Presence, PresenceType, Show};
 pub use stream_error::StreamError;
@@ -153,40 +162,83 @@ impl Stanza {
         }
     }
 
-    /// Writes the stanza in content namespace `ns`.
-    pub fn to_element(&self, ns: &Namespace) -> Result<Element, InvalidXml> {
+    /// The element, as it will be written.
+    pub fn element(&self) -> &Element {
+        &self.head().element
+    }
+
+    /// The element, given up.
+    pub fn into_element(self) -> Element {
         match self {
-            Stanza::Message(m) => m.to_element(ns),
-            Stanza::Presence(p) => p.to_element(ns),
-            Stanza::Iq(iq) => iq.to_element(ns),
+            Stanza::Message(m) => m.into_element(),
+            Stanza::Presence(p) => p.into_element(),
+            Stanza::Iq(iq) => iq.into_element(),
         }
     }
 
     /// The stanza's `to`.
     pub fn to(&self) -> Option<&Jid> {
-        match self {
-            Stanza::Message(m) => m.to.as_ref(),
-            Stanza::Presence(p) => p.to.as_ref(),
-            Stanza::Iq(iq) => iq.to.as_ref(),
-        }
+        self.head().to.as_ref()
     }
 
     /// The stanza's `from`.
     pub fn from(&self) -> Option<&Jid> {
-        match self {
-            Stanza::Message(m) => m.from.as_ref(),
-            Stanza::Presence(p) => p.from.as_ref(),
-            Stanza::Iq(iq) => iq.from.as_ref(),
-        }
+        self.head().from.as_ref()
     }
 
     /// The stanza's `id`.
     pub fn id(&self) -> Option<&str> {
+        self.head().element.attr("id")
+    }
+
+    /// Sets (or, with `None`, removes) `to`.
+    pub fn set_to(&mut self, to: Option<Jid>) {
+        self.head_mut().set_to(to);
+    }
+
+    /// Sets (or removes) `from`: what a server stamps (RFC 6120 §8.1.2.1).
+    pub fn set_from(&mut self, from: Option<Jid>) {
+        self.head_mut().set_from(from);
+    }
+
+    /// Moves the stanza into content namespace `ns` (`jabber:client`,
+    /// `jabber:server`, `jabber:component:accept`), with every descendant
+    /// that was in its old content namespace (RFC 6120 §4.8.3): what a
+    /// stream does with a stanza it sends.
+    pub fn set_content_ns(&mut self, ns: &Namespace) {
+        self.head_mut().set_content_ns(ns);
+    }
+
+    fn head(&self) -> &Head {
         match self {
-            Stanza::Message(m) => m.id.as_deref(),
-            Stanza::Presence(p) => p.id.as_deref(),
-            Stanza::Iq(iq) => Some(&iq.id),
+            Stanza::Message(m) => &m.head,
+            Stanza::Presence(p) => &p.head,
+            Stanza::Iq(iq) => &iq.head,
         }
+    }
+
+    fn head_mut(&mut self) -> &mut Head {
+        match self {
+            Stanza::Message(m) => &mut m.head,
+            Stanza::Presence(p) => &mut p.head,
+            Stanza::Iq(iq) => &mut iq.head,
+        }
+    }
+}
+
+impl From<Message> for Stanza {
+    fn from(m: Message) -> Stanza {
+        Stanza::Message(m)
+    }
+}
+impl From<Presence> for Stanza {
+    fn from(p: Presence) -> Stanza {
+        Stanza::Presence(p)
+    }
+}
+impl From<Iq> for Stanza {
+    fn from(iq: Iq) -> Stanza {
+        Stanza::Iq(iq)
     }
 }
 
@@ -196,47 +248,127 @@ fn not_a_stanza(element: &Element) -> StanzaParseError {
 
 // ----- shared by the three stanza kinds -----
 
-/// The attributes all stanzas share (RFC 6120 §8.1).
-struct Common {
+/// What every stanza is: its element, with the addresses parsed once
+/// (RFC 6120 §8.1.1, §8.1.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Head {
+    element: Element,
     to: Option<Jid>,
     from: Option<Jid>,
-    id: Option<String>,
-    lang: Option<String>,
+}
+
+impl Head {
+    /// A new, empty stanza element in `jabber:client`.
+    fn new(name: &'static str) -> Head {
+        Head { element: Element::new(name, ns::CLIENT), to: None, from: None }
+    }
+
+    /// Checks the addresses of an element read off the wire.
+    fn read(element: Element) -> Result<Head, Box<Rejected>> {
+        let to = jid_attr(&element, "to");
+        let from = jid_attr(&element, "from");
+        match (to, from) {
+            (Ok(to), Ok(from)) => Ok(Head { element, to, from }),
+            (Err(e), _) | (_, Err(e)) => Err(Rejected::new(e, element)),
+        }
+    }
+
+    fn set_to(&mut self, to: Option<Jid>) {
+        set_jid_attr(&mut self.element, "to", to.as_ref());
+        self.to = to;
+        self.order_attrs();
+    }
+
+    fn set_from(&mut self, from: Option<Jid>) {
+        set_jid_attr(&mut self.element, "from", from.as_ref());
+        self.from = from;
+        self.order_attrs();
+    }
+
+    fn set_id(&mut self, id: Option<&str>) -> Result<(), InvalidXml> {
+        match id {
+            Some(id) => self.element.set_attr("id", id)?,
+            None => {
+                self.element.remove_attr("id");
+            }
+        }
+        self.order_attrs();
+        Ok(())
+    }
+
+    /// Keeps the addressing attributes first, in the order RFC 6120's
+    /// examples write them (`to`, `from`, `id`, `type`), so a stanza reads
+    /// the same however it was built.
+    fn order_attrs(&mut self) {
+        self.element.sort_attrs_by_key(|a| match (a.ns().is_none(), a.name()) {
+            (true, "to") => 0,
+            (true, "from") => 1,
+            (true, "id") => 2,
+            (true, "type") => 3,
+            _ => 4,
+        });
+    }
+
+    fn set_lang(&mut self, lang: Option<&str>) -> Result<(), InvalidXml> {
+        match lang {
+            Some(lang) => self.element.set_attr_ns(Namespace::XML, "lang", lang),
+            None => {
+                self.element.remove_attr_ns(ns::XML, "lang");
+                Ok(())
+            }
+        }
+    }
+
+    fn lang(&self) -> Option<&str> {
+        self.element.attr_ns(ns::XML, "lang")
+    }
+
+    fn content_ns(&self) -> &Namespace {
+        self.element.ns()
+    }
+
+    fn set_content_ns(&mut self, ns: &Namespace) {
+        if self.element.ns() != ns {
+            let old = self.element.ns().clone();
+            self.element.rename_namespace(&old, ns);
+        }
+    }
+
+    /// The stanza's own children (in its content namespace) named `name`.
+    fn own_children<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + Clone + 'a {
+        let ns = self.content_ns().as_str();
+        self.element.children().filter(move |c| c.name() == name && c.ns() == ns)
+    }
+
+    /// Appends a child in the stanza's namespace holding `text`.
+    fn push_text_child(&mut self, name: &'static str, lang: Option<&str>, text: &str) -> Result<(), InvalidXml> {
+        let child = text_element(name, self.content_ns(), lang, text)?;
+        self.element.append_child(child);
+        Ok(())
+    }
+
+    /// Removes the stanza's own children named `name` with language `lang`
+    /// (`None`: those without a language of their own).
+    fn remove_text_children(&mut self, name: &str, lang: Option<&str>) {
+        let ns = self.content_ns().clone();
+        self.element.retain_children(|c| !(c.is(name, &ns) && c.attr_ns(ns::XML, "lang") == lang));
+    }
 }
 
 fn jid_attr(element: &Element, attr: &'static str) -> Result<Option<Jid>, StanzaParseError> {
     element.attr(attr).map(|v| Jid::new(v).map_err(|error| StanzaParseError::InvalidJid { attr, error })).transpose()
 }
 
-fn read_common(element: &Element) -> Result<Common, StanzaParseError> {
-    Ok(Common {
-        to: jid_attr(element, "to")?,
-        from: jid_attr(element, "from")?,
-        id: element.attr("id").map(String::from),
-        lang: element.attr_ns(ns::XML, "lang").map(String::from),
-    })
-}
-
-fn write_common(
-    element: &mut Element,
-    to: Option<&Jid>,
-    from: Option<&Jid>,
-    id: Option<&str>,
-    lang: Option<&str>,
-) -> Result<(), InvalidXml> {
-    if let Some(to) = to {
-        element.set_attr("to", to.as_str())?;
+fn set_jid_attr(element: &mut Element, attr: &str, jid: Option<&Jid>) {
+    match jid {
+        // A parsed JID holds only characters XML can carry.
+        Some(jid) => {
+            let _ = element.set_attr(attr, jid.as_str());
+        }
+        None => {
+            element.remove_attr(attr);
+        }
     }
-    if let Some(from) = from {
-        element.set_attr("from", from.as_str())?;
-    }
-    if let Some(id) = id {
-        element.set_attr("id", id)?;
-    }
-    if let Some(lang) = lang {
-        element.set_attr_ns(Namespace::XML, "lang", lang)?;
-    }
-    Ok(())
 }
 
 /// Reads a `<body/>`-like child as [`Text`].
@@ -244,49 +376,131 @@ fn read_text(element: &Element) -> Text {
     Text { lang: element.attr_ns(ns::XML, "lang").map(String::from), text: element.text().into_owned() }
 }
 
-/// Writes [`Text`] as a child called `name`.
-fn text_element(name: &'static str, ns: &Namespace, text: &Text) -> Result<Element, InvalidXml> {
+/// A child called `name` holding `text`, with its own `xml:lang` if given.
+fn text_element(name: &'static str, ns: &Namespace, lang: Option<&str>, text: &str) -> Result<Element, InvalidXml> {
     let mut child = Element::new(name, ns.clone());
-    if let Some(lang) = &text.lang {
-        child.set_attr_ns(Namespace::XML, "lang", lang.as_str())?;
+    if let Some(lang) = lang {
+        child.set_attr_ns(Namespace::XML, "lang", lang)?;
     }
-    child.append_text(&text.text)?;
+    child.append_text(text)?;
     Ok(child)
 }
 
-/// Picks the text in `lang` (or without a language of its own), else the
+/// Picks the child in `lang` (or without a language of its own), else the
 /// first: what a reader expects `body()` to mean (RFC 6121 §5.2.3).
-fn preferred<'a>(texts: &'a [Text], lang: Option<&str>) -> Option<&'a str> {
-    texts
-        .iter()
-        .find(|t| t.lang.is_none() || t.lang.as_deref() == lang)
-        .or_else(|| texts.first())
-        .map(|t| t.text.as_str())
+fn preferred<'a>(mut children: impl Iterator<Item = &'a Element> + Clone, lang: Option<&str>) -> Option<&'a Element> {
+    children
+        .clone()
+        .find(|c| {
+            let own = c.attr_ns(ns::XML, "lang");
+            own.is_none() || own == lang
+        })
+        .or_else(|| children.next())
 }
 
-/// Moves the children out of `element`: those the stanza kind knows (in
-/// its own namespace and named in `known`) go to `on_known`, the rest are
-/// kept as payloads, in order.
-fn split_children(
-    element: &mut Element,
-    known: &[&str],
-    mut on_known: impl FnMut(Element) -> Option<Element>,
-) -> Vec<Element> {
-    let ns = element.ns().clone();
-    let mut payloads = Vec::new();
-    for node in element.take_nodes() {
-        if let crate::xml::Node::Element(child) = node {
-            if child.ns() == &ns && known.contains(&child.name()) {
-                if let Some(unused) = on_known(child) {
-                    payloads.push(unused);
-                }
-            } else {
-                payloads.push(child);
+/// The direct text of `element`, borrowed when it is one run (as a body
+/// usually is).
+fn text_of(element: &Element) -> Cow<'_, str> {
+    element.text()
+}
+
+/// Whether `node` is an element the stanza kind models itself.
+fn is_modelled(node: &Node, ns: &Namespace, names: &[&str]) -> bool {
+    matches!(node, Node::Element(e) if e.ns() == ns && names.contains(&e.name()))
+}
+
+/// Accessors every stanza kind shares, written once.
+macro_rules! stanza_head {
+    ($kind:ident) => {
+        impl $kind {
+            /// Reads the element (in any content namespace), checking what
+            /// RFC 6120 §8 requires of this kind of stanza.
+            pub fn from_element(element: Element) -> Result<Self, StanzaParseError> {
+                Self::parse(element).map_err(|rejected| rejected.error)
+            }
+            /// The element, as it will be written.
+            pub fn element(&self) -> &Element {
+                &self.head.element
+            }
+            /// The element, given up.
+            pub fn into_element(self) -> Element {
+                self.head.element
+            }
+            /// The intended recipient.
+            pub fn to(&self) -> Option<&Jid> {
+                self.head.to.as_ref()
+            }
+            /// The sender (stamped by the sender's server).
+            pub fn from(&self) -> Option<&Jid> {
+                self.head.from.as_ref()
+            }
+            /// The stanza's `id`.
+            pub fn id(&self) -> Option<&str> {
+                self.head.element.attr("id")
+            }
+            /// The stanza's default language (`xml:lang`).
+            pub fn lang(&self) -> Option<&str> {
+                self.head.lang()
+            }
+            /// Sets (or, with `None`, removes) `to`.
+            pub fn set_to(&mut self, to: Option<Jid>) {
+                self.head.set_to(to);
+            }
+            /// Sets (or removes) `from`.
+            pub fn set_from(&mut self, from: Option<Jid>) {
+                self.head.set_from(from);
+            }
+            /// Sets (or removes) the `id`; refused if XML cannot carry it.
+            pub fn set_id(&mut self, id: Option<&str>) -> Result<(), InvalidXml> {
+                self.head.set_id(id)
+            }
+            /// Sets (or removes) `xml:lang`.
+            pub fn set_lang(&mut self, lang: Option<&str>) -> Result<(), InvalidXml> {
+                self.head.set_lang(lang)
+            }
+            /// [`set_to`](Self::set_to), for building in one expression.
+            pub fn with_to(mut self, to: Jid) -> Self {
+                self.set_to(Some(to));
+                self
+            }
+            /// [`set_from`](Self::set_from), for building in one expression.
+            pub fn with_from(mut self, from: Jid) -> Self {
+                self.set_from(Some(from));
+                self
+            }
+            /// [`set_id`](Self::set_id), for building in one expression.
+            pub fn with_id(mut self, id: &str) -> Result<Self, InvalidXml> {
+                self.set_id(Some(id))?;
+                Ok(self)
+            }
+            /// Appends a payload element (an extension, in its own
+            /// namespace), after what is there.
+            pub fn push_payload(&mut self, payload: Element) {
+                self.head.element.append_child(payload);
+            }
+            /// [`push_payload`](Self::push_payload), for building in one
+            /// expression.
+            pub fn with_payload(mut self, payload: Element) -> Self {
+                self.push_payload(payload);
+                self
             }
         }
-    }
-    payloads
+
+        impl From<$kind> for Element {
+            fn from(stanza: $kind) -> Element {
+                stanza.into_element()
+            }
+        }
+
+        impl core::fmt::Display for $kind {
+            /// The stanza as XML (with its namespace declared).
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                core::fmt::Display::fmt(&self.head.element, f)
+            }
+        }
+    };
 }
+use stanza_head;
 
 #[cfg(test)]
 mod tests;

@@ -1,15 +1,11 @@
 //! `<presence/>` (RFC 6120 §8.2.2, RFC 6121 §4.7).
 
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
-use alloc::string::String;
-use alloc::vec::Vec;
 
-use super::{
-    Common, Rejected, StanzaError, StanzaParseError, Text, preferred, read_common, read_text, split_children,
-    text_element, write_common,
-};
+use super::{Head, Rejected, StanzaError, StanzaParseError, Text, is_modelled, preferred, read_text, stanza_head};
 use crate::jid::Jid;
-use crate::xml::{Element, InvalidXml, Namespace};
+use crate::xml::{Element, InvalidXml};
 
 /// The `type` of a presence (RFC 6121 §4.7.1); `Available` is the absence
 /// of the attribute.
@@ -100,105 +96,117 @@ impl Show {
     }
 }
 
-/// A presence stanza.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A presence stanza: the element, with views onto it.
+///
+/// ```
+/// use sxmpp::stanza::{Presence, Show};
+///
+/// let mut p = Presence::available();
+/// p.set_show(Some(Show::Away))?;
+/// p.set_status(None, "In the orchard")?;
+/// assert_eq!(p.show(), Some(Show::Away));
+/// assert_eq!(p.status().as_deref(), Some("In the orchard"));
+/// # Ok::<(), sxmpp::xml::InvalidXml>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Presence {
-    /// The recipient (none: broadcast to subscribers).
-    pub to: Option<Jid>,
-    /// The sender (stamped by the server).
-    pub from: Option<Jid>,
-    /// Stanza id.
-    pub id: Option<String>,
-    /// The presence type.
-    pub type_: PresenceType,
-    /// The stanza's default language (`xml:lang`).
-    pub lang: Option<String>,
-    /// The availability sub-state.
-    pub show: Option<Show>,
-    /// Status texts, at most one per language.
-    pub statuses: Vec<Text>,
-    /// Resource priority, -128..=127; `None` means 0 (RFC 6121 §4.7.2.3).
-    pub priority: Option<i8>,
-    /// The error, for type `error`.
-    pub error: Option<StanzaError>,
-    /// Every other child element, in document order, including a `<show/>`
-    /// or `<priority/>` whose value is not valid (so nothing is lost).
-    pub payloads: Vec<Element>,
+    pub(super) head: Head,
 }
+
+stanza_head!(Presence);
+
+/// The children a presence models itself (RFC 6121 §4.7.2).
+const MODELLED: &[&str] = &["show", "status", "priority", "error"];
 
 impl Presence {
     /// Available presence, with no details.
     pub fn available() -> Presence {
-        Presence::default()
+        Presence { head: Head::new("presence") }
     }
 
     /// Presence of the given type addressed to `to`.
     pub fn new(type_: PresenceType, to: Option<Jid>) -> Presence {
-        Presence { type_, to, ..Presence::default() }
-    }
-
-    /// The status in the stanza's language, else the first.
-    pub fn status(&self) -> Option<&str> {
-        preferred(&self.statuses, self.lang.as_deref())
+        let mut p = Presence::available();
+        if let Some(t) = type_.as_str() {
+            // A type is a constant token.
+            let _ = p.head.element.set_attr("type", t);
+        }
+        p.set_to(to);
+        p
     }
 
     /// Reads a `<presence/>` element (in any content namespace).
-    pub fn from_element(element: Element) -> Result<Presence, StanzaParseError> {
-        Presence::parse(element).map_err(|rejected| rejected.error)
+    pub(crate) fn parse(element: Element) -> Result<Presence, Box<Rejected>> {
+        if let Err(e) = PresenceType::parse(element.attr("type")) {
+            return Err(Rejected::new(e, element));
+        }
+        Ok(Presence { head: Head::read(element)? })
     }
 
-    /// Like [`from_element`](Presence::from_element), returning a refused
-    /// element with the error. Everything that can fail is checked before
-    /// the element is taken apart.
-    pub(crate) fn parse(mut element: Element) -> Result<Presence, Box<Rejected>> {
-        let header = read_common(&element).and_then(|c| Ok((c, PresenceType::parse(element.attr("type"))?)));
-        let (Common { to, from, id, lang }, type_) = match header {
-            Ok(h) => h,
-            Err(e) => return Err(Rejected::new(e, element)),
-        };
-        let (mut show, mut statuses, mut priority, mut error) = (None, Vec::new(), None, None);
-        let payloads = split_children(&mut element, &["show", "status", "priority", "error"], |child| {
-            match child.name() {
-                "status" => statuses.push(read_text(&child)),
-                "show" if show.is_none() => match Show::parse(&child.text()) {
-                    Some(s) => show = Some(s),
-                    None => return Some(child),
-                },
-                "priority" if priority.is_none() => match child.text().trim().parse::<i8>() {
-                    Ok(p) => priority = Some(p),
-                    Err(_) => return Some(child),
-                },
-                "error" if error.is_none() => error = Some(StanzaError::from_element(&child)),
-                _ => return Some(child),
-            }
-            None
-        });
-        Ok(Presence { to, from, id, type_, lang, show, statuses, priority, error, payloads })
+    /// The presence type (checked when the stanza was read).
+    pub fn type_(&self) -> PresenceType {
+        PresenceType::parse(self.head.element.attr("type")).unwrap_or_default()
     }
 
-    /// Writes the presence in content namespace `ns`.
-    pub fn to_element(&self, ns: &Namespace) -> Result<Element, InvalidXml> {
-        let mut el = Element::new("presence", ns.clone());
-        write_common(&mut el, self.to.as_ref(), self.from.as_ref(), self.id.as_deref(), self.lang.as_deref())?;
-        if let Some(type_) = self.type_.as_str() {
-            el.set_attr("type", type_)?;
+    /// The availability sub-state; `None` if absent or not one of the four
+    /// values (the element stays in the stanza either way).
+    pub fn show(&self) -> Option<Show> {
+        self.head.own_children("show").next().and_then(|s| Show::parse(&s.text()))
+    }
+
+    /// The status in the stanza's language, else the first.
+    pub fn status(&self) -> Option<Cow<'_, str>> {
+        preferred(self.head.own_children("status"), self.lang()).map(Element::text)
+    }
+
+    /// Every status, with its language.
+    pub fn statuses(&self) -> impl Iterator<Item = Text> + '_ {
+        self.head.own_children("status").map(read_text)
+    }
+
+    /// The resource priority, -128..=127; `None` if absent or not a number
+    /// in range (RFC 6121 §4.7.2.3: absent means 0).
+    pub fn priority(&self) -> Option<i8> {
+        self.head.own_children("priority").next().and_then(|p| p.text().trim().parse().ok())
+    }
+
+    /// The error, for type `error` (RFC 6120 §8.3).
+    pub fn error(&self) -> Option<StanzaError> {
+        self.head.own_children("error").next().map(StanzaError::from_element)
+    }
+
+    /// Every other child element, in document order: the extensions.
+    pub fn payloads(&self) -> impl Iterator<Item = &Element> {
+        let ns = self.head.content_ns();
+        self.head.element.nodes().iter().filter(move |n| !is_modelled(n, ns, MODELLED)).filter_map(|n| match n {
+            crate::xml::Node::Element(e) => Some(e),
+            crate::xml::Node::Text(_) => None,
+        })
+    }
+
+    /// Sets (or removes) `<show/>`.
+    pub fn set_show(&mut self, show: Option<Show>) -> Result<(), InvalidXml> {
+        let ns = self.head.content_ns().clone();
+        self.head.element.retain_children(|c| !c.is("show", &ns));
+        match show {
+            Some(show) => self.head.push_text_child("show", None, show.as_str()),
+            None => Ok(()),
         }
-        if let Some(show) = self.show {
-            el.append_child(Element::new("show", ns.clone()).with_text(show.as_str())?);
+    }
+
+    /// Sets the status in `lang`, replacing the one there was.
+    pub fn set_status(&mut self, lang: Option<&str>, status: &str) -> Result<(), InvalidXml> {
+        self.head.remove_text_children("status", lang);
+        self.head.push_text_child("status", lang, status)
+    }
+
+    /// Sets (or removes) `<priority/>`.
+    pub fn set_priority(&mut self, priority: Option<i8>) -> Result<(), InvalidXml> {
+        let ns = self.head.content_ns().clone();
+        self.head.element.retain_children(|c| !c.is("priority", &ns));
+        match priority {
+            Some(p) => self.head.push_text_child("priority", None, &alloc::format!("{p}")),
+            None => Ok(()),
         }
-        for status in &self.statuses {
-            el.append_child(text_element("status", ns, status)?);
-        }
-        if let Some(priority) = self.priority {
-            el.append_child(Element::new("priority", ns.clone()).with_text(&alloc::format!("{priority}"))?);
-        }
-        for payload in &self.payloads {
-            el.append_child(payload.clone());
-        }
-        // RFC 6120 §8.3.2: the original payload, then the error.
-        if let Some(error) = &self.error {
-            el.append_child(error.to_element(ns)?);
-        }
-        Ok(el)
     }
 }

@@ -71,7 +71,7 @@ impl StreamError {
         }
         el.append_child(condition);
         if let Some(text) = &self.text {
-            el.append_child(super::text_element("text", &streams, text)?);
+            el.append_child(super::text_element("text", &streams, text.lang.as_deref(), &text.text)?);
         }
         if let Some(app) = &self.app_specific {
             el.append_child(app.clone());

@@ -154,6 +154,13 @@ impl Element {
         Ok(())
     }
 
+    /// Reorders the attributes by `key`, keeping the order of those with
+    /// equal keys (the order is not significant in XML, only in how the
+    /// element reads when written).
+    pub(crate) fn sort_attrs_by_key(&mut self, key: impl Fn(&Attribute) -> u8) {
+        self.attrs.sort_by_key(key);
+    }
+
     /// [`set_attr`](Element::set_attr), for building in one expression.
     pub fn with_attr(mut self, name: &str, value: impl Into<String>) -> Result<Element, InvalidXml> {
         self.set_attr(name, value)?;
@@ -162,8 +169,35 @@ impl Element {
 
     /// Removes the unqualified attribute `name`, returning its value.
     pub fn remove_attr(&mut self, name: &str) -> Option<String> {
-        let i = self.attrs.iter().position(|a| a.name == name && a.ns.is_none())?;
+        self.remove_attr_ns("", name)
+    }
+
+    /// Removes attribute `name` in namespace `ns`, returning its value.
+    pub fn remove_attr_ns(&mut self, ns: &str, name: &str) -> Option<String> {
+        let i = self.attrs.iter().position(|a| a.name == name && a.ns.as_str() == ns)?;
         Some(self.attrs.remove(i).value)
+    }
+
+    /// Moves this element, and every descendant in namespace `from`, into
+    /// namespace `to` (what a server does to a stanza it passes from a
+    /// `jabber:client` stream to a `jabber:server` one, RFC 6120 §4.8.3).
+    /// Walks the tree with an explicit stack, however deep it is.
+    pub fn rename_namespace(&mut self, from: &Namespace, to: &Namespace) {
+        self.ns = to.clone();
+        let mut stack: Vec<&mut Element> = Vec::new();
+        stack.extend(self.children.iter_mut().filter_map(|n| match n {
+            Node::Element(e) => Some(e),
+            Node::Text(_) => None,
+        }));
+        while let Some(el) = stack.pop() {
+            if el.ns == *from {
+                el.ns = to.clone();
+            }
+            stack.extend(el.children.iter_mut().filter_map(|n| match n {
+                Node::Element(e) => Some(e),
+                Node::Text(_) => None,
+            }));
+        }
     }
 
     // ----- children -----
@@ -174,7 +208,7 @@ impl Element {
     }
 
     /// The child elements, in document order.
-    pub fn children(&self) -> impl Iterator<Item = &Element> {
+    pub fn children(&self) -> impl Iterator<Item = &Element> + Clone {
         self.children.iter().filter_map(|n| match n {
             Node::Element(e) => Some(e),
             Node::Text(_) => None,
@@ -210,6 +244,33 @@ impl Element {
     /// Takes all child nodes out, leaving the element empty.
     pub fn take_nodes(&mut self) -> Vec<Node> {
         core::mem::take(&mut self.children)
+    }
+
+    /// The child elements, given up, in document order.
+    pub fn into_children(self) -> impl Iterator<Item = Element> {
+        self.children.into_iter().filter_map(|n| match n {
+            Node::Element(e) => Some(e),
+            Node::Text(_) => None,
+        })
+    }
+
+    /// Keeps only the child elements for which `keep` is true (text stays,
+    /// merged where a removal made two runs adjacent).
+    pub fn retain_children(&mut self, mut keep: impl FnMut(&Element) -> bool) {
+        let before = self.children.len();
+        self.children.retain(|n| match n {
+            Node::Element(e) => keep(e),
+            Node::Text(_) => true,
+        });
+        if self.children.len() != before {
+            let nodes = core::mem::take(&mut self.children);
+            for node in nodes {
+                match node {
+                    Node::Text(t) => self.push_text_node(t),
+                    element => self.children.push(element),
+                }
+            }
+        }
     }
 
     /// Appends a child element.

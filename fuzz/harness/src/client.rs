@@ -226,7 +226,10 @@ pub fn run(data: &[u8]) {
             Op::Advance(ms) => d.advance(ms % 3_600_000),
             Op::Drain(n) => d.drain(usize::from(n)),
             Op::SendMessage(body) => {
-                let _ = d.conn.client.send_message(d.now, &Message::chat(Jid::new("romeo@example.net").unwrap(), body));
+                // Text XML cannot carry is refused where the stanza is built.
+                if let Ok(message) = Message::chat(Jid::new("romeo@example.net").unwrap(), &body) {
+                    let _ = d.conn.client.send_message(d.now, &message);
+                }
             }
             Op::SendPresence => {
                 let _ = d.conn.client.send_presence(d.now, &Presence::available());
@@ -237,7 +240,7 @@ pub fn run(data: &[u8]) {
                     1 => Jid::new("romeo@example.net/orchard").ok(),
                     _ => Jid::new("im.example.com").ok(),
                 };
-                let iq = Iq::get(to, "", Element::new("query", "jabber:iq:version"));
+                let iq = Iq::get(to, Element::new("query", "jabber:iq:version"));
                 let timeout = core::time::Duration::from_millis(u64::from(timeout_ms));
                 let _ = d.conn.client.send_request(d.now, iq, timeout);
             }

@@ -43,13 +43,14 @@ pub fn converse(client_config: &[u8], server_config: &[u8]) -> Conversation {
             stanzas_sent = true;
             out.online = true;
             let romeo = Jid::new("romeo@example.net/orchard").expect("valid");
-            let _ = c.conn.client.send_message(c.now, &Message::chat(romeo.clone(), "Art thou not Romeo?"));
+            let hello = Message::chat(romeo.clone(), "Art thou not Romeo?").expect("legal text");
+            let _ = c.conn.client.send_message(c.now, &hello);
             let _ = c.conn.client.send_presence(c.now, &Presence::available());
-            let ping = Iq::get(Jid::new(server::DOMAIN).ok(), "", Element::new("ping", "urn:xmpp:ping"));
+            let ping = Iq::get(Jid::new(server::DOMAIN).ok(), Element::new("ping", "urn:xmpp:ping"));
             let _ = c.conn.client.send_request(c.now, ping, core::time::Duration::from_secs(30));
-            let mut reply =
-                Message::chat(s.conn.session.clone().map(Jid::from).expect("online"), "Neither, fair saint");
-            reply.from = Some(romeo);
+            let reply = Message::chat(s.conn.session.clone().map(Jid::from).expect("online"), "Neither, fair saint")
+                .expect("legal text")
+                .with_from(romeo);
             let _ = s.conn.server.send(s.now, &Stanza::Message(reply));
             continue;
         }

@@ -219,9 +219,10 @@ pub fn run(data: &[u8]) {
             Op::Drain(n) => d.drain(usize::from(n)),
             Op::SendMessage(body) => {
                 let to = d.conn.session.clone().map(Jid::from).unwrap_or_else(|| Jid::new(DOMAIN).unwrap());
-                let mut message = Message::chat(to, body);
-                message.from = Jid::new("romeo@example.net/orchard").ok();
-                let _ = d.conn.server.send(d.now, &Stanza::Message(message));
+                if let Ok(mut message) = Message::chat(to, &body) {
+                    message.set_from(Jid::new("romeo@example.net/orchard").ok());
+                    let _ = d.conn.server.send(d.now, &Stanza::Message(message));
+                }
             }
             Op::CloseWithError(i) => {
                 let condition = StreamErrorCondition::ALL[usize::from(i) % StreamErrorCondition::ALL.len()];
