@@ -1,21 +1,21 @@
 //! Replaying a transcript: the harness plays the peer and the core's
 //! application, and drives the core under test through its public API.
 
-use std::time::Duration;
-
-use sxmpp::condition::{SaslCondition, StanzaErrorCondition};
+use sxmpp::condition::{SaslCondition, StanzaErrorCondition, StreamErrorCondition};
 use sxmpp::connection::{
-    AuthAnswer, AuthError, BindDecision, Client, ClientConfig, CloseReason, Event, InvalidFrom, SendError, SendFrom,
-    Server, ServerConfig, ServerEvent, ServerSecret, ServerTls, TimeoutKind, TlsMode,
+    ApiError, AuthAnswer, AuthError, AuthRequest, BindDecision, Client, ClientConfig, ClientRole, CloseReason,
+    Connection, Event, InvalidFrom, NegotiationError, Output, Role, SendFrom, Server, ServerConfig, ServerRole,
+    ServerSecret, ServerTls, TimeoutKind, TlsInfo, TlsMode,
 };
 use sxmpp::entropy::Seeded;
 use sxmpp::jid::{BareJid, Jid};
 use sxmpp::sasl::{ChannelBinding, ChannelBindingPolicy, ChannelBindingType, Credentials, Mechanism, ScramStored};
+use sxmpp::session::{Identity, IqHandlers};
 use sxmpp::stanza::{Stanza, StanzaError, StreamError};
 use sxmpp::time::Timestamp;
 use sxmpp::xml::{Element, Limits, StreamEvent, StreamReader};
 
-use crate::transcript::{Role, Side, StepKind, Transcript};
+use crate::transcript::{Role as Played, Side, StepKind, Transcript};
 use crate::xml::{self, Item};
 
 /// How the peer's bytes are cut before they reach the core.
@@ -70,6 +70,10 @@ fn closed(reason: &CloseReason) -> Named {
         w.extend(rest.iter().map(|s| s.to_string()));
         w
     };
+    let by_condition = |c: Option<StreamErrorCondition>| match c {
+        Some(c) => vec![closed(&["error", c.as_str()])],
+        None => vec![closed(&["error"])],
+    };
     match reason {
         CloseReason::Clean => vec![closed(&["clean"])],
         CloseReason::Eof => vec![closed(&["eof"])],
@@ -80,20 +84,62 @@ fn closed(reason: &CloseReason) -> Named {
                 closed(&["clean"]),
             ]
         }
-        CloseReason::AuthFailed(AuthError::Failure { condition, .. }) => {
+        CloseReason::Negotiation(NegotiationError::Auth(AuthError::Failure { condition, .. })) => {
             vec![vec!["auth-failed".into(), condition.to_string()], closed(&["error"]), closed(&["clean"])]
         }
-        CloseReason::AuthFailed(e) => vec![vec!["auth-failed".into(), format!("{e:?}")], closed(&["error"])],
-        CloseReason::Protocol(e) => match e.condition() {
-            Some(c) => vec![closed(&["error", c.as_str()])],
-            None => vec![closed(&["error"])],
-        },
+        CloseReason::Negotiation(NegotiationError::Auth(e)) => {
+            vec![vec!["auth-failed".into(), format!("{e:?}")], closed(&["error"])]
+        }
+        CloseReason::Negotiation(e) => by_condition(e.condition()),
+        CloseReason::Violation(v) => by_condition(v.condition()),
         // Every deadline but the close handshake's says why it closed.
         CloseReason::Timeout(TimeoutKind::PreAuth | TimeoutKind::Negotiation | TimeoutKind::Ping) => {
             vec![closed(&["error", "connection-timeout"])]
         }
-        CloseReason::Timeout(_) => vec![closed(&["error"])],
+        CloseReason::ClosedWithError(e) => vec![closed(&["error", e.condition.as_str()]), closed(&["clean"])],
+        CloseReason::Abandoned => vec![closed(&["abandoned"]), closed(&["clean"])],
         _ => vec![closed(&["error"])],
+    }
+}
+
+/// Names an event: the words `EXPECT` lines use (FORMAT.md), with every
+/// name that fits listed.
+fn named(event: &Event) -> Named {
+    match event {
+        Event::Authenticated(a) => vec![
+            vec!["authenticated".into(), a.mechanism.to_string()],
+            vec!["authenticated".into(), a.account.to_string()],
+        ],
+        Event::AuthRequested(r) => {
+            let user = r.account.as_ref().and_then(|a| a.local()).unwrap_or_default().to_string();
+            vec![vec!["auth-requested".into(), r.mechanism.to_string(), user]]
+        }
+        Event::AuthAttemptFailed(c) => vec![vec!["auth-failed".into(), c.to_string()]],
+        Event::BindRequested(b) => {
+            let mut w = vec!["bind-requested".to_string()];
+            w.extend(b.resource.clone());
+            vec![w]
+        }
+        Event::FeatureNegotiated(ns) => vec![vec!["feature".into(), ns.clone()]],
+        Event::Online(j) => vec![vec!["online".into(), j.to_string()]],
+        Event::Stanza(s) => vec![vec![
+            "stanza".into(),
+            match s {
+                Stanza::Message(_) => "message".into(),
+                Stanza::Presence(_) => "presence".into(),
+                Stanza::Iq(_) => "iq".into(),
+            },
+        ]],
+        Event::IqResponse(r) => {
+            let mut w = vec!["iq-response".to_string(), r.id.to_string()];
+            w.extend(r.from.as_ref().map(|f| f.to_string()));
+            // The answer to a request the application sent is also an IQ
+            // stanza the application received.
+            vec![w, words(&["stanza", "iq"])]
+        }
+        Event::IqTimeout(id) => vec![vec!["iq-timeout".into(), id.to_string()]],
+        Event::InvalidStanza { .. } => vec![words(&["invalid-stanza"])],
+        _ => vec![words(&["other"])],
     }
 }
 
@@ -106,13 +152,76 @@ trait Core {
     fn timeout(&mut self, now: Timestamp);
     fn next_timeout(&self) -> Option<Timestamp>;
     fn tls(&mut self, now: Timestamp, binding: &[(String, Vec<u8>)]);
-    /// The application sends this XML (a stanza, or `</stream:stream>`),
-    /// read in the stream's content namespace.
+    /// The application sends this XML (a stanza, `</stream:stream>`, or a
+    /// stream error), read in the stream's content namespace.
     fn send(&mut self, now: Timestamp, xml: &[u8], content_ns: &str) -> Result<(), String>;
-    /// Output since the last call.
-    fn output(&mut self) -> Vec<u8>;
-    /// Events since the last call, after the application reacted to them.
-    fn events(&mut self, now: Timestamp) -> Vec<Named>;
+    /// Drains the output: the bytes written and the events (the TLS
+    /// hand-off and the close among them), after the application reacted
+    /// to each.
+    fn poll(&mut self, now: Timestamp) -> (Vec<u8>, Vec<Named>);
+}
+
+/// The application's part of a replay: what it answers when the core asks.
+trait Application<R: Role> {
+    fn react(&mut self, conn: &mut Connection<R>, now: Timestamp, event: &Event);
+}
+
+/// A connection of any role driven through the one contract, with the
+/// transcript's application beside it.
+struct Driven<R: Role, A> {
+    conn: Connection<R>,
+    app: A,
+    /// Which channel-binding types the TLS stack reports (`None`: all the
+    /// transcript lists).
+    cb_allowed: Option<Vec<String>>,
+}
+
+impl<R: Role, A: Application<R>> Core for Driven<R, A> {
+    fn feed(&mut self, now: Timestamp, bytes: &[u8]) -> usize {
+        self.conn.handle_input(now, bytes)
+    }
+    fn eof(&mut self, now: Timestamp) {
+        self.conn.handle_eof(now)
+    }
+    fn timeout(&mut self, now: Timestamp) {
+        self.conn.handle_timeout(now)
+    }
+    fn next_timeout(&self) -> Option<Timestamp> {
+        self.conn.poll_timeout()
+    }
+    fn tls(&mut self, now: Timestamp, data: &[(String, Vec<u8>)]) {
+        let all: Vec<String> = data.iter().map(|(k, _)| k.clone()).collect();
+        let allowed = self.cb_allowed.as_ref().unwrap_or(&all);
+        self.conn.handle_tls_established(now, TlsInfo::new().with_channel_binding(binding(data, allowed)))
+    }
+    fn send(&mut self, now: Timestamp, xml: &[u8], content_ns: &str) -> Result<(), String> {
+        match api_call(xml, content_ns)? {
+            ApiCall::Close => already_closed_is_fine(self.conn.close(now)),
+            ApiCall::StreamError(error) => self.conn.close_with_error(now, error).map_err(|e| e.to_string()),
+            ApiCall::Send(stanza) => self.conn.send(now, stanza).map_err(|e| e.to_string()),
+        }
+    }
+    fn poll(&mut self, now: Timestamp) -> (Vec<u8>, Vec<Named>) {
+        let (mut bytes, mut events) = (Vec::new(), Vec::new());
+        for _ in 0..1_000_000 {
+            match self.conn.poll_output() {
+                Output::Transmit(b) => {
+                    bytes.extend_from_slice(b);
+                    let n = b.len();
+                    self.conn.consume_transmit(n);
+                }
+                Output::StartTls(_) => events.push(vec![words(&["tls-requested"])]),
+                Output::Event(event) => {
+                    events.push(named(&event));
+                    self.app.react(&mut self.conn, now, &event);
+                }
+                Output::Closed(reason) => events.push(closed(reason)),
+                Output::Wait(_) => break,
+                _ => events.push(vec![words(&["other"])]),
+            }
+        }
+        (bytes, events)
+    }
 }
 
 fn binding(data: &[(String, Vec<u8>)], allowed: &[String]) -> ChannelBinding {
@@ -134,9 +243,9 @@ enum ApiCall {
 
 /// Closing a stream the core has already closed (say, after a stream
 /// error) is not a failure: the step's expected output decides.
-fn already_closed_is_fine(result: Result<(), SendError>) -> Result<(), String> {
+fn already_closed_is_fine(result: Result<(), ApiError>) -> Result<(), String> {
     match result {
-        Ok(()) | Err(SendError::Closed) => Ok(()),
+        Ok(()) | Err(ApiError::Closed) => Ok(()),
         Err(e) => Err(e.to_string()),
     }
 }
@@ -187,76 +296,24 @@ fn api_call(xml: &[u8], content_ns: &str) -> Result<ApiCall, String> {
     Stanza::from_element(element).map(ApiCall::Send).map_err(|e| format!("not a stanza: {e}"))
 }
 
-struct ClientCore {
-    client: Client,
-    cb_allowed: Vec<String>,
-}
+/// The client's application: it answers roster pushes with a result
+/// (RFC 6121 §2.1.6).
+struct ClientApp;
 
-impl Core for ClientCore {
-    fn feed(&mut self, now: Timestamp, bytes: &[u8]) -> usize {
-        self.client.handle_input(now, bytes)
-    }
-    fn eof(&mut self, now: Timestamp) {
-        self.client.handle_eof(now)
-    }
-    fn timeout(&mut self, now: Timestamp) {
-        self.client.handle_timeout(now)
-    }
-    fn next_timeout(&self) -> Option<Timestamp> {
-        self.client.poll_timeout()
-    }
-    fn tls(&mut self, now: Timestamp, data: &[(String, Vec<u8>)]) {
-        self.client.tls_established(now, binding(data, &self.cb_allowed))
-    }
-    fn send(&mut self, now: Timestamp, xml: &[u8], content_ns: &str) -> Result<(), String> {
-        match api_call(xml, content_ns)? {
-            ApiCall::Close => already_closed_is_fine(self.client.close(now)),
-            ApiCall::StreamError(_) => Err("the client's API has no call to send a stream error".into()),
-            ApiCall::Send(Stanza::Iq(iq)) if iq.is_request() => {
-                self.client.send_request(now, iq, Duration::from_secs(60)).map(|_| ()).map_err(|e| e.to_string())
-            }
-            ApiCall::Send(stanza) => self.client.send(now, &stanza).map_err(|e| e.to_string()),
+impl Application<ClientRole> for ClientApp {
+    fn react(&mut self, conn: &mut Client, now: Timestamp, event: &Event) {
+        if let Event::Stanza(Stanza::Iq(iq)) = event
+            && iq.is_request()
+            && iq.payload().is_some_and(|p| p.is("query", "jabber:iq:roster"))
+        {
+            let _ = conn.respond(now, iq, Ok(None));
         }
-    }
-    fn output(&mut self) -> Vec<u8> {
-        let out = self.client.pending_tx().to_vec();
-        self.client.consume_tx(out.len());
-        out
-    }
-    fn events(&mut self, now: Timestamp) -> Vec<Named> {
-        let mut out = Vec::new();
-        while let Some(ev) = self.client.poll_event() {
-            out.push(match ev {
-                Event::TlsRequested => vec![words(&["tls-requested"])],
-                Event::Authenticated(a) => vec![vec!["authenticated".into(), a.mechanism.to_string()]],
-                Event::Online(j) => vec![vec!["online".into(), j.to_string()]],
-                Event::Message(_) => vec![words(&["stanza", "message"])],
-                Event::Presence(_) => vec![words(&["stanza", "presence"])],
-                Event::IqRequest(iq) => {
-                    // The application's part: a roster push is answered
-                    // with a result (RFC 6121 §2.1.6).
-                    if iq.payload().is_some_and(|p| p.is("query", "jabber:iq:roster")) {
-                        let _ = self.client.respond_iq(now, &iq, Ok(None));
-                    }
-                    vec![words(&["stanza", "iq"])]
-                }
-                Event::IqResponse(r) => {
-                    let mut w = vec!["iq-response".to_string(), r.id];
-                    w.extend(r.from.map(|f| f.to_string()));
-                    vec![w]
-                }
-                Event::IqTimeout(id) => vec![vec!["iq-timeout".into(), id]],
-                Event::InvalidStanza { .. } => vec![words(&["invalid-stanza"])],
-                Event::Closed(reason) => closed(&reason),
-                _ => vec![words(&["other"])],
-            });
-        }
-        out
     }
 }
 
-struct ServerCore {
-    server: Server,
+/// The server's application: credentials from `@server.user`, bind
+/// decisions from `@server.resource` and `@server.bind-error`.
+struct ServerApp {
     users: Vec<(String, String)>,
     domain: String,
     resource: Option<String>,
@@ -272,101 +329,57 @@ struct ServerCore {
     iterations: u32,
 }
 
-impl Core for ServerCore {
-    fn feed(&mut self, now: Timestamp, bytes: &[u8]) -> usize {
-        self.server.handle_input(now, bytes)
-    }
-    fn eof(&mut self, now: Timestamp) {
-        self.server.handle_eof(now)
-    }
-    fn timeout(&mut self, now: Timestamp) {
-        self.server.handle_timeout(now)
-    }
-    fn next_timeout(&self) -> Option<Timestamp> {
-        self.server.poll_timeout()
-    }
-    fn tls(&mut self, now: Timestamp, data: &[(String, Vec<u8>)]) {
-        let all: Vec<String> = data.iter().map(|(k, _)| k.clone()).collect();
-        self.server.tls_established(now, binding(data, &all))
-    }
-    fn send(&mut self, now: Timestamp, xml: &[u8], content_ns: &str) -> Result<(), String> {
-        match api_call(xml, content_ns)? {
-            ApiCall::Close => already_closed_is_fine(self.server.close(now)),
-            ApiCall::StreamError(error) => self.server.close_with_error(now, error).map_err(|e| e.to_string()),
-            ApiCall::Send(stanza) => self.server.send(now, &stanza).map_err(|e| e.to_string()),
+impl Application<ServerRole> for ServerApp {
+    fn react(&mut self, conn: &mut Server, now: Timestamp, event: &Event) {
+        match event {
+            Event::AuthRequested(r) => {
+                let answer = self.credentials(r);
+                let _ = conn.authenticate(now, answer);
+            }
+            Event::BindRequested(requested) => {
+                let decision = match (&requested.resource, &self.resource, self.bind_error) {
+                    (_, _, Some(c)) => BindDecision::Reject(StanzaError::new(c)),
+                    (None, Some(r), None) => BindDecision::Assign(r.clone()),
+                    _ => BindDecision::Accept,
+                };
+                let _ = conn.bind(now, decision);
+            }
+            _ => {}
         }
     }
-    fn output(&mut self) -> Vec<u8> {
-        let out = self.server.pending_tx().to_vec();
-        self.server.consume_tx(out.len());
-        out
-    }
-    fn events(&mut self, now: Timestamp) -> Vec<Named> {
-        let mut out = Vec::new();
-        while let Some(ev) = self.server.poll_event() {
-            out.push(match ev {
-                ServerEvent::TlsRequested => vec![words(&["tls-requested"])],
-                ServerEvent::AuthRequested(r) => {
-                    // The application's part: credentials from @server.user.
-                    let answer = match r.mechanism {
-                        _ if self.auth_failure.is_some() => {
-                            AuthAnswer::Reject(self.auth_failure.unwrap_or(SaslCondition::NotAuthorized))
-                        }
-                        Mechanism::External => self
-                            .users
-                            .first()
-                            .and_then(|(u, _)| BareJid::from_parts(Some(u), &self.domain).ok())
-                            .map_or(AuthAnswer::Reject(SaslCondition::NotAuthorized), AuthAnswer::Accept),
-                        Mechanism::Anonymous => BareJid::from_parts(Some(&self.anonymous), &self.domain)
-                            .map_or(AuthAnswer::Reject(SaslCondition::NotAuthorized), AuthAnswer::Accept),
-                        mechanism => {
-                            let user = self.users.iter().find(|(u, _)| {
-                                BareJid::from_parts(Some(u), &self.domain).ok().as_ref() == r.account.as_ref()
-                            });
-                            match (user, mechanism.scram_hash()) {
-                                // Stored credentials with the transcript's
-                                // salt and count, as a real server keeps them.
-                                (Some((_, p)), Some(hash)) => {
-                                    let salt = self.salts.pop_front().unwrap_or_else(|| b"sxmpp-salt".to_vec());
-                                    ScramStored::from_password(hash, p, &salt, self.iterations)
-                                        .map_or(AuthAnswer::UnknownUser, |s| AuthAnswer::Scram(vec![s]))
-                                }
-                                (Some((_, p)), None) => AuthAnswer::Password(p.clone()),
-                                (None, _) => AuthAnswer::UnknownUser,
-                            }
-                        }
-                    };
-                    let _ = self.server.authenticate(now, answer);
-                    let user = r.account.as_ref().and_then(|a| a.local()).unwrap_or_default().to_string();
-                    vec![vec!["auth-requested".into(), r.mechanism.to_string(), user]]
-                }
-                ServerEvent::AuthFailed(c) => vec![vec!["auth-failed".into(), c.to_string()]],
-                ServerEvent::Authenticated { jid, .. } => vec![vec!["authenticated".into(), jid.to_string()]],
-                ServerEvent::BindRequested(requested) => {
-                    let decision = match (&requested, &self.resource, self.bind_error) {
-                        (_, _, Some(c)) => BindDecision::Reject(StanzaError::new(c)),
-                        (None, Some(r), None) => BindDecision::Assign(r.clone()),
-                        _ => BindDecision::Accept,
-                    };
-                    let _ = self.server.bind(now, decision);
-                    let mut w = vec!["bind-requested".to_string()];
-                    w.extend(requested);
-                    vec![w]
-                }
-                ServerEvent::Online(j) => vec![vec!["online".into(), j.to_string()]],
-                ServerEvent::Stanza(s) => vec![vec![
-                    "stanza".into(),
-                    match s {
-                        Stanza::Message(_) => "message".into(),
-                        Stanza::Presence(_) => "presence".into(),
-                        Stanza::Iq(_) => "iq".into(),
-                    },
-                ]],
-                ServerEvent::Closed(reason) => closed(&reason),
-                _ => vec![words(&["other"])],
-            });
+}
+
+impl ServerApp {
+    fn credentials(&mut self, r: &AuthRequest) -> AuthAnswer {
+        if let Some(condition) = self.auth_failure {
+            return AuthAnswer::Reject(condition);
         }
-        out
+        match r.mechanism {
+            Mechanism::External => self
+                .users
+                .first()
+                .and_then(|(u, _)| BareJid::from_parts(Some(u), &self.domain).ok())
+                .map_or(AuthAnswer::Reject(SaslCondition::NotAuthorized), AuthAnswer::Accept),
+            Mechanism::Anonymous => BareJid::from_parts(Some(&self.anonymous), &self.domain)
+                .map_or(AuthAnswer::Reject(SaslCondition::NotAuthorized), AuthAnswer::Accept),
+            mechanism => {
+                let user = self
+                    .users
+                    .iter()
+                    .find(|(u, _)| BareJid::from_parts(Some(u), &self.domain).ok().as_ref() == r.account.as_ref());
+                match (user, mechanism.scram_hash()) {
+                    // Stored credentials with the transcript's salt and
+                    // count, as a real server keeps them.
+                    (Some((_, p)), Some(hash)) => {
+                        let salt = self.salts.pop_front().unwrap_or_else(|| b"sxmpp-salt".to_vec());
+                        ScramStored::from_password(hash, p, &salt, self.iterations)
+                            .map_or(AuthAnswer::UnknownUser, |s| AuthAnswer::Scram(vec![s]))
+                    }
+                    (Some((_, p)), None) => AuthAnswer::Password(p.clone()),
+                    (None, _) => AuthAnswer::UnknownUser,
+                }
+            }
+        }
     }
 }
 
@@ -390,7 +403,7 @@ fn mechanisms(list: Vec<String>) -> Result<Option<Vec<Mechanism>>, String> {
         .map(Some)
 }
 
-fn client_core(t: &Transcript) -> Result<ClientCore, String> {
+fn client_core(t: &Transcript) -> Result<Driven<ClientRole, ClientApp>, String> {
     let jid = Jid::new(t.key("client.jid").ok_or("@client.jid is required")?).map_err(|e| e.to_string())?;
     let jid = match t.key("client.resource") {
         Some(r) => Jid::from_parts(jid.local(), jid.domain(), Some(r)).map_err(|e| e.to_string())?,
@@ -425,11 +438,14 @@ fn client_core(t: &Transcript) -> Result<ClientCore, String> {
         config.allow_plain_without_tls = true;
     }
     if t.keys.contains_key("client.iq-namespaces") {
-        config.iq_namespaces = Some(t.list("client.iq-namespaces"));
+        config.iq_handlers = IqHandlers::only(Identity::new("client", "pc"));
+        for namespace in t.list("client.iq-namespaces") {
+            config.iq_handlers.register(namespace);
+        }
     }
     // Timers only fire when a transcript says TIME.
-    config.keepalive_interval = None;
-    config.ping_interval = None;
+    config.stream.keepalive_interval = None;
+    config.stream.ping_interval = None;
     let mut entropy = Seeded::new(0x5eed);
     for n in t.list("client.nonce") {
         entropy.push_nonce(n);
@@ -437,11 +453,11 @@ fn client_core(t: &Transcript) -> Result<ClientCore, String> {
     for id in t.list("client.ids") {
         entropy.push_stanza_id(id);
     }
-    let client = Client::new(config, Box::new(entropy), Timestamp::ZERO).map_err(|e| e.to_string())?;
-    Ok(ClientCore { client, cb_allowed })
+    let conn = Client::new(config, Box::new(entropy), Timestamp::ZERO).map_err(|e| e.to_string())?;
+    Ok(Driven { conn, app: ClientApp, cb_allowed: Some(cb_allowed) })
 }
 
-fn server_core(t: &Transcript) -> Result<ServerCore, String> {
+fn server_core(t: &Transcript) -> Result<Driven<ServerRole, ServerApp>, String> {
     use base64::Engine;
     let domain = t.key("server.domain").ok_or("@server.domain is required")?.to_string();
     let mut config = ServerConfig::new(domain.clone(), ServerSecret::new([7; 32]));
@@ -490,9 +506,8 @@ fn server_core(t: &Transcript) -> Result<ServerCore, String> {
             (parts.next().unwrap_or_default().to_string(), parts.next().unwrap_or_default().to_string())
         })
         .collect();
-    let server = Server::new(config, Box::new(entropy), Timestamp::ZERO).map_err(|e| e.to_string())?;
-    Ok(ServerCore {
-        server,
+    let conn = Server::new(config, Box::new(entropy), Timestamp::ZERO).map_err(|e| e.to_string())?;
+    let app = ServerApp {
         users,
         domain,
         resource: t.key("server.resource").map(String::from),
@@ -507,7 +522,8 @@ fn server_core(t: &Transcript) -> Result<ServerCore, String> {
         },
         salts,
         iterations,
-    })
+    };
+    Ok(Driven { conn, app, cb_allowed: None })
 }
 
 /// Peer data with its `{any}`/`{opt}` attributes removed: the choice
@@ -568,7 +584,7 @@ fn content_namespace(t: &Transcript) -> String {
 /// the whole transcript read as one stream, in the stream's context (so a
 /// step means the same whether or not the header before it is spelled
 /// out).
-fn expected_items(t: &Transcript, role: Role) -> Result<Vec<Option<Vec<Item>>>, String> {
+fn expected_items(t: &Transcript, role: Played) -> Result<Vec<Option<Vec<Item>>>, String> {
     let mut text = String::new();
     let mut ranges = Vec::new();
     for step in &t.steps {
@@ -610,11 +626,11 @@ fn expected_items(t: &Transcript, role: Role) -> Result<Vec<Option<Vec<Item>>>, 
 }
 
 /// Is a data step the core's (rather than the peer's)?
-fn is_core_side(role: Role, side: Side, entity: bool) -> bool {
+fn is_core_side(role: Played, side: Side, entity: bool) -> bool {
     match role {
-        Role::Client => side == Side::C && !entity,
+        Played::Client => side == Side::C && !entity,
         // E: is the server's application sending.
-        Role::Server => side == Side::S,
+        Played::Server => side == Side::S,
     }
 }
 
@@ -631,7 +647,7 @@ fn consume(events: &mut Vec<Named>, i: usize, name: &str) {
 }
 
 /// Replays `t` with the core in `role`.
-pub fn replay(t: &Transcript, role: Role, chunking: Chunking) -> Result<(), Failure> {
+pub fn replay(t: &Transcript, role: Played, chunking: Chunking) -> Result<(), Failure> {
     let setup = |message: String| Failure {
         line: 0,
         step: String::new(),
@@ -642,8 +658,8 @@ pub fn replay(t: &Transcript, role: Role, chunking: Chunking) -> Result<(), Fail
     let expected = expected_items(t, role).map_err(setup)?;
     let content_ns = content_namespace(t);
     let mut core: Box<dyn Core> = match role {
-        Role::Client => Box::new(client_core(t).map_err(setup)?),
-        Role::Server => Box::new(server_core(t).map_err(setup)?),
+        Played::Client => Box::new(client_core(t).map_err(setup)?),
+        Played::Server => Box::new(server_core(t).map_err(setup)?),
     };
     let mut rng = match chunking {
         Chunking::Random(seed) => seed,
@@ -656,15 +672,9 @@ pub fn replay(t: &Transcript, role: Role, chunking: Chunking) -> Result<(), Fail
     let mut never: Vec<(String, usize, usize)> = Vec::new();
 
     let collect = |core: &mut Box<dyn Core>, output: &mut Vec<u8>, events: &mut Vec<Named>, now: Timestamp| {
-        // Reacting to events can produce output and more events.
-        loop {
-            let new = core.events(now);
-            output.extend(core.output());
-            if new.is_empty() {
-                break;
-            }
-            events.extend(new);
-        }
+        let (bytes, new) = core.poll(now);
+        output.extend(bytes);
+        events.extend(new);
     };
     collect(&mut core, &mut output, &mut events, now);
 
@@ -698,7 +708,7 @@ pub fn replay(t: &Transcript, role: Role, chunking: Chunking) -> Result<(), Fail
                 }
             }
             StepKind::Data { api, entity, bytes, .. } => {
-                if *api || (*entity && role == Role::Server) {
+                if *api || (*entity && role == Played::Server) {
                     core.send(now, bytes, &content_ns)
                         .map_err(|e| fail(String::new(), String::new(), format!("API call refused: {e}")))?;
                     collect(&mut core, &mut output, &mut events, now);

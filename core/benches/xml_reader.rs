@@ -18,12 +18,13 @@ use std::time::{Duration, Instant};
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use sxmpp::connection::{
-    AuthAnswer, BindDecision, Client, ClientConfig, Event, Server, ServerConfig, ServerEvent, ServerSecret, ServerTls,
-    TlsMode,
+    AuthAnswer, BindDecision, Client, ClientConfig, Connection, Event, Output, Role, Server, ServerConfig,
+    ServerSecret, ServerTls, TlsMode,
 };
 use sxmpp::entropy::Seeded;
 use sxmpp::jid::Jid;
 use sxmpp::sasl::{Credentials, Mechanism};
+use sxmpp::stanza::Stanza;
 use sxmpp::time::Timestamp;
 use sxmpp::xml::{Limits, StreamEvent, StreamReader};
 
@@ -56,15 +57,37 @@ fn read_stream(bytes: &[u8], chunk: usize) -> usize {
     stanzas
 }
 
+/// Polls `conn` until it says wait, as every driver does: bytes are
+/// written (here: dropped), each event goes to `react`; returns the number
+/// of events.
+fn pump<R: Role>(conn: &mut Connection<R>, mut react: impl FnMut(&mut Connection<R>, &Event)) -> usize {
+    let mut events = 0;
+    loop {
+        match conn.poll_output() {
+            Output::Transmit(bytes) => {
+                let n = black_box(bytes).len();
+                conn.consume_transmit(n);
+            }
+            Output::Event(event) => {
+                react(conn, &event);
+                black_box(&event);
+                events += 1;
+            }
+            Output::Closed(reason) => panic!("closed: {reason:?}"),
+            _ => return events,
+        }
+    }
+}
+
 /// A client online as juliet (plaintext PLAIN), ready for the corpus body.
 fn online_client() -> Client {
     let mut config = ClientConfig::new(Jid::new("juliet@example.com/balcony").unwrap(), Credentials::password("pass"));
     config.tls = TlsMode::Disabled;
     config.allow_plain_without_tls = true;
     config.mechanisms = vec![Mechanism::Plain];
-    config.keepalive_interval = None;
-    config.ping_interval = None;
-    config.max_owed_iqs = usize::MAX;
+    config.stream.keepalive_interval = None;
+    config.stream.ping_interval = None;
+    config.stream.session.max_owed_iqs = usize::MAX;
     let mut client = Client::new(config, Box::new(Seeded::new(2)), Timestamp::ZERO).unwrap();
     let header = format!(
         "<stream:stream from='example.com' id='s' version='1.0' xmlns='jabber:client' xmlns:stream='{STREAMS}'>"
@@ -78,17 +101,14 @@ fn online_client() -> Client {
     ] {
         let _ = client.handle_input(Timestamp::ZERO, input.as_bytes());
     }
-    let out = String::from_utf8(client.pending_tx().to_vec()).unwrap();
+    let out = String::from_utf8(client.transmit().to_vec()).unwrap();
     let id = out[out.rfind("<iq").unwrap()..].split("id='").nth(1).unwrap().split('\'').next().unwrap().to_string();
     let result = format!(
         "<iq id='{id}' type='result'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>juliet@example.com/balcony.Xq3f</jid></bind></iq>"
     );
     let _ = client.handle_input(Timestamp::ZERO, result.as_bytes());
-    while let Some(ev) = client.poll_event() {
-        assert!(!matches!(ev, Event::Closed(_)), "{ev:?}");
-    }
-    let n = client.pending_tx().len();
-    client.consume_tx(n);
+    pump(&mut client, |_, _| {});
+    assert!(client.is_online());
     client
 }
 
@@ -105,18 +125,15 @@ fn online_server() -> Server {
         Timestamp::ZERO,
         b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGp1bGlldABwYXNz</auth>",
     );
-    while server.poll_event().is_some() {}
+    pump(&mut server, |_, _| {});
     server.authenticate(Timestamp::ZERO, AuthAnswer::Password("pass".into())).unwrap();
     let _ = server.handle_input(Timestamp::ZERO, header.as_bytes());
     let _ = server
         .handle_input(Timestamp::ZERO, b"<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>");
-    while server.poll_event().is_some() {}
+    pump(&mut server, |_, _| {});
     server.bind(Timestamp::ZERO, BindDecision::Accept).unwrap();
-    while let Some(ev) = server.poll_event() {
-        assert!(!matches!(ev, ServerEvent::Closed(_)), "{ev:?}");
-    }
-    let n = server.pending_tx().len();
-    server.consume_tx(n);
+    pump(&mut server, |_, _| {});
+    assert!(server.is_online());
     server
 }
 
@@ -128,15 +145,13 @@ fn client_events(client: &mut Client, body: &[u8], chunk: usize) -> usize {
         let mut rest = piece;
         while !rest.is_empty() {
             rest = &rest[client.handle_input(Timestamp::ZERO, rest)..];
-            while let Some(ev) = client.poll_event() {
-                if let Event::IqRequest(iq) = &ev {
-                    let _ = client.respond_iq(Timestamp::ZERO, iq, Ok(None));
+            events += pump(client, |client, event| {
+                if let Event::Stanza(Stanza::Iq(iq)) = event
+                    && iq.is_request()
+                {
+                    let _ = client.respond(Timestamp::ZERO, iq, Ok(None));
                 }
-                black_box(&ev);
-                events += 1;
-            }
-            let n = client.pending_tx().len();
-            client.consume_tx(n);
+            });
         }
     }
     events
@@ -148,12 +163,7 @@ fn server_events(server: &mut Server, body: &[u8], chunk: usize) -> usize {
         let mut rest = piece;
         while !rest.is_empty() {
             rest = &rest[server.handle_input(Timestamp::ZERO, rest)..];
-            while let Some(ev) = server.poll_event() {
-                black_box(&ev);
-                events += 1;
-            }
-            let n = server.pending_tx().len();
-            server.consume_tx(n);
+            events += pump(server, |_, _| {});
         }
     }
     events

@@ -13,13 +13,14 @@ use std::sync::Mutex;
 use cap::Cap;
 use sxmpp::condition::{StanzaErrorCondition, StreamErrorCondition};
 use sxmpp::connection::{
-    AuthAnswer, BindDecision, Client, ClientConfig, CloseReason, Event, ProtocolError, SendError, Server, ServerConfig,
-    ServerEvent, ServerSecret, ServerTls, TlsMode,
+    ApiError, AuthAnswer, BindDecision, Client, ClientConfig, ClientRole, CloseReason, Connection, Event, Output, Role,
+    Server, ServerConfig, ServerRole, ServerSecret, ServerTls, TlsMode, Violation,
 };
 use sxmpp::entropy::Seeded;
 use sxmpp::jid::Jid;
 use sxmpp::sasl::{Credentials, Mechanism};
 use sxmpp::stanza::Iq;
+use sxmpp::stanza::Stanza;
 use sxmpp::time::Timestamp;
 use sxmpp::xml::{Element, Limit, XmlError};
 
@@ -72,42 +73,103 @@ fn header() -> String {
     format!("<stream:stream to='im.example.com' version='1.0' xmlns='jabber:client' xmlns:stream='{STREAMS}'>")
 }
 
+/// A connection as a test drives it: the one output loop, with what it
+/// wrote kept (when `keep`) for the assertions.
+struct Peer<R: Role> {
+    conn: Connection<R>,
+    /// Bytes written since the test last cleared them.
+    out: Vec<u8>,
+    keep: bool,
+    /// False: a driver that never writes (a peer that does not read).
+    reading: bool,
+    closed: Option<CloseReason>,
+}
+
+impl<R: Role> Peer<R> {
+    fn new(conn: Connection<R>) -> Peer<R> {
+        Peer { conn, out: Vec::new(), keep: true, reading: true, closed: None }
+    }
+
+    /// The next event, writing (and consuming) the bytes before it;
+    /// `None` once the output says wait.
+    fn next_event(&mut self) -> Option<Event> {
+        loop {
+            match self.conn.poll_output() {
+                Output::Transmit(_) if !self.reading => {}
+                Output::Transmit(bytes) => {
+                    if self.keep {
+                        self.out.extend_from_slice(bytes);
+                    }
+                    let n = bytes.len();
+                    self.conn.consume_transmit(n);
+                }
+                Output::Event(event) => return Some(event),
+                Output::StartTls(_) => panic!("no TLS in these tests"),
+                Output::Closed(reason) => self.closed = Some(reason.clone()),
+                Output::Wait(_) => return None,
+                _ => panic!("an output this driver does not know"),
+            }
+        }
+    }
+
+    fn events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.next_event()).collect()
+    }
+
+    /// Drains the output; why the connection ended, if it has (for a
+    /// driver that writes, only once `Closed` came after the last bytes).
+    fn closed(&mut self) -> Option<CloseReason> {
+        while self.next_event().is_some() {}
+        if self.reading {
+            assert_eq!(self.closed.as_ref(), self.conn.close_reason(), "Closed comes once the end is written");
+            return self.closed.clone();
+        }
+        self.conn.close_reason().cloned()
+    }
+
+    /// Offers `data`, asserting it is taken whole (no events wait).
+    fn feed(&mut self, data: &[u8]) {
+        took(self.conn.handle_input(Timestamp::ZERO, data), data);
+    }
+
+    /// Takes what was written.
+    fn take_out(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+}
+
 /// A server (plaintext, PLAIN allowed) with juliet online.
-fn online_server() -> Server {
+fn online_server() -> Peer<ServerRole> {
     let mut config = ServerConfig::new("im.example.com", ServerSecret::new([7; 32]));
     config.tls = ServerTls::Disabled;
     config.allow_plain_without_tls = true;
-    let mut server = Server::new(config, Box::new(Seeded::new(1)), Timestamp::ZERO).unwrap();
+    let mut server = Peer::new(Server::new(config, Box::new(Seeded::new(1)), Timestamp::ZERO).unwrap());
     let now = Timestamp::ZERO;
-    took(server.handle_input(now, header().as_bytes()), header().as_bytes());
+    server.feed(header().as_bytes());
     // "\0juliet\0pass"
-    let auth = b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGp1bGlldABwYXNz</auth>";
-    took(server.handle_input(now, auth), auth);
-    while server.poll_event().is_some() {}
-    server.authenticate(now, AuthAnswer::Password("pass".into())).unwrap();
-    took(server.handle_input(now, header().as_bytes()), header().as_bytes());
-    let bind = b"<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>";
-    took(server.handle_input(now, bind), bind);
-    while server.poll_event().is_some() {}
-    server.bind(now, BindDecision::Accept).unwrap();
-    let events: Vec<ServerEvent> = std::iter::from_fn(|| server.poll_event()).collect();
-    assert!(events.iter().any(|e| matches!(e, ServerEvent::Online(_))), "{events:?}");
-    let n = server.pending_tx().len();
-    server.consume_tx(n);
+    server.feed(b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGp1bGlldABwYXNz</auth>");
+    server.events();
+    server.conn.authenticate(now, AuthAnswer::Password("pass".into())).unwrap();
+    server.feed(header().as_bytes());
+    server.feed(b"<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>");
+    server.events();
+    server.conn.bind(now, BindDecision::Accept).unwrap();
+    let events = server.events();
+    assert!(events.iter().any(|e| matches!(e, Event::Online(_))), "{events:?}");
+    server.take_out();
     server
 }
 
 /// A client (plaintext, PLAIN) online as juliet@im.example.com/balcony.
-fn online_client(config: impl FnOnce(&mut ClientConfig)) -> Client {
+fn online_client(config: impl FnOnce(&mut ClientConfig)) -> Peer<ClientRole> {
     let mut c = ClientConfig::new(Jid::new("juliet@im.example.com/balcony").unwrap(), Credentials::password("pass"));
     c.tls = TlsMode::Disabled;
     c.allow_plain_without_tls = true;
     c.mechanisms = vec![Mechanism::Plain];
-    c.keepalive_interval = None;
-    c.ping_interval = None;
+    c.stream.keepalive_interval = None;
+    c.stream.ping_interval = None;
     config(&mut c);
-    let mut client = Client::new(c, Box::new(Seeded::new(2)), Timestamp::ZERO).unwrap();
-    let now = Timestamp::ZERO;
+    let mut client = Peer::new(Client::new(c, Box::new(Seeded::new(2)), Timestamp::ZERO).unwrap());
     let server_header = format!(
         "<stream:stream from='im.example.com' id='s' version='1.0' xmlns='jabber:client' xmlns:stream='{STREAMS}'>"
     );
@@ -118,10 +180,11 @@ fn online_client(config: impl FnOnce(&mut ClientConfig)) -> Client {
         server_header.as_str(),
         "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>",
     ] {
-        took(client.handle_input(now, input.as_bytes()), input.as_bytes());
+        client.feed(input.as_bytes());
+        client.events();
     }
     let bind_id = {
-        let out = String::from_utf8(client.pending_tx().to_vec()).unwrap();
+        let out = String::from_utf8(client.take_out()).unwrap();
         let at = out.rfind("<iq").unwrap();
         let id = out[at..].split("id='").nth(1).unwrap();
         id[..id.find('\'').unwrap()].to_string()
@@ -129,26 +192,11 @@ fn online_client(config: impl FnOnce(&mut ClientConfig)) -> Client {
     let result = format!(
         "<iq id='{bind_id}' type='result'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>juliet@im.example.com/balcony</jid></bind></iq>"
     );
-    took(client.handle_input(now, result.as_bytes()), result.as_bytes());
-    let events: Vec<Event> = std::iter::from_fn(|| client.poll_event()).collect();
+    client.feed(result.as_bytes());
+    let events = client.events();
     assert!(events.iter().any(|e| matches!(e, Event::Online(_))), "{events:?}");
-    let n = client.pending_tx().len();
-    client.consume_tx(n);
+    client.take_out();
     client
-}
-
-fn server_closed(server: &mut Server) -> Option<CloseReason> {
-    std::iter::from_fn(|| server.poll_event()).find_map(|e| match e {
-        ServerEvent::Closed(r) => Some(r),
-        _ => None,
-    })
-}
-
-fn client_closed(client: &mut Client) -> Option<CloseReason> {
-    std::iter::from_fn(|| client.poll_event()).find_map(|e| match e {
-        Event::Closed(r) => Some(r),
-        _ => None,
-    })
 }
 
 fn sent_stream_error(tx: &[u8], condition: StreamErrorCondition) -> bool {
@@ -166,16 +214,16 @@ fn hardening_5_slow_loris_stanza_one_byte_per_call_is_cut_at_the_limit() {
     let mut fed = 0usize;
     let stanza_start = b"<message to='romeo@example.net'><body>";
     for &b in stanza_start.iter().chain(std::iter::repeat(&b'x')) {
-        took(server.handle_input(Timestamp::ZERO, &[b]), &[b]);
+        server.feed(&[b]);
         fed += 1;
         if fed.is_multiple_of(1024) {
             peak.sample();
         }
-        if let Some(reason) = server_closed(&mut server) {
+        if let Some(reason) = server.closed() {
             assert!(
                 matches!(
                     reason,
-                    CloseReason::Protocol(ProtocolError::Xml(XmlError::LimitExceeded {
+                    CloseReason::Violation(Violation::Xml(XmlError::LimitExceeded {
                         limit: Limit::StanzaBytes(_),
                         ..
                     }))
@@ -187,7 +235,7 @@ fn hardening_5_slow_loris_stanza_one_byte_per_call_is_cut_at_the_limit() {
         assert!(fed <= limit + 1, "no error after {fed} bytes");
     }
     assert!(fed > limit - 64, "cut early, after {fed} bytes");
-    assert!(sent_stream_error(server.pending_tx(), StreamErrorCondition::PolicyViolation));
+    assert!(sent_stream_error(&server.out, StreamErrorCondition::PolicyViolation));
     // The unfinished stanza is held (up to the limit) and nothing else.
     peak.finish();
 }
@@ -200,18 +248,18 @@ fn hardening_6_hundred_thousand_deep_nesting_is_refused_without_recursion() {
         let mut server = online_server();
         let mut peak = Peak::start(2 * attack.len() + (1 << 20), "deep nesting");
         for piece in attack.chunks(chunk.min(attack.len())) {
-            took(server.handle_input(Timestamp::ZERO, piece), piece);
+            server.feed(piece);
             peak.sample();
         }
-        let reason = server_closed(&mut server).expect("closed");
+        let reason = server.closed().expect("closed");
         assert!(
             matches!(
                 reason,
-                CloseReason::Protocol(ProtocolError::Xml(XmlError::LimitExceeded { limit: Limit::Depth(_), .. }))
+                CloseReason::Violation(Violation::Xml(XmlError::LimitExceeded { limit: Limit::Depth(_), .. }))
             ),
             "{reason:?}"
         );
-        assert!(sent_stream_error(server.pending_tx(), StreamErrorCondition::PolicyViolation));
+        assert!(sent_stream_error(&server.out, StreamErrorCondition::PolicyViolation));
         peak.finish();
     }
 }
@@ -232,24 +280,24 @@ fn hardening_6_hundred_thousand_attributes_are_refused() {
             let mut config = ServerConfig::new("im.example.com", ServerSecret::new([7; 32]));
             config.tls = ServerTls::Disabled;
             config.allow_plain_without_tls = true;
-            config.limits.max_tag_bytes = usize::MAX;
-            config.limits.max_stanza_bytes = usize::MAX;
-            server = Server::new(config, Box::new(Seeded::new(1)), Timestamp::ZERO).unwrap();
-            took(server.handle_input(Timestamp::ZERO, header().as_bytes()), header().as_bytes());
-            let n = server.pending_tx().len();
-            server.consume_tx(n);
+            config.stream.limits.max_tag_bytes = usize::MAX;
+            config.stream.limits.max_stanza_bytes = usize::MAX;
+            server = Peer::new(Server::new(config, Box::new(Seeded::new(1)), Timestamp::ZERO).unwrap());
+            server.feed(header().as_bytes());
+            server.events();
+            server.take_out();
         }
         let mut peak = Peak::start(2 * attack.len() + (1 << 20), "attribute flood");
         for piece in attack.chunks(4096) {
-            took(server.handle_input(Timestamp::ZERO, piece), piece);
+            server.feed(piece);
             peak.sample();
         }
-        let reason = server_closed(&mut server).expect("closed");
-        let CloseReason::Protocol(ProtocolError::Xml(XmlError::LimitExceeded { limit, .. })) = reason else {
+        let reason = server.closed().expect("closed");
+        let CloseReason::Violation(Violation::Xml(XmlError::LimitExceeded { limit, .. })) = reason else {
             panic!("{reason:?}")
         };
         assert_eq!(matches!(limit, Limit::Attributes(_)), expect_attributes, "{limit:?}");
-        assert!(sent_stream_error(server.pending_tx(), StreamErrorCondition::PolicyViolation));
+        assert!(sent_stream_error(&server.out, StreamErrorCondition::PolicyViolation));
         peak.finish();
     }
 }
@@ -257,17 +305,17 @@ fn hardening_6_hundred_thousand_attributes_are_refused() {
 #[test]
 fn hardening_28_the_application_flooding_iqs_is_refused_by_the_api() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let mut client = online_client(|c| c.max_pending_iqs = 256);
+    let mut client = online_client(|c| c.stream.session.max_pending_iqs = 256);
     let mut peak = Peak::start(1 << 20, "outbound IQ flood");
     let mut accepted = 0;
     for _ in 0..100_000 {
         let iq = Iq::get(Jid::new("romeo@example.net/orchard").ok(), Element::new("ping", "urn:xmpp:ping"));
-        match client.send_iq(Timestamp::ZERO, iq) {
+        match client.conn.send_iq(Timestamp::ZERO, iq) {
             Ok(_) => accepted += 1,
-            Err(e) => assert_eq!(e, SendError::TooManyPendingIqs),
+            Err(e) => assert_eq!(e, ApiError::TooManyPendingIqs),
         }
-        let n = client.pending_tx().len();
-        client.consume_tx(n);
+        client.events();
+        client.take_out();
     }
     peak.sample();
     assert_eq!(accepted, 256);
@@ -279,17 +327,16 @@ fn hardening_28_a_peer_flooding_unanswered_iqs_gets_answers_then_resource_constr
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     // A draining driver: every request beyond the owed table is answered
     // with resource-constraint; memory stays flat.
-    let mut client = online_client(|c| c.max_owed_iqs = 64);
+    let mut client = online_client(|c| c.stream.session.max_owed_iqs = 64);
     let mut peak = Peak::start(1 << 20, "inbound IQ flood, drained");
     let mut delivered = 0;
     let mut refused = 0;
     for i in 0..100_000u32 {
         let iq = format!("<iq from='romeo@example.net/orchard' id='f{i}' type='get'><q xmlns='urn:q'/></iq>");
-        took(client.handle_input(Timestamp::ZERO, iq.as_bytes()), iq.as_bytes());
-        delivered += std::iter::from_fn(|| client.poll_event()).filter(|e| matches!(e, Event::IqRequest(_))).count();
-        let out = String::from_utf8_lossy(client.pending_tx()).into_owned();
+        client.feed(iq.as_bytes());
+        delivered += client.events().iter().filter(|e| matches!(e, Event::Stanza(Stanza::Iq(_)))).count();
+        let out = String::from_utf8(client.take_out()).unwrap();
         refused += out.matches(StanzaErrorCondition::ResourceConstraint.as_str()).count();
-        client.consume_tx(out.len());
         if i.is_multiple_of(1024) {
             peak.sample();
         }
@@ -301,15 +348,16 @@ fn hardening_28_a_peer_flooding_unanswered_iqs_gets_answers_then_resource_constr
     // A peer that never reads: the backlog reaches twice the outbound
     // limit and the stream ends with resource-constraint.
     let mut client = online_client(|c| {
-        c.max_owed_iqs = 64;
-        c.max_outbound_bytes = 64 * 1024;
+        c.stream.session.max_owed_iqs = 64;
+        c.stream.max_outbound_bytes = 64 * 1024;
     });
+    client.reading = false;
     let mut peak = Peak::start(1 << 20, "inbound IQ flood, never read");
     let mut reason = None;
     for i in 0..100_000u32 {
         let iq = format!("<iq from='romeo@example.net/orchard' id='f{i}' type='get'><q xmlns='urn:q'/></iq>");
-        took(client.handle_input(Timestamp::ZERO, iq.as_bytes()), iq.as_bytes());
-        if let Some(r) = client_closed(&mut client) {
+        client.feed(iq.as_bytes());
+        if let Some(r) = client.closed() {
             reason = Some(r);
             break;
         }
@@ -317,9 +365,9 @@ fn hardening_28_a_peer_flooding_unanswered_iqs_gets_answers_then_resource_constr
             peak.sample();
         }
     }
-    assert_eq!(reason, Some(CloseReason::Protocol(ProtocolError::OutboundBacklog)));
-    assert!(sent_stream_error(client.pending_tx(), StreamErrorCondition::ResourceConstraint));
-    assert!(client.pending_tx().len() < 3 * 64 * 1024);
+    assert_eq!(reason, Some(CloseReason::Violation(Violation::OutboundBacklog)));
+    assert!(sent_stream_error(client.conn.transmit(), StreamErrorCondition::ResourceConstraint));
+    assert!(client.conn.transmit().len() < 3 * 64 * 1024);
     peak.finish();
 }
 
@@ -327,12 +375,13 @@ fn hardening_28_a_peer_flooding_unanswered_iqs_gets_answers_then_resource_constr
 fn hardening_28_a_client_flooding_pings_it_never_reads_is_cut_off() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut server = online_server();
+    server.reading = false;
     let mut peak = Peak::start(5 << 20, "ping flood, never read");
     let mut reason = None;
     for i in 0..1_000_000u32 {
         let ping = format!("<iq to='im.example.com' id='p{i}' type='get'><ping xmlns='urn:xmpp:ping'/></iq>");
-        took(server.handle_input(Timestamp::ZERO, ping.as_bytes()), ping.as_bytes());
-        if let Some(r) = server_closed(&mut server) {
+        server.feed(ping.as_bytes());
+        if let Some(r) = server.closed() {
             reason = Some(r);
             break;
         }
@@ -340,10 +389,11 @@ fn hardening_28_a_client_flooding_pings_it_never_reads_is_cut_off() {
             peak.sample();
         }
     }
-    assert_eq!(reason, Some(CloseReason::Protocol(ProtocolError::OutboundBacklog)));
-    assert!(sent_stream_error(server.pending_tx(), StreamErrorCondition::ResourceConstraint));
+    assert_eq!(reason, Some(CloseReason::Violation(Violation::OutboundBacklog)));
+    assert!(sent_stream_error(server.conn.transmit(), StreamErrorCondition::ResourceConstraint));
     // Twice the 1 MiB default outbound limit, one answer and the error.
-    assert!(server.pending_tx().len() < (2 << 20) + 1024, "{} bytes queued", server.pending_tx().len());
+    let queued = server.conn.transmit().len();
+    assert!(queued < (2 << 20) + 1024, "{queued} bytes queued");
     peak.finish();
 }
 
@@ -354,26 +404,26 @@ fn hardening_27_an_unauthenticated_connection_holds_bounded_state_until_its_time
     config.tls = ServerTls::Disabled;
     config.allow_plain_without_tls = true;
     let timeout = config.pre_auth_timeout;
-    let mut server = Server::new(config, Box::new(Seeded::new(1)), Timestamp::ZERO).unwrap();
-    took(server.handle_input(Timestamp::ZERO, header().as_bytes()), header().as_bytes());
-    let n = server.pending_tx().len();
-    server.consume_tx(n);
+    let mut server = Peer::new(Server::new(config, Box::new(Seeded::new(1)), Timestamp::ZERO).unwrap());
+    server.feed(header().as_bytes());
+    server.events();
+    server.take_out();
     let mut peak = Peak::start(256 * 1024, "pre-auth keepalive flood");
     // 4 MiB of keepalives, then (nearly) a timeout's worth of silence.
     let spaces = [b' '; 1024];
     for i in 0..4096u64 {
-        took(server.handle_input(Timestamp::from_millis(i), &spaces), &spaces);
+        took(server.conn.handle_input(Timestamp::from_millis(i), &spaces), &spaces);
         if i.is_multiple_of(256) {
             peak.sample();
         }
     }
     peak.finish();
-    assert!(server_closed(&mut server).is_none());
-    let deadline = server.poll_timeout().expect("the pre-auth deadline");
+    assert!(server.closed().is_none());
+    let deadline = server.conn.poll_timeout().expect("the pre-auth deadline");
     assert!(deadline <= Timestamp::ZERO + timeout, "keepalives do not extend the pre-auth deadline");
-    server.handle_timeout(deadline);
-    assert_eq!(server_closed(&mut server), Some(CloseReason::Timeout(sxmpp::connection::TimeoutKind::PreAuth)));
-    assert!(sent_stream_error(server.pending_tx(), StreamErrorCondition::ConnectionTimeout));
+    server.conn.handle_timeout(deadline);
+    assert_eq!(server.closed(), Some(CloseReason::Timeout(sxmpp::connection::TimeoutKind::PreAuth)));
+    assert!(sent_stream_error(&server.out, StreamErrorCondition::ConnectionTimeout));
 }
 
 /// The waiting events a read may cause are bounded, so a burst in one
@@ -416,11 +466,12 @@ fn hardening_32_a_burst_in_one_read_is_parsed_with_bounded_heap() {
         let count = mib * 1024 * 1024 / "<presence/>".len();
         let data = "<presence/>".repeat(count).into_bytes();
         let mut client = online_client(|_| {});
+        client.keep = false;
         let (events, fewest, growth) = {
             let client = std::cell::RefCell::new(&mut client);
             burst(
-                |d| client.borrow_mut().handle_input(Timestamp::ZERO, d),
-                || client.borrow_mut().poll_event(),
+                |d| client.borrow_mut().conn.handle_input(Timestamp::ZERO, d),
+                || client.borrow_mut().next_event(),
                 &data,
                 BOUND,
                 "presence burst, client",
@@ -429,20 +480,21 @@ fn hardening_32_a_burst_in_one_read_is_parsed_with_bounded_heap() {
         eprintln!("client, {mib} MiB in one read: {events} events, peak heap growth {growth} bytes");
         assert_eq!(events, count);
         assert!(fewest < data.len(), "taken in parts while events waited");
-        assert!(client_closed(&mut client).is_none());
+        assert!(client.closed().is_none());
         // A driver that never polls cannot make the queue grow: once it is
         // full, nothing more is taken.
-        let first = client.handle_input(Timestamp::ZERO, &data);
+        let first = client.conn.handle_input(Timestamp::ZERO, &data);
         assert!(first > 0 && first < data.len());
-        assert_eq!(client.handle_input(Timestamp::ZERO, &data[first..]), 0);
-        while client.poll_event().is_some() {}
+        assert_eq!(client.conn.handle_input(Timestamp::ZERO, &data[first..]), 0);
+        while client.next_event().is_some() {}
 
         let mut server = online_server();
+        server.keep = false;
         let (events, _, growth) = {
             let server = std::cell::RefCell::new(&mut server);
             burst(
-                |d| server.borrow_mut().handle_input(Timestamp::ZERO, d),
-                || server.borrow_mut().poll_event(),
+                |d| server.borrow_mut().conn.handle_input(Timestamp::ZERO, d),
+                || server.borrow_mut().next_event(),
                 &data,
                 BOUND,
                 "presence burst, server",
@@ -471,19 +523,20 @@ fn hardening_32_after_a_burst_a_connection_gives_back_its_memory() {
     const LATER_BURST_SLACK: usize = 256;
 
     let mut client = online_client(|_| {});
+    client.keep = false;
     for (round, slack) in [(1, FIRST_BURST_SLACK), (2, LATER_BURST_SLACK)] {
         let idle = HEAP.allocated();
         let (events, _, growth) = {
             let client = std::cell::RefCell::new(&mut client);
             burst(
-                |d| client.borrow_mut().handle_input(Timestamp::ZERO, d),
+                |d| client.borrow_mut().conn.handle_input(Timestamp::ZERO, d),
                 || {
                     // The application answers the requests it is handed,
                     // so that the core owes nothing afterwards.
                     let mut client = client.borrow_mut();
-                    let event = client.poll_event()?;
-                    if let Event::IqRequest(iq) = &event {
-                        client.respond_iq(Timestamp::ZERO, iq, Ok(None)).unwrap();
+                    let event = client.next_event()?;
+                    if let Event::Stanza(Stanza::Iq(iq)) = &event {
+                        client.conn.respond(Timestamp::ZERO, iq, Ok(None)).unwrap();
                     }
                     Some(event)
                 },
@@ -492,34 +545,33 @@ fn hardening_32_after_a_burst_a_connection_gives_back_its_memory() {
                 "corpus burst, client",
             )
         };
-        let n = client.pending_tx().len();
-        client.consume_tx(n);
+        while client.next_event().is_some() {}
         let retained = HEAP.allocated().saturating_sub(idle);
         eprintln!("client, corpus in one read ({round}): {events} events, peak growth {growth}, retained {retained}");
         assert!(events >= 9_000, "{events}");
-        assert!(client_closed(&mut client).is_none());
+        assert!(client.closed().is_none());
         assert!(retained < slack, "the client keeps {retained} bytes after burst {round}");
     }
 
     let mut server = online_server();
+    server.keep = false;
     for (round, slack) in [(1, FIRST_BURST_SLACK), (2, LATER_BURST_SLACK)] {
         let idle = HEAP.allocated();
         let (events, _, growth) = {
             let server = std::cell::RefCell::new(&mut server);
             burst(
-                |d| server.borrow_mut().handle_input(Timestamp::ZERO, d),
-                || server.borrow_mut().poll_event(),
+                |d| server.borrow_mut().conn.handle_input(Timestamp::ZERO, d),
+                || server.borrow_mut().next_event(),
                 body,
                 1 << 20,
                 "corpus burst, server",
             )
         };
-        let n = server.pending_tx().len();
-        server.consume_tx(n);
+        while server.next_event().is_some() {}
         let retained = HEAP.allocated().saturating_sub(idle);
         eprintln!("server, corpus in one read ({round}): {events} events, peak growth {growth}, retained {retained}");
         assert_eq!(events, 10_000);
-        assert!(server_closed(&mut server).is_none());
+        assert!(server.closed().is_none());
         assert!(retained < slack, "the server keeps {retained} bytes after burst {round}");
     }
 }

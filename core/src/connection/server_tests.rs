@@ -8,7 +8,9 @@ use alloc::vec::Vec;
 use alloc::{format, vec};
 use core::time::Duration;
 
+use super::testing::Driver;
 use super::*;
+use crate::condition::StreamErrorCondition;
 use crate::condition::{SaslCondition, StanzaErrorCondition};
 use crate::entropy::Seeded;
 use crate::jid::BareJid;
@@ -27,89 +29,29 @@ fn b64(s: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
-struct Script {
-    server: Server,
-    now: Timestamp,
-    events: Vec<ServerEvent>,
-    out: String,
+type Script = Driver<ServerRole>;
+
+fn script(config: ServerConfig) -> Script {
+    let mut entropy = Seeded::new(9);
+    entropy.push_stream_id("s1").push_stream_id("s2").push_stream_id("s3");
+    Driver::new(Server::new(config, Box::new(entropy), Timestamp::ZERO).unwrap())
 }
 
-impl Script {
-    fn new(config: ServerConfig) -> Script {
-        let mut entropy = Seeded::new(9);
-        entropy.push_stream_id("s1").push_stream_id("s2").push_stream_id("s3");
-        let server = Server::new(config, Box::new(entropy), Timestamp::ZERO).unwrap();
-        Script { server, now: Timestamp::ZERO, events: Vec::new(), out: String::new() }
-    }
-
-    fn feed(&mut self, s: &str) {
-        let mut rest = s.as_bytes();
-        loop {
-            let taken = self.server.handle_input(self.now, rest);
-            rest = &rest[taken..];
-            self.drain();
-            if rest.is_empty() {
-                break;
-            }
-        }
-    }
-
-    fn drain(&mut self) {
-        while let Some(ev) = self.server.poll_event() {
-            assert!(!self.events.iter().any(|e| matches!(e, ServerEvent::Closed(_))), "event after Closed");
-            self.events.push(ev);
-        }
-        let tx = self.server.pending_tx().to_vec();
-        self.server.consume_tx(tx.len());
-        self.out.push_str(core::str::from_utf8(&tx).unwrap());
-    }
-
-    fn out(&mut self) -> String {
-        core::mem::take(&mut self.out)
-    }
-
-    /// Advances virtual time, firing timers the way a driver would.
-    fn advance(&mut self, by: Duration) {
-        let until = self.now + by;
-        let mut fired = 0;
-        while let Some(t) = self.server.poll_timeout() {
-            if t > until {
-                break;
-            }
-            fired += 1;
-            assert!(fired < 10_000, "a timer stays due at {t:?}: a driver would spin");
-            self.now = self.now.max(t);
-            self.server.handle_timeout(self.now);
-            self.drain();
-        }
-        self.now = until;
-    }
-
-    fn events(&mut self) -> Vec<ServerEvent> {
-        core::mem::take(&mut self.events)
-    }
-
-    fn closed(&self) -> Option<&CloseReason> {
-        self.events.iter().find_map(|e| match e {
-            ServerEvent::Closed(r) => Some(r),
-            _ => None,
-        })
-    }
-
+impl Driver<ServerRole> {
     /// Authenticates as juliet with PLAIN (plaintext allowed) and binds
     /// `balcony`.
     fn online(&mut self) {
         self.feed(&header("im.example.com"));
         self.feed(&plain_auth("", "juliet", "pass"));
         let ev = self.events();
-        assert!(matches!(ev.as_slice(), [ServerEvent::AuthRequested(_)]), "{ev:?}");
-        self.server.authenticate(self.now, AuthAnswer::Password("pass".into())).unwrap();
+        assert!(matches!(ev.as_slice(), [Event::AuthRequested(_)]), "{ev:?}");
+        self.conn.authenticate(self.now, AuthAnswer::Password("pass".into())).unwrap();
         self.drain();
         self.feed(&header("im.example.com"));
         self.feed("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>balcony</resource></bind></iq>");
-        self.server.bind(self.now, BindDecision::Accept).unwrap();
+        self.conn.bind(self.now, BindDecision::Accept).unwrap();
         self.drain();
-        assert!(self.events().iter().any(|e| matches!(e, ServerEvent::Online(_))));
+        assert!(self.events().iter().any(|e| matches!(e, Event::Online(_))));
         self.out();
     }
 }
@@ -130,7 +72,7 @@ fn plain_auth(authzid: &str, user: &str, pass: &str) -> String {
 
 #[test]
 fn rfc6120_4_header_is_answered_with_ours_and_features() {
-    let mut s = Script::new(ServerConfig::new("im.example.com", ServerSecret::new([7; 32])));
+    let mut s = script(ServerConfig::new("im.example.com", ServerSecret::new([7; 32])));
     s.feed(&header("im.example.com"));
     assert_eq!(
         s.out(),
@@ -161,7 +103,7 @@ fn rfc6120_4_9_3_header_faults_get_the_right_stream_error() {
             "restricted-xml",
         ),
     ] {
-        let mut s = Script::new(ServerConfig::new("im.example.com", ServerSecret::new([7; 32])));
+        let mut s = script(ServerConfig::new("im.example.com", ServerSecret::new([7; 32])));
         s.feed(&input);
         let out = s.out();
         // Our header first (RFC 6120 §4.9.1.2), then the error, then the close.
@@ -175,7 +117,7 @@ fn rfc6120_4_9_3_header_faults_get_the_right_stream_error() {
 fn rfc6120_4_9_3_5_a_domain_no_longer_served_is_host_gone() {
     let mut config = plaintext();
     config.gone_domains = vec![String::from("foo.im.example.com")];
-    let mut s = Script::new(config);
+    let mut s = script(config);
     s.feed(&header("foo.im.example.com"));
     let out = s.out();
     assert!(
@@ -186,7 +128,7 @@ fn rfc6120_4_9_3_5_a_domain_no_longer_served_is_host_gone() {
     );
     assert!(matches!(
         s.closed(),
-        Some(CloseReason::Protocol(ProtocolError::Header { condition: StreamErrorCondition::HostGone, .. }))
+        Some(CloseReason::Violation(Violation::Header { condition: StreamErrorCondition::HostGone, .. }))
     ));
 }
 
@@ -194,7 +136,7 @@ fn rfc6120_4_9_3_5_a_domain_no_longer_served_is_host_gone() {
 fn hardening_16_plain_is_not_offered_over_plaintext_unless_allowed() {
     let mut c = ServerConfig::new("im.example.com", ServerSecret::new([7; 32]));
     c.tls = ServerTls::Optional;
-    let mut s = Script::new(c);
+    let mut s = script(c);
     s.feed(&header("im.example.com"));
     let out = s.out();
     assert!(out.contains("<mechanism>SCRAM-SHA-1</mechanism>") && !out.contains("PLAIN"), "{out}");
@@ -202,18 +144,19 @@ fn hardening_16_plain_is_not_offered_over_plaintext_unless_allowed() {
     // Asking for it anyway.
     s.feed(&plain_auth("", "juliet", "pass"));
     assert!(s.out().contains("<invalid-mechanism/>"));
-    assert_eq!(s.events(), [ServerEvent::AuthFailed(SaslCondition::InvalidMechanism)]);
+    assert_eq!(s.events(), [Event::AuthAttemptFailed(SaslCondition::InvalidMechanism)]);
 }
 
 #[test]
 fn after_tls_plus_mechanisms_and_binding_types_are_offered() {
-    let mut s = Script::new(ServerConfig::new("im.example.com", ServerSecret::new([7; 32])));
+    let mut s = script(ServerConfig::new("im.example.com", ServerSecret::new([7; 32])));
     s.feed(&header("im.example.com"));
     s.out();
     s.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
     assert_eq!(s.out(), "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-    assert_eq!(s.events(), [ServerEvent::TlsRequested]);
-    s.server.tls_established(s.now, ChannelBinding::none().with(ChannelBindingType::TlsExporter, vec![1; 32]));
+    assert!(s.tls.is_some(), "the TLS hand-off is asked for");
+    assert!(s.events().is_empty());
+    s.tls_up(ChannelBinding::none().with(ChannelBindingType::TlsExporter, vec![1; 32]));
     s.feed(&header("im.example.com"));
     let out = s.out();
     assert!(out.contains("<mechanism>SCRAM-SHA-512-PLUS</mechanism>"), "{out}");
@@ -226,12 +169,12 @@ fn after_tls_plus_mechanisms_and_binding_types_are_offered() {
 
 #[test]
 fn hardening_11_data_after_proceed_is_not_processed() {
-    let mut s = Script::new(ServerConfig::new("im.example.com", ServerSecret::new([7; 32])));
+    let mut s = script(ServerConfig::new("im.example.com", ServerSecret::new([7; 32])));
     s.feed(&header("im.example.com"));
     s.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
     s.out();
     s.feed("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGp1bGlldABw</auth>");
-    assert_eq!(s.closed(), Some(&CloseReason::Protocol(ProtocolError::DataAfterProceed)));
+    assert_eq!(s.closed(), Some(&CloseReason::Violation(Violation::DataAfterProceed)));
     assert_eq!(s.out(), "", "nothing more in plaintext");
 }
 
@@ -240,7 +183,7 @@ fn hardening_11_data_after_proceed_is_not_processed() {
 #[test]
 fn hardening_29_plaintext_pipelined_after_starttls_is_never_processed() {
     for chunking in ["whole", "split", "bytewise"] {
-        let mut s = Script::new(plaintext_allowed_after_tls());
+        let mut s = script(plaintext_allowed_after_tls());
         s.feed(&header("im.example.com"));
         s.out();
         let injected = format!("{}{}", header("im.example.com"), plain_auth("", "juliet", "pass"));
@@ -258,16 +201,16 @@ fn hardening_29_plaintext_pipelined_after_starttls_is_never_processed() {
                 }
             }
         }
-        assert_eq!(s.closed(), Some(&CloseReason::Protocol(ProtocolError::DataAfterProceed)), "{chunking}");
+        assert_eq!(s.closed(), Some(&CloseReason::Violation(Violation::DataAfterProceed)), "{chunking}");
         if chunking == "whole" {
             // Caught before the driver is asked for a handshake.
-            assert!(!s.events.iter().any(|e| matches!(e, ServerEvent::TlsRequested)), "no handshake");
+            assert!(s.tls.is_none(), "no handshake");
         }
         // Even a driver that runs the handshake anyway gets nothing out of
         // the injected bytes.
-        s.server.tls_established(s.now, ChannelBinding::none());
+        s.tls_up(ChannelBinding::none());
         s.feed(&header("im.example.com"));
-        assert!(!s.events.iter().any(|e| matches!(e, ServerEvent::AuthRequested(_))), "{chunking}: {:?}", s.events);
+        assert!(!s.events.iter().any(|e| matches!(e, Event::AuthRequested(_))), "{chunking}: {:?}", s.events);
         let out = s.out();
         assert!(!out.contains("success") && !out.contains("features"), "{chunking}: {out}");
     }
@@ -289,10 +232,10 @@ fn scram_auth(mechanism: &str, gs2: &str) -> String {
 }
 
 fn tls_script(binding: ChannelBinding) -> Script {
-    let mut s = Script::new(ServerConfig::new("im.example.com", ServerSecret::new([7; 32])));
+    let mut s = script(ServerConfig::new("im.example.com", ServerSecret::new([7; 32])));
     s.feed(&header("im.example.com"));
     s.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-    s.server.tls_established(s.now, binding);
+    s.tls_up(binding);
     s.feed(&header("im.example.com"));
     s.out();
     s.events();
@@ -305,11 +248,11 @@ fn hardening_17_gs2_flag_must_fit_the_offer() {
     // `y` although -PLUS was offered: the -PLUS list was stripped.
     let mut s = tls_script(exporter());
     s.feed(&scram_auth("SCRAM-SHA-1", "y,,"));
-    assert_eq!(s.events(), [ServerEvent::AuthFailed(SaslCondition::NotAuthorized)]);
+    assert_eq!(s.events(), [Event::AuthAttemptFailed(SaslCondition::NotAuthorized)]);
     // `y` where nothing -PLUS was offered (no binding data): fine.
     let mut s = tls_script(ChannelBinding::none());
     s.feed(&scram_auth("SCRAM-SHA-1", "y,,"));
-    assert!(matches!(s.events().as_slice(), [ServerEvent::AuthRequested(_)]));
+    assert!(matches!(s.events().as_slice(), [Event::AuthRequested(_)]));
     // p= with a non-PLUS mechanism, a -PLUS mechanism without p=, a type
     // we have no data for.
     for (mech, gs2) in
@@ -317,25 +260,25 @@ fn hardening_17_gs2_flag_must_fit_the_offer() {
     {
         let mut s = tls_script(exporter());
         s.feed(&scram_auth(mech, gs2));
-        assert_eq!(s.events(), [ServerEvent::AuthFailed(SaslCondition::MalformedRequest)], "{mech} {gs2}");
+        assert_eq!(s.events(), [Event::AuthAttemptFailed(SaslCondition::MalformedRequest)], "{mech} {gs2}");
     }
     // c= with other binding data than this channel's, under a proof that
     // is otherwise valid: only the binding check can refuse it.
-    assert!(matches!(plus_login(&[1; 32]).as_slice(), [ServerEvent::Authenticated { .. }]), "the same channel logs in");
-    assert_eq!(plus_login(&[2; 32]), [ServerEvent::AuthFailed(SaslCondition::NotAuthorized)]);
+    assert!(matches!(plus_login(&[1; 32]).as_slice(), [Event::Authenticated(_)]), "the same channel logs in");
+    assert_eq!(plus_login(&[2; 32]), [Event::AuthAttemptFailed(SaslCondition::NotAuthorized)]);
 }
 
 /// A SCRAM-SHA-1-PLUS login by the core's own SCRAM client, which binds to
 /// `client_data`, on a channel whose tls-exporter data is `[1; 32]`:
 /// the server's events after the client-final.
-fn plus_login(client_data: &[u8]) -> Vec<ServerEvent> {
+fn plus_login(client_data: &[u8]) -> Vec<Event> {
     use crate::sasl::scram::{ClientBinding, ClientChecks, ClientSecret, ScramClient};
     let mut config = ServerConfig::new("im.example.com", ServerSecret::new([7; 32]));
     config.downgrade_protection = false;
-    let mut s = Script::new(config);
+    let mut s = script(config);
     s.feed(&header("im.example.com"));
     s.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-    s.server.tls_established(s.now, ChannelBinding::none().with(ChannelBindingType::TlsExporter, vec![1; 32]));
+    s.tls_up(ChannelBinding::none().with(ChannelBindingType::TlsExporter, vec![1; 32]));
     s.feed(&header("im.example.com"));
     s.out();
     s.events();
@@ -348,9 +291,9 @@ fn plus_login(client_data: &[u8]) -> Vec<ServerEvent> {
         "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1-PLUS'>{}</auth>",
         b64(&first)
     ));
-    assert!(matches!(s.events().as_slice(), [ServerEvent::AuthRequested(_)]));
+    assert!(matches!(s.events().as_slice(), [Event::AuthRequested(_)]));
     let stored = ScramStored::from_password(ScramHash::Sha1, "pass", b"salt", 4096).unwrap();
-    s.server.authenticate(s.now, AuthAnswer::Scram(vec![stored])).unwrap();
+    s.conn.authenticate(s.now, AuthAnswer::Scram(vec![stored])).unwrap();
     s.drain();
     let challenge = s.out();
     let server_first = {
@@ -365,14 +308,14 @@ fn plus_login(client_data: &[u8]) -> Vec<ServerEvent> {
 
 #[test]
 fn hardening_18_bad_encoding_unoffered_mechanisms_and_foreign_authzids() {
-    let mut s = Script::new(plaintext());
+    let mut s = script(plaintext());
     s.feed(&header("im.example.com"));
     s.out();
     s.feed("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%%%not-base64</auth>");
     assert_eq!(s.out(), "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><incorrect-encoding/></failure>");
     s.feed("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>AAAA</response>");
     assert_eq!(s.out(), "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><invalid-mechanism/></failure>");
-    let mut s = Script::new(plaintext());
+    let mut s = script(plaintext());
     s.feed(&header("im.example.com"));
     s.feed("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-OAUTH2'>AAAA</auth>");
     assert!(s.out().ends_with("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><invalid-mechanism/></failure>"));
@@ -382,16 +325,16 @@ fn hardening_18_bad_encoding_unoffered_mechanisms_and_foreign_authzids() {
     assert_eq!(
         events,
         [
-            ServerEvent::AuthFailed(SaslCondition::InvalidMechanism),
-            ServerEvent::AuthFailed(SaslCondition::InvalidAuthzid)
+            Event::AuthAttemptFailed(SaslCondition::InvalidMechanism),
+            Event::AuthAttemptFailed(SaslCondition::InvalidAuthzid)
         ]
     );
     // Her own JID as authzid is fine.
-    let mut s = Script::new(plaintext());
+    let mut s = script(plaintext());
     s.feed(&header("im.example.com"));
     s.feed(&plain_auth("juliet@im.example.com", "juliet", "pass"));
     assert!(
-        matches!(s.events().as_slice(), [ServerEvent::AuthRequested(r)] if r.authzid.as_deref() == Some("juliet@im.example.com"))
+        matches!(s.events().as_slice(), [Event::AuthRequested(r)] if r.authzid.as_deref() == Some("juliet@im.example.com"))
     );
 }
 
@@ -403,39 +346,39 @@ fn rfc6120_6_5_8_anonymous_trace_over_255_characters_is_malformed() {
         format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='ANONYMOUS'>{}</auth>", b64(trace.as_bytes()))
     };
     for bad in ["x".repeat(256), String::from("trace\u{7}bell")] {
-        let mut s = Script::new(config.clone());
+        let mut s = script(config.clone());
         s.feed(&header("im.example.com"));
         s.out();
         s.feed(&anonymous(&bad));
         assert_eq!(s.out(), "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><malformed-request/></failure>");
-        assert_eq!(s.events(), [ServerEvent::AuthFailed(SaslCondition::MalformedRequest)]);
+        assert_eq!(s.events(), [Event::AuthAttemptFailed(SaslCondition::MalformedRequest)]);
     }
     // 255 characters (not bytes: 'é' is two) is within the limit.
-    let mut s = Script::new(config);
+    let mut s = script(config);
     s.feed(&header("im.example.com"));
     s.feed(&anonymous(&"\u{e9}".repeat(255)));
-    assert!(matches!(s.events().as_slice(), [ServerEvent::AuthRequested(r)] if r.mechanism == Mechanism::Anonymous));
+    assert!(matches!(s.events().as_slice(), [Event::AuthRequested(r)] if r.mechanism == Mechanism::Anonymous));
 }
 
 #[test]
 fn rfc6120_5_4_2_2_starttls_not_offered_fails_and_closes() {
-    let mut s = Script::new(plaintext());
+    let mut s = script(plaintext());
     s.feed(&header("im.example.com"));
     s.out();
     s.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
     assert_eq!(s.out(), "<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>");
-    assert_eq!(s.closed(), Some(&CloseReason::Protocol(ProtocolError::TlsFailed)));
-    assert!(!s.events.iter().any(|e| matches!(e, ServerEvent::TlsRequested)));
+    assert_eq!(s.closed(), Some(&CloseReason::Negotiation(NegotiationError::TlsRefused)));
+    assert!(s.tls.is_none());
 }
 
 #[test]
 fn rfc6120_6_4_5_failed_attempts_are_limited() {
-    let mut s = Script::new(plaintext());
+    let mut s = script(plaintext());
     s.feed(&header("im.example.com"));
     for _ in 0..3 {
         s.feed(&plain_auth("", "juliet", "wrong"));
         if s.closed().is_none() {
-            s.server.authenticate(s.now, AuthAnswer::Password("pass".into())).unwrap();
+            s.conn.authenticate(s.now, AuthAnswer::Password("pass".into())).unwrap();
             s.drain();
         }
     }
@@ -444,29 +387,31 @@ fn rfc6120_6_4_5_failed_attempts_are_limited() {
     assert!(out.ends_with(
         "<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>"
     ));
-    assert_eq!(s.closed(), Some(&CloseReason::Protocol(ProtocolError::TooManyAuthAttempts)));
+    assert_eq!(s.closed(), Some(&CloseReason::Violation(Violation::TooManyAuthAttempts)));
 }
 
 #[test]
 fn plain_verifies_against_stored_scram_keys_without_a_password() {
     let stored = ScramStored::from_password(ScramHash::Sha256, "pass", b"salt", 4096).unwrap();
-    let mut s = Script::new(plaintext());
+    let mut s = script(plaintext());
     s.feed(&header("im.example.com"));
     s.feed(&plain_auth("", "juliet", "pass"));
-    s.server.authenticate(s.now, AuthAnswer::Scram(vec![stored.clone()])).unwrap();
+    s.conn.authenticate(s.now, AuthAnswer::Scram(vec![stored.clone()])).unwrap();
     s.drain();
-    assert!(s.events().iter().any(|e| matches!(e, ServerEvent::Authenticated { mechanism: Mechanism::Plain, .. })));
-    let mut s = Script::new(plaintext());
+    assert!(
+        s.events().iter().any(|e| matches!(e, Event::Authenticated(Authenticated { mechanism: Mechanism::Plain, .. })))
+    );
+    let mut s = script(plaintext());
     s.feed(&header("im.example.com"));
     s.feed(&plain_auth("", "juliet", "nope"));
-    s.server.authenticate(s.now, AuthAnswer::Scram(vec![stored])).unwrap();
+    s.conn.authenticate(s.now, AuthAnswer::Scram(vec![stored])).unwrap();
     s.drain();
-    assert!(s.events().contains(&ServerEvent::AuthFailed(SaslCondition::NotAuthorized)));
+    assert!(s.events().contains(&Event::AuthAttemptFailed(SaslCondition::NotAuthorized)));
 }
 
 #[test]
 fn hardening_24_stanzas_before_authentication_are_not_authorized() {
-    let mut s = Script::new(plaintext());
+    let mut s = script(plaintext());
     s.feed(&header("im.example.com"));
     s.out();
     s.feed("<message to='romeo@example.net'><body>too early</body></message>");
@@ -474,12 +419,12 @@ fn hardening_24_stanzas_before_authentication_are_not_authorized() {
         s.out(),
         "<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>"
     );
-    assert_eq!(s.closed(), Some(&CloseReason::Protocol(ProtocolError::NotAuthorized)));
+    assert_eq!(s.closed(), Some(&CloseReason::Violation(Violation::NotAuthorized)));
     // Authenticated but not bound yet: still not.
-    let mut s = Script::new(plaintext());
+    let mut s = script(plaintext());
     s.feed(&header("im.example.com"));
     s.feed(&plain_auth("", "juliet", "pass"));
-    s.server.authenticate(s.now, AuthAnswer::Password("pass".into())).unwrap();
+    s.conn.authenticate(s.now, AuthAnswer::Password("pass".into())).unwrap();
     s.feed(&header("im.example.com"));
     s.out();
     s.feed("<presence/>");
@@ -488,7 +433,7 @@ fn hardening_24_stanzas_before_authentication_are_not_authorized() {
 
 #[test]
 fn hardening_24_unknown_top_level_elements_and_malformed_iqs() {
-    let mut s = Script::new(plaintext());
+    let mut s = script(plaintext());
     s.online();
     s.feed("<iq type='get' to='im.example.com'><ping xmlns='urn:xmpp:ping'/></iq>");
     assert_eq!(
@@ -500,15 +445,15 @@ fn hardening_24_unknown_top_level_elements_and_malformed_iqs() {
     assert!(s.out().contains("id='m1' type='error'><error type='modify'><bad-request"));
     s.feed("<iq id='m2' type='result'><a xmlns='urn:a'/><b xmlns='urn:b'/></iq>");
     assert!(s.out().contains("id='m2' type='error'"));
-    assert!(s.events().iter().all(|e| !matches!(e, ServerEvent::Stanza(_))), "malformed stanzas go nowhere");
+    assert!(s.events().iter().all(|e| !matches!(e, Event::Stanza(_))), "malformed stanzas go nowhere");
     s.feed("<message id='e1' type='error'><body>x</body></message>");
     assert_eq!(s.out(), "", "errors are never answered");
-    assert!(matches!(s.events().as_slice(), [ServerEvent::Stanza(_)]), "a well-formed error is delivered");
+    assert!(matches!(s.events().as_slice(), [Event::Stanza(_)]), "a well-formed error is delivered");
     s.feed("<foo xmlns='urn:example:foo'/>");
     assert!(s.out().contains("<unsupported-stanza-type "));
     assert!(s.closed().is_some());
     // Unknown names in the content namespace too (RFC 6120 §4.9.3.24).
-    let mut s = Script::new(plaintext());
+    let mut s = script(plaintext());
     s.online();
     s.feed("<pubsub><publish node='princely_musings'/></pubsub>");
     assert!(s.out().contains("<stream:error><unsupported-stanza-type "), "not a stanza-style error");
@@ -516,36 +461,36 @@ fn hardening_24_unknown_top_level_elements_and_malformed_iqs() {
 
 #[test]
 fn hardening_23_from_is_stamped_or_rejected() {
-    let mut s = Script::new(plaintext());
+    let mut s = script(plaintext());
     s.online();
     s.feed("<message from='romeo@example.net/orchard' to='nurse@example.com'><body>forged</body></message>");
     let events = s.events();
-    let [ServerEvent::Stanza(Stanza::Message(m))] = events.as_slice() else { panic!("{events:?}") };
+    let [Event::Stanza(Stanza::Message(m))] = events.as_slice() else { panic!("{events:?}") };
     assert_eq!(m.from().unwrap().as_str(), "juliet@im.example.com/balcony");
 
     let mut c = plaintext();
     c.invalid_from = InvalidFrom::Reject;
-    let mut s = Script::new(c);
+    let mut s = script(c);
     s.online();
     s.feed("<message from='juliet@im.example.com/balcony' to='nurse@example.com'><body>own</body></message>");
-    assert!(matches!(s.events().as_slice(), [ServerEvent::Stanza(_)]));
+    assert!(matches!(s.events().as_slice(), [Event::Stanza(_)]));
     s.feed("<message from='romeo@example.net/orchard' to='nurse@example.com'><body>forged</body></message>");
     assert!(s.out().contains("<invalid-from "));
-    assert_eq!(s.closed(), Some(&CloseReason::Protocol(ProtocolError::InvalidFrom)));
+    assert_eq!(s.closed(), Some(&CloseReason::Violation(Violation::InvalidFrom)));
 }
 
 #[test]
 fn hardening_27_unauthenticated_connections_time_out() {
     let mut c = plaintext();
     c.pre_auth_timeout = Duration::from_secs(20);
-    let mut s = Script::new(c);
-    assert_eq!(s.server.poll_timeout(), Some(Timestamp::from_millis(20_000)));
+    let mut s = script(c);
+    assert_eq!(s.conn.poll_timeout(), Some(Timestamp::from_millis(20_000)));
     s.now = Timestamp::from_millis(19_999);
-    s.server.handle_timeout(s.now);
+    s.conn.handle_timeout(s.now);
     s.drain();
     assert!(s.closed().is_none());
     s.now = Timestamp::from_millis(20_000);
-    s.server.handle_timeout(s.now);
+    s.conn.handle_timeout(s.now);
     s.drain();
     let out = s.out();
     assert!(out.starts_with("<?xml"), "our header, even though the client never sent one");
@@ -554,17 +499,17 @@ fn hardening_27_unauthenticated_connections_time_out() {
     // Authenticating in time disarms it.
     let mut c = plaintext();
     c.pre_auth_timeout = Duration::from_secs(20);
-    let mut s = Script::new(c);
+    let mut s = script(c);
     s.online();
-    assert_eq!(s.server.poll_timeout(), None);
+    assert_eq!(s.conn.poll_timeout(), None);
 }
 
 #[test]
 fn rfc6120_7_bind_decisions_and_bad_resources() {
-    let mut s = Script::new(plaintext());
+    let mut s = script(plaintext());
     s.feed(&header("im.example.com"));
     s.feed(&plain_auth("", "juliet", "pass"));
-    s.server.authenticate(s.now, AuthAnswer::Password("pass".into())).unwrap();
+    s.conn.authenticate(s.now, AuthAnswer::Password("pass".into())).unwrap();
     s.feed(&header("im.example.com"));
     s.out();
     s.events();
@@ -577,45 +522,42 @@ fn rfc6120_7_bind_decisions_and_bad_resources() {
     );
     assert!(s.events().is_empty());
     s.feed("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>balcony</resource></bind></iq>");
-    assert_eq!(s.events(), [ServerEvent::BindRequested(Some("balcony".into()))]);
-    s.server.bind(s.now, BindDecision::Reject(StanzaError::new(StanzaErrorCondition::Conflict))).unwrap();
+    assert_eq!(s.events(), [Event::BindRequested(BindRequest { resource: Some("balcony".into()) })]);
+    s.conn.bind(s.now, BindDecision::Reject(StanzaError::new(StanzaErrorCondition::Conflict))).unwrap();
     s.drain();
     assert_eq!(
         s.out(),
         "<iq id='b1' type='error'><error type='cancel'><conflict xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
     );
     s.feed("<iq type='set' id='b2'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>");
-    assert_eq!(s.events(), [ServerEvent::BindRequested(None)]);
-    s.server.bind(s.now, BindDecision::Assign("chamber".into())).unwrap();
+    assert_eq!(s.events(), [Event::BindRequested(BindRequest { resource: None })]);
+    s.conn.bind(s.now, BindDecision::Assign("chamber".into())).unwrap();
     s.drain();
     assert_eq!(
         s.out(),
         "<iq id='b2' type='result'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>juliet@im.example.com/chamber</jid></bind></iq>"
     );
-    assert!(matches!(s.events().as_slice(), [ServerEvent::Online(j)] if j.resource() == "chamber"));
-    assert_eq!(s.server.bind(s.now, BindDecision::Accept), Err(ServerApiError::NotWaiting));
+    assert!(matches!(s.events().as_slice(), [Event::Online(j)] if j.resource() == Some("chamber")));
+    assert_eq!(s.conn.bind(s.now, BindDecision::Accept), Err(ApiError::NotWaiting));
 }
 
 #[test]
 fn sessions_and_pings_are_answered_by_the_server_core() {
     let mut c = plaintext();
     c.offer_session = true;
-    let mut s = Script::new(c);
+    let mut s = script(c);
     s.online();
     s.feed("<iq type='set' id='s1'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>");
     assert_eq!(s.out(), "<iq to='juliet@im.example.com/balcony' id='s1' type='result'/>");
     s.feed("<iq type='get' id='p1' to='im.example.com'><ping xmlns='urn:xmpp:ping'/></iq>");
     assert_eq!(s.out(), "<iq to='juliet@im.example.com/balcony' from='im.example.com' id='p1' type='result'/>");
     s.feed("<iq type='get' id='v1' to='im.example.com'><query xmlns='jabber:iq:version'/></iq>");
-    assert!(
-        matches!(s.events().as_slice(), [ServerEvent::Stanza(Stanza::Iq(_))]),
-        "everything else goes to the application"
-    );
+    assert!(matches!(s.events().as_slice(), [Event::Stanza(Stanza::Iq(_))]), "everything else goes to the application");
 }
 
 #[test]
 fn a_stream_error_from_the_client_ends_the_connection() {
-    let mut s = Script::new(plaintext());
+    let mut s = script(plaintext());
     s.feed(&header("im.example.com"));
     s.out();
     s.feed("<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>");
@@ -634,7 +576,7 @@ struct Observed {
     /// What the server wrote after the proof (or after `<auth>`, if no
     /// challenge came), and its events then.
     last_out: String,
-    last_events: Vec<ServerEvent>,
+    last_events: Vec<Event>,
 }
 
 /// Logs in as `user` with `password` over SCRAM-SHA-256 (TLS already up);
@@ -644,10 +586,10 @@ fn scram_attempt(user: &str, password: &str, answer: impl Fn(&AuthRequest) -> Au
     let mut config = ServerConfig::new("im.example.com", ServerSecret::new([7; 32]));
     config.scram_iterations = 4096;
     config.downgrade_protection = false;
-    let mut s = Script::new(config);
+    let mut s = script(config);
     s.feed(&header("im.example.com"));
     s.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-    s.server.tls_established(s.now, ChannelBinding::none());
+    s.tls_up(ChannelBinding::none());
     s.feed(&header("im.example.com"));
     s.out();
     s.events();
@@ -658,8 +600,8 @@ fn scram_attempt(user: &str, password: &str, answer: impl Fn(&AuthRequest) -> Au
         ScramClient::start(ScramHash::Sha256, user, ClientBinding::none(), "abc".into(), secret, checks);
     s.feed(&format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>{}</auth>", b64(&first)));
     let events = s.events();
-    if let [ServerEvent::AuthRequested(request)] = events.as_slice() {
-        s.server.authenticate(s.now, answer(request)).unwrap();
+    if let [Event::AuthRequested(request)] = events.as_slice() {
+        s.conn.authenticate(s.now, answer(request)).unwrap();
         s.drain();
     }
     let out = s.out();
@@ -696,9 +638,9 @@ fn hardening_30_scram_for_an_unknown_user_looks_like_a_wrong_password() {
     assert_ne!(someone.salt_and_count.map(|s| s.0), Some(salt), "another name, another salt");
     for o in [&nobody, &nobody_again] {
         assert_eq!(o.last_out, wrong_password.last_out, "the same failure at the proof");
-        assert_eq!(o.last_events, [ServerEvent::AuthFailed(SaslCondition::NotAuthorized)]);
+        assert_eq!(o.last_events, [Event::AuthAttemptFailed(SaslCondition::NotAuthorized)]);
     }
-    assert_eq!(wrong_password.last_events, [ServerEvent::AuthFailed(SaslCondition::NotAuthorized)]);
+    assert_eq!(wrong_password.last_events, [Event::AuthAttemptFailed(SaslCondition::NotAuthorized)]);
 }
 
 #[test]
@@ -709,7 +651,7 @@ fn hardening_30_unknown_user_answer_runs_the_same_mock_exchange() {
     assert_eq!(by_name.salt_and_count, by_reject.salt_and_count);
     assert_eq!(by_name.last_out, by_reject.last_out);
     // Even the right password for a mock salt opens nothing.
-    assert_eq!(by_name.last_events, [ServerEvent::AuthFailed(SaslCondition::NotAuthorized)]);
+    assert_eq!(by_name.last_events, [Event::AuthAttemptFailed(SaslCondition::NotAuthorized)]);
     // Other refusals are immediate: the application chose to tell.
     let disabled = scram_attempt("juliet", "guess", |_| AuthAnswer::Reject(SaslCondition::AccountDisabled));
     assert_eq!(disabled.salt_and_count, None);
@@ -724,18 +666,18 @@ fn hardening_30_password_answers_get_a_stable_salt() {
     let again = scram_attempt("juliet", "pass", |_| AuthAnswer::Password("pass".into()));
     assert!(first.salt_and_count.is_some());
     assert_eq!(first.salt_and_count, again.salt_and_count);
-    assert!(matches!(first.last_events.as_slice(), [ServerEvent::Authenticated { .. }]), "{:?}", first.last_events);
+    assert!(matches!(first.last_events.as_slice(), [Event::Authenticated(_)]), "{:?}", first.last_events);
 }
 
 #[test]
 fn hardening_30_plain_fails_alike_for_unknown_users_and_wrong_passwords() {
     let attempt = |user: &str, answer: AuthAnswer| {
-        let mut s = Script::new(plaintext());
+        let mut s = script(plaintext());
         s.feed(&header("im.example.com"));
         s.out();
         s.feed(&plain_auth("", user, "guess"));
-        assert!(matches!(s.events().as_slice(), [ServerEvent::AuthRequested(_)]));
-        s.server.authenticate(s.now, answer).unwrap();
+        assert!(matches!(s.events().as_slice(), [Event::AuthRequested(_)]));
+        s.conn.authenticate(s.now, answer).unwrap();
         s.drain();
         (s.out(), s.events())
     };
@@ -747,7 +689,7 @@ fn hardening_30_plain_fails_alike_for_unknown_users_and_wrong_passwords() {
     for other in [&wrong_plaintext, &unknown, &rejected] {
         assert_eq!(other, &wrong);
     }
-    assert_eq!(wrong.1, [ServerEvent::AuthFailed(SaslCondition::NotAuthorized)]);
+    assert_eq!(wrong.1, [Event::AuthAttemptFailed(SaslCondition::NotAuthorized)]);
 }
 
 /// RFC 7622 §3.3: the application is asked about the prepared account
@@ -768,31 +710,27 @@ fn hardening_30_the_application_is_asked_about_the_prepared_account() {
     ] {
         let mut config = plaintext();
         config.mechanisms = vec![Mechanism::ScramSha1, Mechanism::Plain];
-        let mut s = Script::new(config);
+        let mut s = script(config);
         s.feed(&header("im.example.com"));
         s.feed(&auth);
         match s.events().as_slice() {
-            [ServerEvent::AuthRequested(r)] => assert_eq!(r.account.as_ref(), Some(&juliet), "{mechanism}"),
+            [Event::AuthRequested(r)] => assert_eq!(r.account.as_ref(), Some(&juliet), "{mechanism}"),
             other => panic!("{mechanism}: {other:?}"),
         }
     }
     // A space is not allowed in a localpart (RFC 7622 §3.3.1).
-    let mut s = Script::new(plaintext());
+    let mut s = script(plaintext());
     s.feed(&header("im.example.com"));
     s.feed(&plain_auth("", "ju liet", "pass"));
-    assert_eq!(s.events(), [ServerEvent::AuthFailed(SaslCondition::NotAuthorized)]);
+    assert_eq!(s.events(), [Event::AuthAttemptFailed(SaslCondition::NotAuthorized)]);
     // PLAIN succeeds as the prepared account.
-    let mut s = Script::new(plaintext());
+    let mut s = script(plaintext());
     s.feed(&header("im.example.com"));
     s.feed(&plain_auth("", "JULIET", "pass"));
     s.events();
-    s.server.authenticate(s.now, AuthAnswer::Password("pass".into())).unwrap();
+    s.conn.authenticate(s.now, AuthAnswer::Password("pass".into())).unwrap();
     s.drain();
-    assert!(
-        matches!(s.events().as_slice(), [ServerEvent::Authenticated { jid, .. }] if *jid == juliet),
-        "{:?}",
-        s.events
-    );
+    assert!(matches!(s.events().as_slice(), [Event::Authenticated(a)] if a.account == juliet), "{:?}", s.events);
 }
 
 /// Between SASL success and binding the server must not wait forever: a
@@ -800,15 +738,15 @@ fn hardening_30_the_application_is_asked_about_the_prepared_account() {
 /// deadline with `connection-timeout`.
 #[test]
 fn hardening_31_server_closes_a_client_that_authenticates_but_never_binds() {
-    let mut s = Script::new(plaintext());
+    let mut s = script(plaintext());
     s.feed(&header("im.example.com"));
     s.feed(&plain_auth("", "juliet", "pass"));
-    s.server.authenticate(s.now, AuthAnswer::Password("pass".into())).unwrap();
+    s.conn.authenticate(s.now, AuthAnswer::Password("pass".into())).unwrap();
     s.drain();
     s.feed(&header("im.example.com"));
     s.out();
     s.events();
-    assert!(s.server.poll_timeout().is_some(), "a bind deadline is armed");
+    assert!(s.conn.poll_timeout().is_some(), "a bind deadline is armed");
     s.advance(Duration::from_secs(59));
     assert_eq!(s.closed(), None);
     s.advance(Duration::from_secs(1));
@@ -820,9 +758,9 @@ fn hardening_31_server_closes_a_client_that_authenticates_but_never_binds() {
 /// Once bound, no deadline is left by default.
 #[test]
 fn hardening_31_an_online_session_has_no_deadline_by_default() {
-    let mut s = Script::new(plaintext());
+    let mut s = script(plaintext());
     s.online();
-    assert_eq!(s.server.poll_timeout(), None);
+    assert_eq!(s.conn.poll_timeout(), None);
 }
 
 /// XEP-0199 server-to-client pings, when configured: after `ping_interval`
@@ -832,9 +770,9 @@ fn hardening_31_an_online_session_has_no_deadline_by_default() {
 #[test]
 fn hardening_31_server_pings_an_idle_client_and_closes_a_silent_one() {
     let mut config = plaintext();
-    config.ping_interval = Some(Duration::from_secs(300));
-    config.ping_timeout = Duration::from_secs(30);
-    let mut s = Script::new(config);
+    config.stream.ping_interval = Some(Duration::from_secs(300));
+    config.stream.ping_timeout = Duration::from_secs(30);
+    let mut s = script(config);
     s.online();
     s.advance(Duration::from_secs(299));
     assert_eq!(s.out(), "");

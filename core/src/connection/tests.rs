@@ -4,14 +4,16 @@
 
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
-use alloc::vec::Vec;
 use alloc::{format, vec};
 use core::time::Duration;
 
+use super::testing::Driver;
 use super::*;
+use crate::condition::StreamErrorCondition;
 use crate::condition::{SaslCondition, StanzaErrorCondition};
 use crate::entropy::Seeded;
 use crate::jid::Jid;
+use crate::sasl::{BindingOutcome, Mechanism};
 use crate::sasl::{ChannelBinding, ChannelBindingPolicy, ChannelBindingType, Credentials, ScramError};
 use crate::stanza::{Iq, Message, Presence, Stanza, StanzaError};
 use crate::time::Timestamp;
@@ -48,12 +50,7 @@ fn success(s: &str) -> String {
 }
 
 /// A client under test with its collected output.
-struct Harness {
-    client: Client,
-    now: Timestamp,
-    events: Vec<Event>,
-    out: String,
-}
+type Harness = Driver<ClientRole>;
 
 fn config() -> ClientConfig {
     let mut c =
@@ -69,85 +66,18 @@ fn entropy() -> Seeded {
     e
 }
 
-impl Harness {
-    fn new(config: ClientConfig, entropy: Seeded) -> Harness {
-        let client = Client::new(config, Box::new(entropy), Timestamp::ZERO).unwrap();
-        let mut h = Harness { client, now: Timestamp::ZERO, events: Vec::new(), out: String::new() };
-        h.drain();
-        h
-    }
+fn client(config: ClientConfig, entropy: Seeded) -> Harness {
+    Driver::new(Client::new(config, Box::new(entropy), Timestamp::ZERO).unwrap())
+}
 
-    fn drain(&mut self) {
-        while let Some(ev) = self.client.poll_event() {
-            assert!(!self.events.iter().any(|e| matches!(e, Event::Closed(_))), "event after Closed: {ev:?}");
-            self.events.push(ev);
-        }
-        let tx = self.client.pending_tx().to_vec();
-        self.client.consume_tx(tx.len());
-        self.out.push_str(core::str::from_utf8(&tx).unwrap());
-    }
-
-    fn feed(&mut self, s: &str) {
-        self.feed_bytes(s.as_bytes());
-    }
-
-    /// Offers `bytes` until the client took them all, draining in between
-    /// as a driver does.
-    fn feed_bytes(&mut self, mut bytes: &[u8]) {
-        loop {
-            let taken = self.client.handle_input(self.now, bytes);
-            bytes = &bytes[taken..];
-            self.drain();
-            if bytes.is_empty() {
-                break;
-            }
-        }
-    }
-
-    fn tls(&mut self, binding: ChannelBinding) {
-        self.client.tls_established(self.now, binding);
-        self.drain();
-    }
-
-    fn out(&mut self) -> String {
-        core::mem::take(&mut self.out)
-    }
-
-    fn events(&mut self) -> Vec<Event> {
-        core::mem::take(&mut self.events)
-    }
-
-    /// Advances virtual time, firing timers the way a driver would.
-    fn advance(&mut self, by: Duration) {
-        let until = self.now + by;
-        let mut fired = 0;
-        while let Some(t) = self.client.poll_timeout() {
-            if t > until {
-                break;
-            }
-            fired += 1;
-            assert!(fired < 10_000, "a timer stays due at {t:?}: a driver would spin");
-            self.now = self.now.max(t);
-            self.client.handle_timeout(self.now);
-            self.drain();
-        }
-        self.now = until;
-    }
-
-    fn closed(&self) -> Option<&CloseReason> {
-        self.events.iter().find_map(|e| match e {
-            Event::Closed(r) => Some(r),
-            _ => None,
-        })
-    }
-
+impl Driver<ClientRole> {
     /// Runs RFC 6120 §9.1 up to the point where authentication is done and
     /// the restarted stream is open.
     fn through_sasl(&mut self) {
         self.feed(&server_header("t7AMCin9zjMNwQKDnplntZPIDEI="));
         self.feed(FEATURES_TLS);
         self.feed(PROCEED);
-        self.tls(ChannelBinding::none());
+        self.tls_up(ChannelBinding::none());
         self.feed(&server_header("vgKi/bkYME8OAj4rlXMkpucAqe4="));
         self.feed(FEATURES_SCRAM);
         self.feed(&challenge(SERVER_FIRST));
@@ -173,7 +103,7 @@ fn jid(s: &str) -> Jid {
 
 #[test]
 fn rfc6120_9_1_full_client_to_server_negotiation() {
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     // Step 1: the stream header, without `from` before TLS.
     assert_eq!(
         h.out(),
@@ -182,14 +112,15 @@ fn rfc6120_9_1_full_client_to_server_negotiation() {
         )
     );
     h.feed(&server_header("t7AMCin9zjMNwQKDnplntZPIDEI="));
-    assert_eq!(h.client.stream_id(), Some("t7AMCin9zjMNwQKDnplntZPIDEI="));
+    assert_eq!(h.conn.stream_id(), Some("t7AMCin9zjMNwQKDnplntZPIDEI="));
     h.feed(FEATURES_TLS);
     assert_eq!(h.out(), "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
     h.feed(PROCEED);
-    assert_eq!(h.events(), [Event::TlsRequested]);
+    assert!(h.tls.is_some(), "the TLS hand-off is asked for");
+    assert!(h.events().is_empty());
     assert_eq!(h.out(), "");
-    h.tls(ChannelBinding::none());
-    assert!(h.client.is_secure());
+    h.tls_up(ChannelBinding::none());
+    assert!(h.conn.is_secure());
     // Step 7: a new stream, now with `from`.
     assert_eq!(
         h.out(),
@@ -225,20 +156,20 @@ fn rfc6120_9_1_full_client_to_server_negotiation() {
         "<iq id='yhc13a95' type='set'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>balcony</resource></bind></iq>"
     );
     h.feed("<iq id='yhc13a95' type='result'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>juliet@im.example.com/balcony</jid></bind></iq>");
-    assert_eq!(h.events(), [Event::Online(crate::jid::FullJid::new("juliet@im.example.com/balcony").unwrap())]);
-    assert_eq!(h.client.jid().unwrap().as_str(), "juliet@im.example.com/balcony");
+    assert_eq!(h.events(), [Event::Online(jid("juliet@im.example.com/balcony"))]);
+    assert_eq!(h.conn.jid().unwrap().as_str(), "juliet@im.example.com/balcony");
 }
 
 #[test]
 fn cached_scram_keys_log_in_without_the_password() {
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.through_sasl();
     // Done once; keys come from the first login.
-    let mut first = Harness::new(config(), entropy());
+    let mut first = client(config(), entropy());
     first.feed(&server_header("a"));
     first.feed(FEATURES_TLS);
     first.feed(PROCEED);
-    first.tls(ChannelBinding::none());
+    first.tls_up(ChannelBinding::none());
     first.feed(&server_header("b"));
     first.feed(FEATURES_SCRAM);
     first.feed(&challenge(SERVER_FIRST));
@@ -249,7 +180,7 @@ fn cached_scram_keys_log_in_without_the_password() {
     };
     let mut cfg = config();
     cfg.credentials = Credentials { password: None, scram_keys: vec![auth.scram_keys.unwrap()] };
-    let mut again = Harness::new(cfg, entropy());
+    let mut again = client(cfg, entropy());
     again.through_sasl();
     again.feed(&server_header("id3"));
     assert!(again.closed().is_none(), "{:?}", again.events);
@@ -257,7 +188,7 @@ fn cached_scram_keys_log_in_without_the_password() {
 
 #[test]
 fn hardening_10_tls_required_but_not_offered_stops_before_auth() {
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.out();
     h.feed(&server_header("a"));
     h.feed(FEATURES_SCRAM);
@@ -265,7 +196,7 @@ fn hardening_10_tls_required_but_not_offered_stops_before_auth() {
     assert!(!out.contains("<auth"), "{out}");
     assert!(out.contains("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"), "{out}");
     assert!(out.ends_with("</stream:stream>"));
-    assert_eq!(h.closed(), Some(&CloseReason::Protocol(ProtocolError::TlsUnavailable)));
+    assert_eq!(h.closed(), Some(&CloseReason::Negotiation(NegotiationError::TlsUnavailable)));
 }
 
 #[test]
@@ -273,18 +204,18 @@ fn tls_optional_continues_in_plaintext_and_disabled_refuses_required_tls() {
     let mut cfg = config();
     cfg.tls = TlsMode::Optional;
     cfg.mechanisms = vec![Mechanism::ScramSha1];
-    let mut h = Harness::new(cfg, entropy());
+    let mut h = client(cfg, entropy());
     h.feed(&server_header("a"));
     h.feed(FEATURES_SCRAM);
     assert!(h.out().contains("<auth"));
-    assert!(!h.client.is_secure());
+    assert!(!h.conn.is_secure());
 
     let mut cfg = config();
     cfg.tls = TlsMode::Disabled;
-    let mut h = Harness::new(cfg, entropy());
+    let mut h = client(cfg, entropy());
     h.feed(&server_header("a"));
     h.feed(FEATURES_TLS);
-    assert_eq!(h.closed(), Some(&CloseReason::Protocol(ProtocolError::TlsRequiredByServer)));
+    assert_eq!(h.closed(), Some(&CloseReason::Negotiation(NegotiationError::TlsRequiredByServer)));
 }
 
 #[test]
@@ -293,7 +224,7 @@ fn rfc6120_4_9_3_23_an_unknown_mandatory_feature_alone_is_unsupported_feature() 
     let mut cfg = config();
     cfg.tls = TlsMode::Disabled;
     cfg.mechanisms = vec![Mechanism::ScramSha1];
-    let mut h = Harness::new(cfg.clone(), entropy());
+    let mut h = client(cfg.clone(), entropy());
     h.out();
     h.feed(&server_header("a"));
     h.feed(&format!("<stream:features>{EXAMPLE}</stream:features>"));
@@ -301,8 +232,8 @@ fn rfc6120_4_9_3_23_an_unknown_mandatory_feature_alone_is_unsupported_feature() 
         h.out(),
         "<stream:error><unsupported-feature xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>"
     );
-    let expected = ProtocolError::UnsupportedFeature { name: "example".into(), ns: "urn:xmpp:example".into() };
-    assert_eq!(h.closed(), Some(&CloseReason::Protocol(expected)));
+    let expected = NegotiationError::UnsupportedFeature { name: "example".into(), ns: "urn:xmpp:example".into() };
+    assert_eq!(h.closed(), Some(&CloseReason::Negotiation(expected)));
     // Beside a feature we can negotiate, the unknown one does not stop us;
     // an unknown feature that is not required does not count.
     let features = [
@@ -311,45 +242,45 @@ fn rfc6120_4_9_3_23_an_unknown_mandatory_feature_alone_is_unsupported_feature() 
         ),
         String::from("<stream:features><example xmlns='urn:xmpp:example'/></stream:features>"),
     ];
-    let mut h = Harness::new(cfg.clone(), entropy());
+    let mut h = client(cfg.clone(), entropy());
     h.feed(&server_header("a"));
     h.feed(&features[0]);
     assert!(h.out().contains("<auth"));
-    let mut h = Harness::new(cfg, entropy());
+    let mut h = client(cfg, entropy());
     h.feed(&server_header("a"));
     h.feed(&features[1]);
     assert!(!h.out().contains("unsupported-feature"));
-    assert!(!matches!(h.closed(), Some(CloseReason::Protocol(ProtocolError::UnsupportedFeature { .. }))));
+    assert!(!matches!(h.closed(), Some(CloseReason::Negotiation(NegotiationError::UnsupportedFeature { .. }))));
 }
 
 #[test]
 fn rfc6120_5_4_2_2_starttls_failure_ends_the_connection() {
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.feed(&server_header("a"));
     h.feed(FEATURES_TLS);
     h.feed("<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>");
-    assert_eq!(h.closed(), Some(&CloseReason::Protocol(ProtocolError::TlsFailed)));
-    assert_eq!(h.events.iter().filter(|e| matches!(e, Event::Closed(_))).count(), 1);
+    assert_eq!(h.closed(), Some(&CloseReason::Negotiation(NegotiationError::TlsRefused)));
+    assert!(h.conn.is_closed());
 }
 
 #[test]
 fn hardening_11_bytes_after_proceed_are_never_processed() {
     // In the same read as <proceed/>.
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.feed(&server_header("a"));
     h.feed(FEATURES_TLS);
     h.out();
     h.feed(&format!("{PROCEED}<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>"));
-    assert_eq!(h.closed(), Some(&CloseReason::Protocol(ProtocolError::DataAfterProceed)));
-    assert!(!h.events.contains(&Event::TlsRequested));
+    assert_eq!(h.closed(), Some(&CloseReason::Violation(Violation::DataAfterProceed)));
+    assert!(h.tls.is_none(), "no TLS hand-off");
     assert_eq!(h.out(), "", "nothing more goes out in plaintext");
     // In a later read, while the TLS handshake is due.
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.feed(&server_header("a"));
     h.feed(FEATURES_TLS);
     h.feed(PROCEED);
     h.feed("<stream:features/>");
-    assert_eq!(h.closed(), Some(&CloseReason::Protocol(ProtocolError::DataAfterProceed)));
+    assert_eq!(h.closed(), Some(&CloseReason::Violation(Violation::DataAfterProceed)));
 }
 
 #[test]
@@ -358,12 +289,12 @@ fn hardening_11_pre_tls_features_are_forgotten() {
     // client must act on the second list, not remember the first.
     let mut cfg = config();
     cfg.mechanisms = vec![Mechanism::ScramSha1, Mechanism::Plain];
-    let mut h = Harness::new(cfg, entropy());
+    let mut h = client(cfg, entropy());
     h.feed(&server_header("a"));
     h.feed("<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>");
     h.feed(PROCEED);
-    h.tls(ChannelBinding::none());
-    assert_eq!(h.client.stream_id(), None, "the plaintext stream id is gone too");
+    h.tls_up(ChannelBinding::none());
+    assert_eq!(h.conn.stream_id(), None, "the plaintext stream id is gone too");
     h.out();
     h.feed(&server_header("b"));
     h.feed("<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>");
@@ -372,22 +303,22 @@ fn hardening_11_pre_tls_features_are_forgotten() {
 
 #[test]
 fn hardening_12_see_other_host_keeps_the_certificate_identity() {
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.feed(&server_header("a"));
     h.feed("<stream:error><see-other-host xmlns='urn:ietf:params:xml:ns:xmpp-streams'>[2001:db8::ea7:ed]:9222</see-other-host></stream:error></stream:stream>");
     let Some(CloseReason::StreamError(e)) = h.closed() else { panic!("{:?}", h.events) };
     assert_eq!(e.condition, StreamErrorCondition::SeeOtherHost);
     assert_eq!(e.condition_text.as_deref(), Some("[2001:db8::ea7:ed]:9222"));
-    assert_eq!(h.client.tls_server_name(), "im.example.com");
+    assert_eq!(h.conn.tls_server_name(), "im.example.com");
 }
 
 /// Runs to the SASL challenge and feeds `server_first`.
 fn at_challenge(server_first: &str) -> Harness {
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.feed(&server_header("a"));
     h.feed(FEATURES_TLS);
     h.feed(PROCEED);
-    h.tls(ChannelBinding::none());
+    h.tls_up(ChannelBinding::none());
     h.feed(&server_header("b"));
     h.feed(FEATURES_SCRAM);
     h.out();
@@ -405,7 +336,7 @@ fn hardening_13_bad_server_nonce_or_mandatory_extension_aborts() {
         let out = h.out();
         assert!(out.starts_with("<abort xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"), "{out}");
         assert!(!out.contains("<response"));
-        assert_eq!(h.closed(), Some(&CloseReason::AuthFailed(AuthError::Scram(error))));
+        assert_eq!(h.closed(), Some(&CloseReason::Negotiation(NegotiationError::Auth(AuthError::Scram(error)))));
     }
 }
 
@@ -419,7 +350,11 @@ fn hardening_14_iteration_counts_outside_the_bounds_abort() {
         ("4294967295", ScramError::IterationCount { count: u32::MAX, min: 4096, max: 1_000_000 }),
     ] {
         let h = at_challenge(&format!("r=oMsTAAwAAAAMAAAANP0TAAAAAABPU0AAe1,s=NjhkYTM0MDg=,i={i}"));
-        assert_eq!(h.closed(), Some(&CloseReason::AuthFailed(AuthError::Scram(error))), "i={i}");
+        assert_eq!(
+            h.closed(),
+            Some(&CloseReason::Negotiation(NegotiationError::Auth(AuthError::Scram(error)))),
+            "i={i}"
+        );
     }
 }
 
@@ -436,7 +371,7 @@ fn hardening_15_success_without_a_valid_server_signature_is_failure() {
             None => h.feed("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"),
         }
         assert!(!h.events.iter().any(|e| matches!(e, Event::Authenticated(_))));
-        assert_eq!(h.closed(), Some(&CloseReason::AuthFailed(AuthError::Scram(error))));
+        assert_eq!(h.closed(), Some(&CloseReason::Negotiation(NegotiationError::Auth(AuthError::Scram(error)))));
         assert!(!h.out().contains("<stream:stream"), "no restart after a failed success");
     }
     // The server-final-message in a challenge, then an empty success.
@@ -454,11 +389,11 @@ fn hardening_16_channel_binding_flags_in_the_client() {
     let run = |features: &str, binding: ChannelBinding| {
         let mut cfg = config();
         cfg.channel_binding = ChannelBindingPolicy::Compatible;
-        let mut h = Harness::new(cfg, entropy());
+        let mut h = client(cfg, entropy());
         h.feed(&server_header("a"));
         h.feed(FEATURES_TLS);
         h.feed(PROCEED);
-        h.tls(binding);
+        h.tls_up(binding);
         h.feed(&server_header("b"));
         h.out();
         h.feed(features);
@@ -480,11 +415,11 @@ fn hardening_16_channel_binding_flags_in_the_client() {
     // PLAIN never over plaintext.
     let mut cfg = config();
     cfg.tls = TlsMode::Optional;
-    let mut h = Harness::new(cfg, entropy());
+    let mut h = client(cfg, entropy());
     h.feed(&server_header("a"));
     h.feed("<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>");
     assert!(!h.out().contains("<auth"));
-    assert!(matches!(h.closed(), Some(CloseReason::AuthFailed(AuthError::Select(_)))));
+    assert!(matches!(h.closed(), Some(CloseReason::Negotiation(NegotiationError::Auth(AuthError::Select(_))))));
 }
 
 #[test]
@@ -496,7 +431,10 @@ fn rfc6120_6_5_every_sasl_failure_condition_is_typed() {
         ));
         assert_eq!(
             h.closed(),
-            Some(&CloseReason::AuthFailed(AuthError::Failure { condition, text: Some("why".into()) })),
+            Some(&CloseReason::Negotiation(NegotiationError::Auth(AuthError::Failure {
+                condition,
+                text: Some("why".into())
+            }))),
             "{condition}"
         );
     }
@@ -504,7 +442,7 @@ fn rfc6120_6_5_every_sasl_failure_condition_is_typed() {
 
 #[test]
 fn rfc6120_7_7_2_2_bind_conflict_retries_once_with_a_server_resource() {
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.through_sasl();
     h.feed(&server_header("c"));
     h.feed(FEATURES_BIND);
@@ -516,28 +454,28 @@ fn rfc6120_7_7_2_2_bind_conflict_retries_once_with_a_server_resource() {
     // A second conflict ends it: no loop.
     h.feed(&format!("<iq id='{id}' type='error'><error type='cancel'><conflict xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"));
     assert!(
-        matches!(h.closed(), Some(CloseReason::Protocol(ProtocolError::BindFailed(e))) if e.condition == StanzaErrorCondition::Conflict)
+        matches!(h.closed(), Some(CloseReason::Negotiation(NegotiationError::BindFailed(e))) if e.condition == StanzaErrorCondition::Conflict)
     );
 
     // The server-chosen resource is accepted.
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.through_sasl();
     h.feed(&server_header("c"));
     h.feed(FEATURES_BIND);
     h.feed("<iq id='yhc13a95' type='result'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>juliet@im.example.com/4db06f06-1ea4-11dc-aca3-000bcd821bfb</jid></bind></iq>");
     assert!(
-        matches!(h.events().as_slice(), [Event::Online(j)] if j.resource() == "4db06f06-1ea4-11dc-aca3-000bcd821bfb")
+        matches!(h.events().as_slice(), [Event::Online(j)] if j.resource() == Some("4db06f06-1ea4-11dc-aca3-000bcd821bfb"))
     );
 }
 
 #[test]
 fn bound_jid_of_another_account_is_refused() {
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.through_sasl();
     h.feed(&server_header("c"));
     h.feed(FEATURES_BIND);
     h.feed("<iq id='yhc13a95' type='result'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>romeo@example.net/orchard</jid></bind></iq>");
-    assert_eq!(h.closed(), Some(&CloseReason::Protocol(ProtocolError::BadBoundJid)));
+    assert_eq!(h.closed(), Some(&CloseReason::Violation(Violation::BadBoundJid)));
     assert!(!h.events.iter().any(|e| matches!(e, Event::Online(_))));
 }
 
@@ -545,7 +483,7 @@ fn bound_jid_of_another_account_is_refused() {
 fn rfc3921_3_mandatory_session_is_established_and_optional_skipped() {
     let mut e = entropy();
     e.push_stanza_id("sess1");
-    let mut h = Harness::new(config(), e);
+    let mut h = client(config(), e);
     h.through_sasl();
     h.feed(&server_header("c"));
     h.feed("<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></stream:features>");
@@ -554,9 +492,10 @@ fn rfc3921_3_mandatory_session_is_established_and_optional_skipped() {
     assert_eq!(h.out(), "<iq id='sess1' type='set'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>");
     assert!(h.events().is_empty(), "not online before the session");
     h.feed("<iq id='sess1' type='result'/>");
-    assert!(matches!(h.events().as_slice(), [Event::Online(_)]));
+    let events = h.events();
+    assert!(matches!(events.as_slice(), [Event::Online(_)]), "{events:?} {:?}", h.closed());
 
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.through_sasl();
     h.feed(&server_header("c"));
     h.feed("<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/><session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session></stream:features>");
@@ -566,10 +505,10 @@ fn rfc3921_3_mandatory_session_is_established_and_optional_skipped() {
 
 #[test]
 fn rfc6120_9_1_4_stanza_exchange() {
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.online();
-    h.client
-        .send_message(h.now, &Message::chat(jid("romeo@example.net"), "Art thou not Romeo, and a Montague?").unwrap())
+    h.conn
+        .send(h.now, Message::chat(jid("romeo@example.net"), "Art thou not Romeo, and a Montague?").unwrap())
         .unwrap();
     h.drain();
     assert_eq!(
@@ -578,11 +517,13 @@ fn rfc6120_9_1_4_stanza_exchange() {
     );
     h.feed("<message from='romeo@example.net/orchard' to='juliet@im.example.com/balcony' type='chat' xml:lang='en'><body>Neither, fair saint, if either thee dislike.</body></message>");
     let events = h.events();
-    let [Event::Message(m)] = events.as_slice() else { panic!("{events:?}") };
+    let [Event::Stanza(Stanza::Message(m))] = events.as_slice() else { panic!("{events:?}") };
     assert_eq!(m.body().as_deref(), Some("Neither, fair saint, if either thee dislike."));
     h.feed("<presence from='romeo@example.net/orchard'><show>away</show></presence>");
-    assert!(matches!(h.events().as_slice(), [Event::Presence(p)] if p.show() == Some(crate::stanza::Show::Away)));
-    h.client.send_presence(h.now, &Presence::available()).unwrap();
+    assert!(
+        matches!(h.events().as_slice(), [Event::Stanza(Stanza::Presence(p))] if p.show() == Some(crate::stanza::Show::Away))
+    );
+    h.conn.send(h.now, Presence::available()).unwrap();
     h.drain();
     assert_eq!(h.out(), "<presence/>");
 }
@@ -591,10 +532,10 @@ fn rfc6120_9_1_4_stanza_exchange() {
 fn hardening_19_iq_responses_must_come_from_where_the_request_went() {
     let mut e = entropy();
     e.push_stanza_id("q1");
-    let mut h = Harness::new(config(), e);
+    let mut h = client(config(), e);
     h.online();
     let id = h
-        .client
+        .conn
         .send_iq(h.now, Iq::get(Some(jid("romeo@example.net/orchard")), Element::new("query", "jabber:iq:version")))
         .unwrap();
     assert_eq!(id, "q1");
@@ -621,43 +562,46 @@ fn hardening_19_iq_responses_must_come_from_where_the_request_went() {
 #[test]
 fn hardening_28_iq_timeouts_and_the_pending_table_bound() {
     let mut cfg = config();
-    cfg.max_pending_iqs = 2;
-    cfg.ping_interval = None;
-    cfg.keepalive_interval = None;
-    let mut h = Harness::new(cfg, entropy());
+    cfg.stream.session.max_pending_iqs = 2;
+    cfg.stream.ping_interval = None;
+    cfg.stream.keepalive_interval = None;
+    let mut h = client(cfg, entropy());
     h.online();
-    let a = h.client.send_request(h.now, Iq::get(None, Element::new("a", "urn:a")), Duration::from_secs(5)).unwrap();
-    let b = h.client.send_request(h.now, Iq::get(None, Element::new("b", "urn:b")), Duration::from_secs(10)).unwrap();
-    assert_eq!(h.client.send_iq(h.now, Iq::get(None, Element::new("c", "urn:c"))), Err(SendError::TooManyPendingIqs));
-    assert_eq!(h.client.poll_timeout(), Some(Timestamp::from_millis(5000)));
+    let a =
+        h.conn.send_iq_with_timeout(h.now, Iq::get(None, Element::new("a", "urn:a")), Duration::from_secs(5)).unwrap();
+    let b =
+        h.conn.send_iq_with_timeout(h.now, Iq::get(None, Element::new("b", "urn:b")), Duration::from_secs(10)).unwrap();
+    assert_eq!(h.conn.send_iq(h.now, Iq::get(None, Element::new("c", "urn:c"))), Err(ApiError::TooManyPendingIqs));
+    assert_eq!(h.conn.poll_timeout(), Some(Timestamp::from_millis(5000)));
     h.advance(Duration::from_secs(6));
     assert_eq!(h.events(), [Event::IqTimeout(a)]);
     h.advance(Duration::from_secs(6));
     assert_eq!(h.events(), [Event::IqTimeout(b)]);
-    assert!(h.client.send_iq(h.now, Iq::get(None, Element::new("c", "urn:c"))).is_ok(), "room again");
+    assert!(h.conn.send_iq(h.now, Iq::get(None, Element::new("c", "urn:c"))).is_ok(), "room again");
     let result = Iq::get(None, Element::new("d", "urn:d")).result_for(None);
-    assert_eq!(h.client.send_iq(h.now, result), Err(SendError::NotARequest));
+    assert_eq!(h.conn.send_iq(h.now, result), Err(ApiError::NotARequest));
 }
 
 #[test]
 fn inbound_requests_are_delivered_and_answered_once() {
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.online();
     h.feed("<iq from='romeo@example.net/orchard' id='v1' type='get'><query xmlns='jabber:iq:version'/></iq>");
     let events = h.events();
-    let [Event::IqRequest(req)] = events.as_slice() else { panic!("{events:?}") };
+    let [Event::Stanza(Stanza::Iq(req))] = events.as_slice() else { panic!("{events:?}") };
     assert_eq!(h.out(), "", "the core does not answer for the application");
-    h.client.respond_iq(h.now, req, Ok(None)).unwrap();
+    h.conn.respond(h.now, req, Ok(None)).unwrap();
     h.drain();
     assert_eq!(h.out(), "<iq to='romeo@example.net/orchard' id='v1' type='result'/>");
-    assert_eq!(h.client.respond_iq(h.now, req, Ok(None)), Err(SendError::UnknownRequest));
+    assert_eq!(h.conn.respond(h.now, req, Ok(None)), Err(ApiError::UnknownRequest));
 }
 
 #[test]
 fn rfc6120_8_2_3_unregistered_namespaces_get_service_unavailable() {
     let mut cfg = config();
-    cfg.iq_namespaces = Some(vec!["jabber:iq:version".into()]);
-    let mut h = Harness::new(cfg, entropy());
+    cfg.iq_handlers = crate::session::IqHandlers::only(crate::session::Identity::new("client", "pc"));
+    cfg.iq_handlers.register("jabber:iq:version");
+    let mut h = client(cfg, entropy());
     h.online();
     h.feed("<iq from='romeo@example.net/orchard' id='x1' type='get'><query xmlns='jabber:iq:last'/></iq>");
     assert!(h.events().is_empty());
@@ -665,16 +609,16 @@ fn rfc6120_8_2_3_unregistered_namespaces_get_service_unavailable() {
         h.out(),
         "<iq to='romeo@example.net/orchard' id='x1' type='error'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
     );
-    h.client.handle_iq_namespace("jabber:iq:last");
+    h.conn.session_mut().handlers_mut().register("jabber:iq:last");
     h.feed("<iq from='romeo@example.net/orchard' id='x2' type='get'><query xmlns='jabber:iq:last'/></iq>");
-    assert!(matches!(h.events().as_slice(), [Event::IqRequest(_)]));
+    assert!(matches!(h.events().as_slice(), [Event::Stanza(Stanza::Iq(_))]));
     h.feed("<iq from='romeo@example.net/orchard' id='x3' type='get'><query xmlns='jabber:iq:version'/></iq>");
-    assert!(matches!(h.events().as_slice(), [Event::IqRequest(_)]));
+    assert!(matches!(h.events().as_slice(), [Event::Stanza(Stanza::Iq(_))]));
 }
 
 #[test]
 fn hardening_20_results_and_errors_nobody_asked_for_are_never_answered() {
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.online();
     h.feed("<iq from='romeo@example.net/orchard' id='zz' type='result'/>");
     h.feed("<iq from='romeo@example.net/orchard' id='zz' type='error'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>");
@@ -690,7 +634,7 @@ fn hardening_20_results_and_errors_nobody_asked_for_are_never_answered() {
 
 #[test]
 fn hardening_20_pings_are_answered_by_the_core() {
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.online();
     h.feed("<iq from='im.example.com' id='s2c1' to='juliet@im.example.com/balcony' type='get'><ping xmlns='urn:xmpp:ping'/></iq>");
     assert_eq!(h.out(), "<iq to='im.example.com' id='s2c1' type='result'/>");
@@ -699,7 +643,7 @@ fn hardening_20_pings_are_answered_by_the_core() {
 
 #[test]
 fn hardening_21_roster_pushes_only_from_our_own_account() {
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.online();
     let push = |from: &str| {
         format!(
@@ -718,7 +662,7 @@ fn hardening_21_roster_pushes_only_from_our_own_account() {
 
 #[test]
 fn hardening_22_forged_carbon_copies_are_dropped() {
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.online();
     let carbon = |from: &str| {
         format!(
@@ -729,18 +673,18 @@ fn hardening_22_forged_carbon_copies_are_dropped() {
     h.feed(&carbon("juliet@im.example.com/chamber"));
     assert!(h.events().is_empty());
     h.feed(&carbon("juliet@im.example.com"));
-    assert!(matches!(h.events().as_slice(), [Event::Message(_)]));
+    assert!(matches!(h.events().as_slice(), [Event::Stanza(Stanza::Message(_))]));
 }
 
 #[test]
 fn xep0199_keepalives_pings_and_a_dead_peer() {
     let mut cfg = config();
-    cfg.keepalive_interval = Some(Duration::from_secs(30));
-    cfg.ping_interval = Some(Duration::from_secs(100));
-    cfg.ping_timeout = Duration::from_secs(20);
+    cfg.stream.keepalive_interval = Some(Duration::from_secs(30));
+    cfg.stream.ping_interval = Some(Duration::from_secs(100));
+    cfg.stream.ping_timeout = Duration::from_secs(20);
     let mut e = entropy();
     e.push_stanza_id("ping1");
-    let mut h = Harness::new(cfg, e);
+    let mut h = client(cfg, e);
     h.online();
     let start = h.now;
     h.advance(Duration::from_secs(31));
@@ -759,7 +703,7 @@ fn xep0199_keepalives_pings_and_a_dead_peer() {
     assert!(h.out().contains("urn:xmpp:ping"));
     h.advance(Duration::from_secs(25));
     assert_eq!(h.closed(), Some(&CloseReason::Timeout(TimeoutKind::Ping)));
-    assert_eq!(h.client.poll_timeout(), None);
+    assert_eq!(h.conn.poll_timeout(), None);
 }
 
 #[test]
@@ -768,19 +712,19 @@ fn xep0199_a_full_pending_table_still_pings_and_never_leaves_a_timer_due() {
     // table full the ping was skipped, so the ping timer stayed due and a
     // driver would spin.
     let mut cfg = config();
-    cfg.keepalive_interval = None;
-    cfg.ping_interval = Some(Duration::from_secs(100));
-    cfg.ping_timeout = Duration::from_secs(20);
-    cfg.max_pending_iqs = 1;
-    let mut h = Harness::new(cfg, entropy());
+    cfg.stream.keepalive_interval = None;
+    cfg.stream.ping_interval = Some(Duration::from_secs(100));
+    cfg.stream.ping_timeout = Duration::from_secs(20);
+    cfg.stream.session.max_pending_iqs = 1;
+    let mut h = client(cfg, entropy());
     h.online();
     let long = Duration::from_secs(3600);
-    h.client.send_request(h.now, Iq::get(None, Element::new("q", "urn:q")), long).unwrap();
+    h.conn.send_iq_with_timeout(h.now, Iq::get(None, Element::new("q", "urn:q")), long).unwrap();
     h.drain();
     h.out();
     h.advance(Duration::from_secs(101));
     assert!(h.out().contains("urn:xmpp:ping"), "pinged although the table is full");
-    let next = h.client.poll_timeout().expect("the ping deadline");
+    let next = h.conn.poll_timeout().expect("the ping deadline");
     assert!(next > h.now, "a timer left due at {next:?} (now {:?})", h.now);
     h.advance(Duration::from_secs(21));
     assert_eq!(h.closed(), Some(&CloseReason::Timeout(TimeoutKind::Ping)));
@@ -789,83 +733,83 @@ fn xep0199_a_full_pending_table_still_pings_and_never_leaves_a_timer_due() {
 #[test]
 fn rfc6120_4_4_close_handshake_both_directions_and_timeout() {
     // We close; the server answers.
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.online();
-    h.client.close(h.now).unwrap();
+    h.conn.close(h.now).unwrap();
     h.drain();
     assert_eq!(h.out(), "</stream:stream>");
-    assert_eq!(h.client.close(h.now), Err(SendError::Closed));
-    assert_eq!(h.client.send_presence(h.now, &Presence::available()), Err(SendError::Closed));
+    assert_eq!(h.conn.close(h.now), Err(ApiError::Closed));
+    assert_eq!(h.conn.send(h.now, Presence::available()), Err(ApiError::Closed));
     h.feed("</stream:stream>");
     assert_eq!(h.closed(), Some(&CloseReason::Clean));
     // The server closes; we answer.
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.online();
     h.feed("</stream:stream>");
     assert_eq!(h.out(), "</stream:stream>");
     assert_eq!(h.closed(), Some(&CloseReason::Clean));
     // We close; the server never answers.
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.online();
-    h.client.close(h.now).unwrap();
+    h.conn.close(h.now).unwrap();
     h.advance(Duration::from_secs(11));
     assert_eq!(h.closed(), Some(&CloseReason::Timeout(TimeoutKind::Close)));
 }
 
 #[test]
 fn eof_ends_the_connection_once() {
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.online();
-    h.client.handle_eof(h.now);
-    h.drain();
+    h.eof();
     assert_eq!(h.closed(), Some(&CloseReason::Eof));
     h.feed("<message><body>late</body></message>");
-    h.client.handle_eof(h.now);
-    h.client.handle_timeout(h.now + Duration::from_secs(999));
+    h.conn.handle_eof(h.now);
+    h.conn.handle_timeout(h.now + Duration::from_secs(999));
     h.drain();
-    assert_eq!(h.events.iter().filter(|e| matches!(e, Event::Closed(_))).count(), 1);
-    assert!(matches!(h.events.last(), Some(Event::Closed(_))));
+    assert!(h.conn.is_closed());
+    assert_eq!(h.closed(), Some(&CloseReason::Eof), "reported once (the driver asserts), still Eof");
+    assert!(h.events().is_empty(), "nothing after the end");
 }
 
 #[test]
 fn api_misuse_is_a_typed_error() {
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     let msg = Message::chat(jid("romeo@example.net"), "too early").unwrap();
-    assert_eq!(h.client.send_message(h.now, &msg), Err(SendError::NotOnline));
+    assert_eq!(h.conn.send(h.now, msg), Err(ApiError::NotOnline));
     h.online();
     // What XML cannot carry is refused where the stanza is built.
     assert!(Message::chat(jid("romeo@example.net"), "\u{0}").is_err());
     // Outbound backpressure: the outbound queue is bounded and the API
     // says so (HARDENING 28).
     let mut cfg = config();
-    cfg.max_outbound_bytes = 100;
-    let mut h = Harness::new(cfg, entropy());
+    cfg.stream.max_outbound_bytes = 100;
+    let mut h = client(cfg, entropy());
     h.online();
     let big = Message::chat(jid("romeo@example.net"), &"x".repeat(200)).unwrap();
-    assert!(h.client.send_message(h.now, &big).is_ok(), "one may overshoot");
-    assert_eq!(h.client.send_message(h.now, &big), Err(SendError::OutboundFull));
+    assert!(h.conn.send(h.now, big.clone()).is_ok(), "one may overshoot");
+    assert_eq!(h.conn.send(h.now, big.clone()), Err(ApiError::OutboundFull));
     h.drain();
-    assert!(h.client.send_message(h.now, &big).is_ok(), "after draining");
+    assert!(h.conn.send(h.now, big.clone()).is_ok(), "after draining");
     // Configuration.
     let mut cfg = config();
     cfg.mechanisms.clear();
     assert!(matches!(Client::new(cfg, Box::new(entropy()), Timestamp::ZERO), Err(ConfigError::NoMechanisms)));
     let stanza = Stanza::Iq(Iq::get(None, Element::new("q", "urn:q")).with_id("x").unwrap());
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.online();
-    assert!(h.client.send(h.now, &stanza).is_ok(), "requests through send() are tracked too");
+    assert!(h.conn.send(h.now, stanza).is_ok(), "requests through send() are tracked too");
 }
 
 #[test]
 fn peer_faults_close_with_the_right_stream_error() {
     // Broken XML from the server.
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.out();
     h.feed(&server_header("a"));
     h.feed("<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'></stream:features>");
     let out = h.out();
     assert!(out.contains("<not-well-formed xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"), "{out}");
-    assert!(matches!(h.closed(), Some(CloseReason::Protocol(ProtocolError::Xml(_)))));
+    assert!(matches!(h.closed(), Some(CloseReason::Violation(Violation::Xml(_)))));
     // A header in the wrong namespace, without a version.
     for (header, condition) in [
         ("<stream:stream xmlns:stream='urn:wrong' version='1.0'>", StreamErrorCondition::InvalidNamespace),
@@ -878,25 +822,25 @@ fn peer_faults_close_with_the_right_stream_error() {
             StreamErrorCondition::UnsupportedVersion,
         ),
     ] {
-        let mut h = Harness::new(config(), entropy());
+        let mut h = client(config(), entropy());
         h.out();
         h.feed(header);
         assert!(h.out().contains(&format!("<{condition} ")), "{header}");
     }
     // Something that has no place in negotiation.
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.feed(&server_header("a"));
     h.feed("<message><body>before features</body></message>");
-    assert!(matches!(h.closed(), Some(CloseReason::Protocol(ProtocolError::Unexpected { .. }))));
+    assert!(matches!(h.closed(), Some(CloseReason::Violation(Violation::Unexpected { .. }))));
 }
 
 #[test]
 fn xep0368_direct_tls_starts_after_the_handshake() {
     let mut cfg = config();
     cfg.tls = TlsMode::Direct;
-    let mut h = Harness::new(cfg, entropy());
+    let mut h = client(cfg, entropy());
     assert_eq!(h.out(), "", "nothing before TLS");
-    h.tls(ChannelBinding::none());
+    h.tls_up(ChannelBinding::none());
     assert!(h.out().contains("from='juliet@im.example.com'"));
     h.feed(&server_header("a"));
     h.feed(FEATURES_SCRAM);
@@ -909,11 +853,11 @@ fn auth_for(mechanism: Mechanism, offered: &str, credentials: Credentials, jid_:
     cfg.jid = jid(jid_);
     cfg.credentials = credentials;
     cfg.mechanisms = vec![mechanism];
-    let mut h = Harness::new(cfg, entropy());
+    let mut h = client(cfg, entropy());
     h.feed(&server_header("a"));
     h.feed(FEATURES_TLS);
     h.feed(PROCEED);
-    h.tls(ChannelBinding::none());
+    h.tls_up(ChannelBinding::none());
     h.feed(&server_header("b"));
     h.out();
     h.feed(&format!(
@@ -944,11 +888,11 @@ fn anonymous_login_accepts_the_server_chosen_localpart() {
     cfg.jid = jid("im.example.com");
     cfg.credentials = Credentials::default();
     cfg.mechanisms = vec![Mechanism::Anonymous];
-    let mut h = Harness::new(cfg, entropy());
+    let mut h = client(cfg, entropy());
     h.feed(&server_header("a"));
     h.feed(FEATURES_TLS);
     h.feed(PROCEED);
-    h.tls(ChannelBinding::none());
+    h.tls_up(ChannelBinding::none());
     h.feed(&server_header("b"));
     h.feed("<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>ANONYMOUS</mechanism></mechanisms></stream:features>");
     h.feed("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
@@ -971,12 +915,12 @@ fn rfc6120_4_7_1_from_on_the_stream_header_follows_the_policy() {
     {
         let mut cfg = config();
         cfg.send_from = policy;
-        let mut h = Harness::new(cfg, entropy());
+        let mut h = client(cfg, entropy());
         assert_eq!(h.out().contains("from="), before, "{policy:?} before TLS");
         h.feed(&server_header("a"));
         h.feed(FEATURES_TLS);
         h.feed(PROCEED);
-        h.tls(ChannelBinding::none());
+        h.tls_up(ChannelBinding::none());
         assert_eq!(h.out().contains("from='juliet@im.example.com'"), after, "{policy:?} after TLS");
     }
 }
@@ -984,13 +928,13 @@ fn rfc6120_4_7_1_from_on_the_stream_header_follows_the_policy() {
 #[test]
 fn hardening_5_an_oversized_stanza_from_the_server_is_a_policy_violation() {
     let mut cfg = config();
-    cfg.limits.max_stanza_bytes = 1024;
-    let mut h = Harness::new(cfg, entropy());
+    cfg.stream.limits.max_stanza_bytes = 1024;
+    let mut h = client(cfg, entropy());
     h.online();
     h.feed(&format!("<message><body>{}", "x".repeat(2000)));
     assert!(h.out().contains("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"));
-    assert!(matches!(h.closed(), Some(CloseReason::Protocol(ProtocolError::Xml(_)))));
-    assert!(!h.events.iter().any(|e| matches!(e, Event::Message(_))));
+    assert!(matches!(h.closed(), Some(CloseReason::Violation(Violation::Xml(_)))));
+    assert!(!h.events.iter().any(|e| matches!(e, Event::Stanza(Stanza::Message(_)))));
 }
 
 /// A server that goes silent mid-negotiation (here: after its features,
@@ -999,11 +943,11 @@ fn hardening_5_an_oversized_stanza_from_the_server_is_a_policy_violation() {
 #[test]
 fn hardening_31_client_gives_up_on_a_server_silent_before_online() {
     // Silent after its features.
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.feed(&server_header("t7AMCin9zjMNwQKDnplntZPIDEI="));
     h.feed(FEATURES_TLS);
     h.out();
-    assert!(h.client.poll_timeout().is_some(), "a deadline is armed before online");
+    assert!(h.conn.poll_timeout().is_some(), "a deadline is armed before online");
     h.advance(Duration::from_secs(59));
     assert_eq!(h.closed(), None);
     h.advance(Duration::from_secs(1));
@@ -1014,12 +958,12 @@ fn hardening_31_client_gives_up_on_a_server_silent_before_online() {
     // Silent after the SASL challenge, with a configured deadline.
     let mut c = config();
     c.negotiation_timeout = Duration::from_secs(5);
-    let mut h = Harness::new(c, entropy());
+    let mut h = client(c, entropy());
     h.feed(&server_header("t7AMCin9zjMNwQKDnplntZPIDEI="));
     h.feed(FEATURES_TLS);
     h.feed(PROCEED);
     h.advance(Duration::from_secs(2));
-    h.tls(ChannelBinding::none());
+    h.tls_up(ChannelBinding::none());
     h.feed(&server_header("vgKi/bkYME8OAj4rlXMkpucAqe4="));
     h.feed(FEATURES_SCRAM);
     h.feed(&challenge(SERVER_FIRST));
@@ -1033,7 +977,7 @@ fn hardening_31_client_gives_up_on_a_server_silent_before_online() {
 /// when the negotiation deadline passes.
 #[test]
 fn hardening_31_the_negotiation_deadline_writes_nothing_during_the_tls_handshake() {
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.feed(&server_header("t7AMCin9zjMNwQKDnplntZPIDEI="));
     h.feed(FEATURES_TLS);
     h.feed(PROCEED);
@@ -1047,11 +991,11 @@ fn hardening_31_the_negotiation_deadline_writes_nothing_during_the_tls_handshake
 #[test]
 fn hardening_31_an_online_client_has_no_negotiation_deadline() {
     let mut c = config();
-    c.keepalive_interval = None;
-    c.ping_interval = None;
-    let mut h = Harness::new(c, entropy());
+    c.stream.keepalive_interval = None;
+    c.stream.ping_interval = None;
+    let mut h = client(c, entropy());
     h.online();
-    assert_eq!(h.client.poll_timeout(), None);
+    assert_eq!(h.conn.poll_timeout(), None);
     h.advance(Duration::from_secs(3600));
     assert_eq!(h.closed(), None);
 }
@@ -1060,7 +1004,7 @@ fn hardening_31_an_online_client_has_no_negotiation_deadline() {
 fn owed_request(h: &mut Harness) -> Iq {
     h.feed("<iq from='romeo@example.net/orchard' id='q1' type='get'><query xmlns='urn:example:q'/></iq>");
     let events = h.events();
-    let [Event::IqRequest(iq)] = events.as_slice() else { panic!("{events:?}") };
+    let [Event::Stanza(Stanza::Iq(iq))] = events.as_slice() else { panic!("{events:?}") };
     iq.clone()
 }
 
@@ -1069,53 +1013,56 @@ fn owed_request(h: &mut Harness) -> Iq {
 /// answered).
 #[test]
 fn rfc6120_8_2_3_a_failed_answer_leaves_the_request_owed() {
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.online();
     let request = owed_request(&mut h);
     // respond_iq with an answer XML cannot carry.
     let mut bad = StanzaError::new(StanzaErrorCondition::Gone);
     bad.condition_text = Some("xmpp:\u{1}".into());
-    assert!(matches!(h.client.respond_iq(h.now, &request, Err(bad.clone())), Err(SendError::InvalidXml(_))));
+    assert!(matches!(h.conn.respond(h.now, &request, Err(bad.clone())), Err(ApiError::InvalidXml(_))));
     // The same answer cannot even be built by hand.
     assert!(request.error_for(&bad).is_err());
-    assert_eq!(h.client.respond_iq(h.now, &request, Ok(None)), Ok(()), "still owed");
-    assert_eq!(h.client.respond_iq(h.now, &request, Ok(None)), Err(SendError::UnknownRequest), "answered once");
+    assert_eq!(h.conn.respond(h.now, &request, Ok(None)), Ok(()), "still owed");
+    assert_eq!(h.conn.respond(h.now, &request, Ok(None)), Err(ApiError::UnknownRequest), "answered once");
 }
 
 #[test]
 fn rfc6120_8_2_3_an_answer_refused_for_a_full_buffer_leaves_the_request_owed() {
     let mut c = config();
-    c.max_outbound_bytes = 64;
-    let mut h = Harness::new(c, entropy());
+    c.stream.max_outbound_bytes = 64;
+    let mut h = client(c, entropy());
     h.online();
     let request = owed_request(&mut h);
     // Fill the outbound buffer without draining it.
     let mut filled = 0;
-    while h.client.send_message(h.now, &Message::chat(jid("romeo@example.net"), "x").unwrap()).is_ok() {
+    while h.conn.send(h.now, Message::chat(jid("romeo@example.net"), "x").unwrap()).is_ok() {
         filled += 1;
         assert!(filled < 100);
     }
     let answer = Stanza::Iq(request.result_for(None));
-    assert_eq!(h.client.send(h.now, &answer), Err(SendError::OutboundFull));
+    assert_eq!(h.conn.send(h.now, answer), Err(ApiError::OutboundFull));
     h.drain();
-    assert_eq!(h.client.respond_iq(h.now, &request, Ok(None)), Ok(()), "still owed once the buffer drained");
-    assert_eq!(h.client.respond_iq(h.now, &request, Ok(None)), Err(SendError::UnknownRequest));
+    assert_eq!(h.conn.respond(h.now, &request, Ok(None)), Ok(()), "still owed once the buffer drained");
+    assert_eq!(h.conn.respond(h.now, &request, Ok(None)), Err(ApiError::UnknownRequest));
 }
 
 /// Two requests with one id cannot both be matched to their responses.
 #[test]
 fn hardening_19_a_request_id_already_pending_is_refused() {
-    let mut h = Harness::new(config(), entropy());
+    let mut h = client(config(), entropy());
     h.online();
     let iq = |to: &str| Iq::get(Some(jid(to)), Element::new("query", "urn:example:q")).with_id("dup").unwrap();
-    assert_eq!(h.client.send_request(h.now, iq("romeo@example.net/orchard"), Duration::from_secs(5)), Ok("dup".into()));
     assert_eq!(
-        h.client.send_request(h.now, iq("benvolio@example.net"), Duration::from_secs(5)),
-        Err(SendError::DuplicateId)
+        h.conn.send_iq_with_timeout(h.now, iq("romeo@example.net/orchard"), Duration::from_secs(5)),
+        Ok(crate::session::RequestId::new("dup"))
     );
-    assert_eq!(h.client.send(h.now, &Stanza::Iq(iq("romeo@example.net/orchard"))), Err(SendError::DuplicateId));
+    assert_eq!(
+        h.conn.send_iq_with_timeout(h.now, iq("benvolio@example.net"), Duration::from_secs(5)),
+        Err(ApiError::DuplicateId)
+    );
+    assert_eq!(h.conn.send(h.now, Stanza::Iq(iq("romeo@example.net/orchard"))), Err(ApiError::DuplicateId));
     // Once answered, the id is free again.
     h.feed("<iq from='romeo@example.net/orchard' id='dup' type='result'/>");
     assert!(matches!(h.events().as_slice(), [Event::IqResponse(_)]));
-    assert!(h.client.send_request(h.now, iq("benvolio@example.net"), Duration::from_secs(5)).is_ok());
+    assert!(h.conn.send_iq_with_timeout(h.now, iq("benvolio@example.net"), Duration::from_secs(5)).is_ok());
 }

@@ -12,12 +12,15 @@ mod client;
 mod saslprep;
 pub mod scram;
 mod select;
+mod server;
 
 pub(crate) use client::{SaslClient, Step};
 pub use saslprep::{SaslprepError, saslprep};
 pub use scram::{ScramError, ScramHash, ScramKeys, ScramStored};
 pub use select::{BindingOutcome, ChannelBindingPolicy, SelectError};
 pub(crate) use select::{Capabilities, Offer, Selection, select};
+pub use server::{AuthAnswer, AuthRequest, ServerSecret};
+pub(crate) use server::{ServerContext, ServerExchange, ServerStep};
 
 /// A SASL mechanism this library implements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

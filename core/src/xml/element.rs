@@ -354,6 +354,28 @@ impl Element {
         }
     }
 
+    /// About how many bytes the element takes written out (names, values
+    /// and text, without escapes or namespace declarations): what a queue
+    /// bounded in bytes counts before the element is serialised. Walks the
+    /// tree without recursion.
+    pub fn approx_len(&self) -> usize {
+        let mut total = 0usize;
+        let mut stack: Vec<&Element> = alloc::vec![self];
+        while let Some(el) = stack.pop() {
+            total = total.saturating_add(2 * el.name.len() + 5);
+            for a in &el.attrs {
+                total = total.saturating_add(a.name.len() + a.value.len() + 4);
+            }
+            for node in &el.children {
+                match node {
+                    Node::Element(child) => stack.push(child),
+                    Node::Text(t) => total = total.saturating_add(t.len()),
+                }
+            }
+        }
+        total
+    }
+
     /// The text of the first child with this name and namespace.
     pub fn child_text(&self, name: &str, ns: &str) -> Option<Cow<'_, str>> {
         self.child(name, ns).map(Element::text)

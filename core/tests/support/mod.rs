@@ -10,8 +10,8 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use sxmpp::connection::{
-    AuthAnswer, BindDecision, Client, ClientConfig, Event, Server, ServerConfig, ServerEvent, ServerSecret, ServerTls,
-    TlsMode,
+    AuthAnswer, BindDecision, Client, ClientConfig, CloseReason, Connection, Event, Output, Role, Server, ServerConfig,
+    ServerSecret, ServerTls, TlsInfo, TlsMode,
 };
 use sxmpp::entropy::Seeded;
 use sxmpp::jid::{BareJid, Jid};
@@ -112,7 +112,9 @@ pub struct Pair {
     crossed: usize,
     cut: bool,
     pub client_events: Vec<Event>,
-    pub server_events: Vec<ServerEvent>,
+    pub server_events: Vec<Event>,
+    client_end: Option<CloseReason>,
+    server_end: Option<CloseReason>,
     pub users: Vec<User>,
     /// Channel-binding data each side's TLS stack reports.
     pub client_binding: ChannelBinding,
@@ -133,8 +135,8 @@ pub const DOMAIN: &str = "im.example.com";
 pub fn configs(jid: &str, credentials: Credentials) -> (ClientConfig, ServerConfig) {
     let mut client = ClientConfig::new(Jid::new(jid).unwrap(), credentials);
     client.tls = TlsMode::Required;
-    client.ping_interval = None;
-    client.keepalive_interval = None;
+    client.stream.ping_interval = None;
+    client.stream.keepalive_interval = None;
     let mut server = ServerConfig::new(DOMAIN, ServerSecret::new([7; 32]));
     server.tls = ServerTls::Required;
     (client, server)
@@ -154,6 +156,8 @@ impl Pair {
             cut: false,
             client_events: Vec::new(),
             server_events: Vec::new(),
+            client_end: None,
+            server_end: None,
             users,
             client_binding: ChannelBinding::none(),
             server_binding: ChannelBinding::none(),
@@ -167,26 +171,31 @@ impl Pair {
     }
 
     /// Moves output into the wires and reacts to events; true if anything
-    /// happened.
+    /// happened. Both sides are drained by the one generic [`drain`], as
+    /// any driver would.
     fn collect(&mut self) -> bool {
         let mut progress = false;
-        while let Some(ev) = self.client.poll_event() {
-            progress = true;
+        let client = drain(&mut self.client);
+        let server = drain(&mut self.server);
+        // Nothing comes after Closed, and it comes once.
+        assert!(self.client_end.is_none() || !client.any(), "client output after Closed");
+        assert!(self.server_end.is_none() || !server.any(), "server output after Closed");
+        progress |= client.any() || server.any();
+        self.client_tls |= client.start_tls;
+        self.server_tls |= server.start_tls;
+        for ev in client.events {
             match ev {
-                Event::TlsRequested => self.client_tls = true,
-                Event::Message(m) => self.to_client.push(m),
-                Event::Closed(_) => {
-                    self.c2s.eof = true;
-                    self.client_events.push(ev);
-                }
+                Event::Stanza(sxmpp::stanza::Stanza::Message(m)) => self.to_client.push(m),
                 other => self.client_events.push(other),
             }
         }
-        while let Some(ev) = self.server.poll_event() {
-            progress = true;
+        if let Some(reason) = client.closed {
+            self.c2s.eof = true;
+            self.client_end = Some(reason);
+        }
+        for ev in server.events {
             match ev {
-                ServerEvent::TlsRequested => self.server_tls = true,
-                ServerEvent::AuthRequested(ref req) => {
+                Event::AuthRequested(ref req) => {
                     let account = |u: &User| BareJid::from_parts(Some(&u.name), DOMAIN).ok();
                     let answer = match self.users.iter().find(|u| account(u) == req.account) {
                         Some(user) => AuthAnswer::Scram(user.stored.clone()),
@@ -204,24 +213,21 @@ impl Pair {
                     // Refused only if the connection ended meanwhile.
                     let _ = self.server.authenticate(self.now, answer);
                 }
-                ServerEvent::BindRequested(_) => {
+                Event::BindRequested(_) => {
                     self.server_events.push(ev);
                     let _ = self.server.bind(self.now, BindDecision::Accept);
                 }
-                ServerEvent::Stanza(s) => self.to_server.push(s),
-                ServerEvent::Closed(_) => {
-                    self.s2c.eof = true;
-                    self.server_events.push(ev);
-                }
+                Event::Stanza(s) => self.to_server.push(s),
                 other => self.server_events.push(other),
             }
         }
+        if let Some(reason) = server.closed {
+            self.s2c.eof = true;
+            self.server_end = Some(reason);
+        }
         let delay = self.link.latency;
         let now = self.now;
-        for (tx, wire, client_side) in [
-            (self.client.pending_tx().to_vec(), &mut self.c2s, true),
-            (self.server.pending_tx().to_vec(), &mut self.s2c, false),
-        ] {
+        for (tx, wire, client_side) in [(client.bytes, &mut self.c2s, true), (server.bytes, &mut self.s2c, false)] {
             if tx.is_empty() {
                 continue;
             }
@@ -261,19 +267,15 @@ impl Pair {
             for piece in extra {
                 wire.in_flight.push_back((now + delay, piece));
             }
-            if client_side {
-                self.client.consume_tx(tx.len());
-            } else {
-                self.server.consume_tx(tx.len());
-            }
         }
         // TLS: once the server has sent <proceed/> and the client has it,
         // both stacks finish the handshake.
         if self.client_tls && self.server_tls && self.c2s.in_flight.is_empty() && self.s2c.in_flight.is_empty() {
             self.client_tls = false;
             self.server_tls = false;
-            self.server.tls_established(self.now, self.server_binding.clone());
-            self.client.tls_established(self.now, self.client_binding.clone());
+            let info = |binding: &ChannelBinding| TlsInfo::new().with_channel_binding(binding.clone());
+            self.server.handle_tls_established(self.now, info(&self.server_binding));
+            self.client.handle_tls_established(self.now, info(&self.client_binding));
             progress = true;
         }
         progress
@@ -378,25 +380,60 @@ impl Pair {
     }
 
     pub fn server_online(&self) -> bool {
-        self.server_events.iter().any(|e| matches!(e, ServerEvent::Online(_)))
+        self.server_events.iter().any(|e| matches!(e, Event::Online(_)))
     }
 
-    pub fn client_closed(&self) -> Option<&sxmpp::connection::CloseReason> {
-        self.client_events.iter().find_map(|e| match e {
-            Event::Closed(r) => Some(r),
-            _ => None,
-        })
+    /// Why the client ended, once its output said `Closed`.
+    pub fn client_closed(&self) -> Option<&CloseReason> {
+        self.client_end.as_ref()
     }
 
-    pub fn server_closed(&self) -> Option<&sxmpp::connection::CloseReason> {
-        self.server_events.iter().find_map(|e| match e {
-            ServerEvent::Closed(r) => Some(r),
-            _ => None,
-        })
+    /// Why the server ended, once its output said `Closed`.
+    pub fn server_closed(&self) -> Option<&CloseReason> {
+        self.server_end.as_ref()
     }
 
     /// Bytes that crossed the link so far.
     pub fn crossed(&self) -> usize {
         self.crossed
     }
+}
+
+/// What one drain of a connection's output held.
+#[derive(Default)]
+pub struct Drained {
+    pub bytes: Vec<u8>,
+    pub events: Vec<Event>,
+    /// The output asked for the TLS handshake.
+    pub start_tls: bool,
+    pub closed: Option<CloseReason>,
+}
+
+impl Drained {
+    fn any(&self) -> bool {
+        !self.bytes.is_empty() || !self.events.is_empty() || self.start_tls || self.closed.is_some()
+    }
+}
+
+/// Drains a connection of any role until it says wait: the loop every
+/// driver runs (bytes written in order, the TLS hand-off after them,
+/// `Closed` last and once).
+pub fn drain<R: Role>(conn: &mut Connection<R>) -> Drained {
+    let mut d = Drained::default();
+    for _ in 0..1_000_000 {
+        match conn.poll_output() {
+            Output::Transmit(bytes) => {
+                assert!(d.closed.is_none() && !d.start_tls, "bytes after Closed or StartTls");
+                d.bytes.extend_from_slice(bytes);
+                let n = bytes.len();
+                conn.consume_transmit(n);
+            }
+            Output::Event(event) => d.events.push(event),
+            Output::StartTls(_) => d.start_tls = true,
+            Output::Closed(reason) => d.closed = Some(reason.clone()),
+            Output::Wait(_) => return d,
+            _ => panic!("an output this driver does not know"),
+        }
+    }
+    panic!("poll_output never says wait");
 }

@@ -10,17 +10,18 @@ use std::sync::OnceLock;
 
 use arbitrary::Arbitrary;
 use sxmpp::condition::StanzaErrorCondition;
-use sxmpp::connection::{Client, ClientConfig, Event, TlsMode};
+use sxmpp::connection::{Client, ClientConfig, ClientRole, Event, TlsError, TlsErrorKind, TlsInfo, TlsMode};
 use sxmpp::entropy::Seeded;
 use sxmpp::jid::Jid;
 use sxmpp::sasl::{
     ChannelBinding, ChannelBindingPolicy, ChannelBindingType, Credentials, Mechanism, ScramHash, ScramKeys,
 };
-use sxmpp::stanza::{Iq, Message, Presence, StanzaError};
+use sxmpp::session::{Identity, IqHandlers};
+use sxmpp::stanza::{Iq, Message, Presence, Stanza, StanzaError};
 use sxmpp::time::Timestamp;
 use sxmpp::xml::{Element, Limits};
 
-use crate::drive::{Connection, Driver, decode};
+use crate::drive::{App as DriverApp, Driver, decode};
 
 /// RFC 6120 §9.1's account, password, SCRAM salt and iteration count.
 pub const JID: &str = "juliet@im.example.com/balcony";
@@ -47,6 +48,8 @@ pub struct Config {
     /// The server does not read: output is only drained by `Drain`.
     hold_output: bool,
     iq_namespaces_only_version: bool,
+    /// The TLS handshake fails (the certificate is refused).
+    pub(crate) tls_fails: bool,
 }
 
 /// One step of the script.
@@ -79,20 +82,28 @@ enum Op {
     Eof,
 }
 
-/// The client with the application state the driver keeps.
+/// The client's application state the driver keeps.
 pub struct App {
-    pub(crate) client: Client,
     requests: Vec<Iq>,
     max_tx: usize,
     max_stanza: usize,
+    tls_fails: bool,
     pub(crate) online: bool,
 }
 
+/// The driver around the target's client.
+pub(crate) type ClientDriver = Driver<ClientRole, App>;
+
 impl App {
-    /// The client of `config` with an empty application state.
+    /// The application state for `config`, empty.
     pub(crate) fn new(config: &Config) -> App {
         let (max_tx, max_stanza) = if config.small_limits { (4096, 2048) } else { (1 << 20, 256 * 1024) };
-        App { client: client(config), requests: Vec::new(), max_tx, max_stanza, online: false }
+        App { requests: Vec::new(), max_tx, max_stanza, tls_fails: config.tls_fails, online: false }
+    }
+
+    /// The client of `config` in its driver.
+    pub(crate) fn driver(config: &Config, hold_output: bool) -> ClientDriver {
+        Driver::new(client(config), App::new(config), hold_output)
     }
 }
 
@@ -116,13 +127,14 @@ pub fn client(config: &Config) -> Client {
     // at most two of the examples' PBKDF2s.
     c.max_scram_iterations = 2 * ITERATIONS;
     if config.small_limits {
-        c.limits = Limits { max_stanza_bytes: 2048, max_depth: 8, ..Limits::default() };
-        c.max_outbound_bytes = 4096;
-        c.max_pending_iqs = 4;
-        c.max_owed_iqs = 4;
+        c.stream.limits = Limits { max_stanza_bytes: 2048, max_depth: 8, ..Limits::default() };
+        c.stream.max_outbound_bytes = 4096;
+        c.stream.session.max_pending_iqs = 4;
+        c.stream.session.max_owed_iqs = 4;
     }
     if config.iq_namespaces_only_version {
-        c.iq_namespaces = Some(vec!["jabber:iq:version".into()]);
+        c.iq_handlers = IqHandlers::only(Identity::new("client", "pc"));
+        c.iq_handlers.register("jabber:iq:version");
     }
     let mut entropy = Seeded::new(0xf022);
     entropy.push_nonce(NONCE).push_stanza_id("yhc13a95");
@@ -151,39 +163,27 @@ pub fn binding() -> ChannelBinding {
         .with(ChannelBindingType::TlsServerEndPoint, BINDING)
 }
 
-impl Connection for App {
-    type Event = Event;
-    fn input(&mut self, now: Timestamp, data: &[u8]) -> usize {
-        self.client.handle_input(now, data)
+/// What the driver's "TLS" reports: the channel-binding data, or (when
+/// the script says so) a refused certificate.
+pub(crate) fn handshake(fails: bool) -> Result<TlsInfo, TlsError> {
+    if fails {
+        return Err(TlsError::new(TlsErrorKind::Certificate, "certificate refused"));
     }
-    fn eof(&mut self, now: Timestamp) {
-        self.client.handle_eof(now)
-    }
-    fn timeout(&mut self, now: Timestamp) {
-        self.client.handle_timeout(now)
-    }
-    fn next_timeout(&self) -> Option<Timestamp> {
-        self.client.poll_timeout()
-    }
-    fn poll_event(&mut self) -> Option<Event> {
-        self.client.poll_event()
-    }
-    fn pending_tx(&self) -> &[u8] {
-        self.client.pending_tx()
-    }
-    fn consume_tx(&mut self, n: usize) {
-        self.client.consume_tx(n)
-    }
-    fn is_closed_event(event: &Event) -> bool {
-        matches!(event, Event::Closed(_))
-    }
-    fn react(&mut self, now: Timestamp, event: &Event) {
+    Ok(TlsInfo::new().with_channel_binding(binding()))
+}
+
+impl DriverApp<ClientRole> for App {
+    fn react(&mut self, _conn: &mut Client, _now: Timestamp, event: &Event) {
         match event {
-            Event::TlsRequested => self.client.tls_established(now, binding()),
-            Event::IqRequest(iq) if self.requests.len() < 64 => self.requests.push(iq.clone()),
+            Event::Stanza(Stanza::Iq(iq)) if iq.is_request() && self.requests.len() < 64 => {
+                self.requests.push(iq.clone())
+            }
             Event::Online(_) => self.online = true,
             _ => {}
         }
+    }
+    fn handshake(&mut self) -> Result<TlsInfo, TlsError> {
+        handshake(self.tls_fails)
     }
     fn max_backlog(&self) -> usize {
         self.max_tx + self.max_tx.max(64 * 1024)
@@ -196,12 +196,8 @@ impl Connection for App {
 /// Runs one input.
 pub fn run(data: &[u8]) {
     let script = decode::<Config, Op>(data);
-    let mut d = Driver::new(App::new(&script.config), script.config.hold_output);
-    if script.config.tls % 4 == 3 {
-        // Direct TLS: the handshake comes before anything else.
-        d.conn.client.tls_established(d.now, binding());
-        d.settle();
-    }
+    // Direct TLS needs nothing special: the handshake is the first output.
+    let mut d = App::driver(&script.config, script.config.hold_output);
     let mut reads = script.reads.into_iter();
     let mut last: &[u8] = &[];
     for op in script.ops {
@@ -228,11 +224,11 @@ pub fn run(data: &[u8]) {
             Op::SendMessage(body) => {
                 // Text XML cannot carry is refused where the stanza is built.
                 if let Ok(message) = Message::chat(Jid::new("romeo@example.net").unwrap(), &body) {
-                    let _ = d.conn.client.send_message(d.now, &message);
+                    let _ = d.conn.send(d.now, message);
                 }
             }
             Op::SendPresence => {
-                let _ = d.conn.client.send_presence(d.now, &Presence::available());
+                let _ = d.conn.send(d.now, Presence::available());
             }
             Op::SendRequest { to, timeout_ms } => {
                 let to = match to % 3 {
@@ -242,23 +238,23 @@ pub fn run(data: &[u8]) {
                 };
                 let iq = Iq::get(to, Element::new("query", "jabber:iq:version"));
                 let timeout = core::time::Duration::from_millis(u64::from(timeout_ms));
-                let _ = d.conn.client.send_request(d.now, iq, timeout);
+                let _ = d.conn.send_iq_with_timeout(d.now, iq, timeout);
             }
             Op::Answer { index, error } => {
-                let requests = &d.conn.requests;
+                let requests = &d.app.requests;
                 if let Some(request) = requests.get(usize::from(index) % requests.len().max(1)).cloned() {
                     let response = if error {
                         Err(StanzaError::new(StanzaErrorCondition::FeatureNotImplemented))
                     } else {
                         Ok(None)
                     };
-                    let _ = d.conn.client.respond_iq(d.now, &request, response);
+                    let _ = d.conn.respond(d.now, &request, response);
                 }
             }
             Op::Close => {
-                let _ = d.conn.client.close(d.now);
+                let _ = d.conn.close(d.now);
             }
-            Op::Eof => d.conn.client.handle_eof(d.now),
+            Op::Eof => d.eof(),
         }
         d.settle();
     }

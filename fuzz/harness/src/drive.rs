@@ -9,9 +9,8 @@
 //! script (`[0, 0]` + bytes) every read is delivered in order: that is how
 //! seeds made from transcripts and captures look.
 
-use std::fmt::Debug;
-
 use arbitrary::{Arbitrary, Unstructured};
+use sxmpp::connection::{Connection, Event, Output, Role, TlsError, TlsInfo};
 use sxmpp::time::Timestamp;
 use sxmpp::xml::{Limits, StreamEvent, StreamReader};
 
@@ -35,67 +34,95 @@ pub(crate) fn decode<'a, C: Arbitrary<'a> + Default, O: Arbitrary<'a>>(data: &'a
     Script { config, ops, reads }
 }
 
-/// One role's connection as the driver sees it.
-pub(crate) trait Connection {
-    type Event: Debug;
-    /// Returns how many bytes the connection took.
-    fn input(&mut self, now: Timestamp, data: &[u8]) -> usize;
-    fn eof(&mut self, now: Timestamp);
-    fn timeout(&mut self, now: Timestamp);
-    fn next_timeout(&self) -> Option<Timestamp>;
-    fn poll_event(&mut self) -> Option<Self::Event>;
-    fn pending_tx(&self) -> &[u8];
-    fn consume_tx(&mut self, n: usize);
-    fn is_closed_event(event: &Self::Event) -> bool;
-    /// The application's automatic part (TLS hand-off, answers the core
-    /// asks for).
-    fn react(&mut self, now: Timestamp, event: &Self::Event);
+/// The application's part around a connection of role `R`: what it
+/// answers when the core asks, and what its TLS stack reports.
+pub(crate) trait App<R: Role> {
+    /// Reacts to an event (answers the core asked for, bookkeeping).
+    fn react(&mut self, conn: &mut Connection<R>, now: Timestamp, event: &Event);
+    /// The outcome of a TLS handshake the core asked for.
+    fn handshake(&mut self) -> Result<TlsInfo, TlsError>;
     /// The backlog past which the core must end the stream rather than
     /// read more (`max_outbound_bytes` + max(itself, 64 KiB)).
     fn max_backlog(&self) -> usize;
     /// The stanza size limit the connection was configured with.
     fn max_stanza_bytes(&self) -> usize;
-    /// The most output the connection may hold undrained: the backlog
+    /// The most output the connection may hold unwritten: the backlog
     /// bound, plus one last frame's answers and a stream error.
     fn max_pending_tx(&self) -> usize {
         self.max_backlog() + 2 * self.max_stanza_bytes() + 4096
     }
 }
 
-/// Plays clock, transport and application around a connection, checking
-/// the invariants after every call.
-pub(crate) struct Driver<C: Connection> {
-    pub(crate) conn: C,
+/// Plays clock, transport and application around a connection of any
+/// role, through the one output loop every driver runs, checking the
+/// contract after every call.
+pub(crate) struct Driver<R: Role, A: App<R>> {
+    pub(crate) conn: Connection<R>,
+    pub(crate) app: A,
     pub(crate) now: Timestamp,
     /// Hold output until a `drain` (the peer does not read).
     hold_output: bool,
+    /// `Output::Closed` came.
     closed: bool,
     /// Everything the connection wrote, for the well-formedness check.
     written: Vec<u8>,
 }
 
-impl<C: Connection> Driver<C> {
-    pub(crate) fn new(conn: C, hold_output: bool) -> Driver<C> {
-        let mut driver = Driver { conn, now: Timestamp::ZERO, hold_output, closed: false, written: Vec::new() };
+impl<R: Role, A: App<R>> Driver<R, A> {
+    pub(crate) fn new(conn: Connection<R>, app: A, hold_output: bool) -> Driver<R, A> {
+        let mut driver = Driver { conn, app, now: Timestamp::ZERO, hold_output, closed: false, written: Vec::new() };
         driver.settle();
         driver
     }
 
-    /// Drains events (reacting to each) and output, and checks: nothing
-    /// after `Closed`, output within bounds.
-    pub(crate) fn settle(&mut self) {
-        // Reactions can cause events of their own; they are bounded by
-        // what arrived, so this ends.
-        while let Some(event) = self.conn.poll_event() {
-            assert!(!self.closed, "event after Closed: {event:?}");
-            self.closed = C::is_closed_event(&event);
-            self.conn.react(self.now, &event);
+    /// Polls the output until it says wait, reacting to each event and
+    /// writing the bytes (unless the peer does not read); returns how many
+    /// events came. Checks the contract: nothing after `Closed`, which
+    /// comes once and after the last byte; the TLS hand-off only once
+    /// everything before it is written; `Wait` names the next deadline;
+    /// the output stays within its bound.
+    pub(crate) fn settle(&mut self) -> usize {
+        let mut events = 0;
+        for _ in 0..1_000_000 {
+            match self.conn.poll_output() {
+                Output::Transmit(bytes) => {
+                    assert!(!self.closed, "bytes after Closed");
+                    if !self.hold_output {
+                        self.written.extend_from_slice(bytes);
+                        let n = bytes.len();
+                        self.conn.consume_transmit(n);
+                    }
+                }
+                Output::Event(event) => {
+                    assert!(!self.closed, "event after Closed: {event:?}");
+                    events += 1;
+                    self.app.react(&mut self.conn, self.now, &event);
+                }
+                Output::StartTls(_) => {
+                    assert!(!self.closed, "TLS after Closed");
+                    assert!(self.conn.transmit().is_empty(), "StartTls before the bytes ahead of it were written");
+                    match self.app.handshake() {
+                        Ok(info) => self.conn.handle_tls_established(self.now, info),
+                        Err(error) => self.conn.handle_tls_failed(self.now, error),
+                    }
+                }
+                Output::Closed(reason) => {
+                    let reason = reason.clone();
+                    assert!(!self.closed, "Closed twice");
+                    assert!(self.conn.transmit().is_empty(), "Closed before the last bytes were written");
+                    assert_eq!(Some(&reason), self.conn.close_reason(), "the close reason is sticky");
+                    self.closed = true;
+                }
+                Output::Wait(deadline) => {
+                    assert_eq!(deadline, self.conn.poll_timeout(), "Wait names the next deadline");
+                    let pending = self.conn.transmit().len();
+                    assert!(pending <= self.app.max_pending_tx(), "{pending} bytes of output pending, over the bound");
+                    return events;
+                }
+                _ => panic!("an output this driver does not know"),
+            }
         }
-        let pending = self.conn.pending_tx().len();
-        assert!(pending <= self.conn.max_pending_tx(), "{pending} bytes of output pending, over the bound");
-        if !self.hold_output {
-            self.drain(usize::MAX);
-        }
+        panic!("poll_output never says wait");
     }
 
     /// `Closed` has been seen.
@@ -103,12 +130,23 @@ impl<C: Connection> Driver<C> {
         self.closed
     }
 
+    /// The end is decided (its last bytes may still be unwritten).
+    fn is_over(&self) -> bool {
+        self.conn.close_reason().is_some()
+    }
+
     /// The peer reads up to `n` bytes.
     pub(crate) fn drain(&mut self, n: usize) {
-        let tx = self.conn.pending_tx();
+        let tx = self.conn.transmit();
         let n = n.min(tx.len());
         self.written.extend_from_slice(&tx[..n]);
-        self.conn.consume_tx(n);
+        self.conn.consume_transmit(n);
+        self.settle();
+    }
+
+    /// What the connection has not yet had written.
+    pub(crate) fn pending(&self) -> &[u8] {
+        self.conn.transmit()
     }
 
     /// Delivers one read, offering what was not taken again after the
@@ -116,33 +154,27 @@ impl<C: Connection> Driver<C> {
     /// only while events wait (and then it takes more once they are
     /// polled), and never more than it was given.
     pub(crate) fn read(&mut self, data: &[u8]) {
-        let backlogged = !self.closed && self.conn.pending_tx().len() > self.conn.max_backlog();
+        let backlogged = !self.is_over() && self.conn.transmit().len() > self.app.max_backlog();
         let mut rest = data;
         loop {
-            let taken = self.conn.input(self.now, rest);
+            let taken = self.conn.handle_input(self.now, rest);
             assert!(taken <= rest.len(), "took {taken} of {} bytes", rest.len());
             rest = &rest[taken..];
+            let events = self.settle();
             if rest.is_empty() {
-                self.settle();
                 break;
             }
-            let Some(event) = self.conn.poll_event() else {
-                panic!("{} bytes refused with no event waiting", rest.len());
-            };
-            assert!(!self.closed, "event after Closed: {event:?}");
-            self.closed = C::is_closed_event(&event);
-            self.conn.react(self.now, &event);
-            self.settle();
+            assert!(events > 0, "{} bytes refused with no event waiting", rest.len());
         }
         if backlogged {
-            assert!(self.closed, "read on with {} bytes unread by the peer", self.conn.pending_tx().len());
+            assert!(self.is_over(), "read on with {} bytes unread by the peer", self.conn.transmit().len());
         }
-        if self.closed {
-            // A closed connection takes no more input and says nothing.
-            let pending = self.conn.pending_tx().len();
-            assert_eq!(self.conn.input(self.now, b"<message/>"), 10, "a closed connection discards input");
-            assert!(self.conn.poll_event().is_none(), "events after Closed");
-            assert_eq!(self.conn.pending_tx().len(), pending, "output after Closed");
+        if self.is_over() {
+            // An ended connection takes no more input and says nothing.
+            let pending = self.conn.transmit().len();
+            assert_eq!(self.conn.handle_input(self.now, b"<message/>"), 10, "an ended connection discards input");
+            assert_eq!(self.conn.transmit().len(), pending, "output after the end");
+            assert_eq!(self.settle(), 0, "events after the end");
         }
     }
 
@@ -150,28 +182,35 @@ impl<C: Connection> Driver<C> {
     /// be due again at the same instant (a driver would spin).
     pub(crate) fn advance(&mut self, millis: u32) {
         self.now += core::time::Duration::from_millis(u64::from(millis));
-        if self.conn.next_timeout().is_some_and(|t| t <= self.now) {
-            self.conn.timeout(self.now);
+        if self.conn.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.conn.handle_timeout(self.now);
             self.settle();
-            if let Some(next) = self.conn.next_timeout() {
+            if let Some(next) = self.conn.poll_timeout() {
                 assert!(next > self.now, "timer due at {next:?} again after firing at {:?}", self.now);
             }
         }
     }
 
+    /// The transport ended.
+    pub(crate) fn eof(&mut self) {
+        self.conn.handle_eof(self.now);
+        self.settle();
+    }
+
     /// Runs the timers out (bounded: keepalives recur forever), ends the
-    /// transport, and checks the final state: exactly one `Closed`, all
-    /// output well-formed.
+    /// transport, and checks the final state: exactly one `Closed` once
+    /// everything is written, all output well-formed.
     pub(crate) fn finish(mut self) {
         for _ in 0..16 {
-            let Some(due) = self.conn.next_timeout() else { break };
+            let Some(due) = self.conn.poll_timeout() else { break };
             let gap = due.saturating_duration_since(self.now).as_millis();
             self.advance(u32::try_from(gap).unwrap_or(u32::MAX).max(1));
         }
-        self.conn.eof(self.now);
-        self.settle();
-        assert!(self.closed, "the connection did not close at EOF");
+        self.eof();
+        assert!(self.is_over(), "the connection did not end at EOF");
+        self.hold_output = false;
         self.drain(usize::MAX);
+        assert!(self.closed, "no Closed once everything was written");
         assert_well_formed(&self.written);
     }
 }

@@ -7,7 +7,8 @@ use sxmpp::jid::Jid;
 use sxmpp::stanza::{Iq, Message, Presence, Stanza};
 use sxmpp::xml::Element;
 
-use crate::drive::Driver;
+use crate::client::ClientDriver;
+use crate::server::ServerDriver;
 use crate::{client, server};
 
 /// One conversation between the targets' client and server.
@@ -26,37 +27,34 @@ pub struct Conversation {
 pub fn converse(client_config: &[u8], server_config: &[u8]) -> Conversation {
     let cc = client::Config::arbitrary(&mut Unstructured::new(client_config)).unwrap_or_default();
     let sc = server::Config::arbitrary(&mut Unstructured::new(server_config)).unwrap_or_default();
-    let mut c = Driver::new(client::App::new(&cc), true);
-    let mut s = Driver::new(server::App::new(&sc), true);
-    if cc.tls % 4 == 3 && sc.tls % 4 == 3 {
-        c.conn.client.tls_established(c.now, client::binding());
-        s.conn.server.tls_established(s.now, client::binding());
-        c.settle();
-        s.settle();
-    }
+    let mut c = client::App::driver(&cc, true);
+    let mut s = server::App::driver(&sc, true);
     let mut out = Conversation::default();
     let mut stanzas_sent = false;
     let mut closed = false;
     for _ in 0..64 {
         let moved = pump(&mut c, &mut s, &mut out);
-        if c.conn.online && s.conn.session.is_some() && !stanzas_sent {
+        if c.app.online && s.app.session.is_some() && !stanzas_sent {
             stanzas_sent = true;
             out.online = true;
             let romeo = Jid::new("romeo@example.net/orchard").expect("valid");
             let hello = Message::chat(romeo.clone(), "Art thou not Romeo?").expect("legal text");
-            let _ = c.conn.client.send_message(c.now, &hello);
-            let _ = c.conn.client.send_presence(c.now, &Presence::available());
+            let _ = c.conn.send(c.now, hello);
+            let _ = c.conn.send(c.now, Presence::available());
             let ping = Iq::get(Jid::new(server::DOMAIN).ok(), Element::new("ping", "urn:xmpp:ping"));
-            let _ = c.conn.client.send_request(c.now, ping, core::time::Duration::from_secs(30));
-            let reply = Message::chat(s.conn.session.clone().map(Jid::from).expect("online"), "Neither, fair saint")
+            let _ = c.conn.send_iq_with_timeout(c.now, ping, core::time::Duration::from_secs(30));
+            let reply = Message::chat(s.app.session.clone().expect("online"), "Neither, fair saint")
                 .expect("legal text")
                 .with_from(romeo);
-            let _ = s.conn.server.send(s.now, &Stanza::Message(reply));
+            let _ = s.conn.send(s.now, Stanza::Message(reply));
+            c.settle();
+            s.settle();
             continue;
         }
         if !moved && stanzas_sent && !closed {
             closed = true;
-            let _ = c.conn.client.close(c.now);
+            let _ = c.conn.close(c.now);
+            c.settle();
             continue;
         }
         if !moved {
@@ -68,14 +66,14 @@ pub fn converse(client_config: &[u8], server_config: &[u8]) -> Conversation {
 
 /// Moves each side's pending output to the other as one read; false if
 /// nothing was pending.
-fn pump(c: &mut Driver<client::App>, s: &mut Driver<server::App>, out: &mut Conversation) -> bool {
-    let to_server = c.conn.client.pending_tx().to_vec();
+fn pump(c: &mut ClientDriver, s: &mut ServerDriver, out: &mut Conversation) -> bool {
+    let to_server = c.pending().to_vec();
     c.drain(to_server.len());
     if !to_server.is_empty() {
         s.read(&to_server);
         out.to_server.push(to_server.clone());
     }
-    let to_client = s.conn.server.pending_tx().to_vec();
+    let to_client = s.pending().to_vec();
     s.drain(to_client.len());
     if !to_client.is_empty() {
         c.read(&to_client);

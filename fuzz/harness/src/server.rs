@@ -11,17 +11,18 @@ use std::sync::OnceLock;
 use arbitrary::Arbitrary;
 use sxmpp::condition::{StanzaErrorCondition, StreamErrorCondition};
 use sxmpp::connection::{
-    AuthAnswer, BindDecision, InvalidFrom, Server, ServerConfig, ServerEvent, ServerSecret, ServerTls,
+    AuthAnswer, BindDecision, Event, InvalidFrom, Server, ServerConfig, ServerRole, ServerSecret, ServerTls, TlsError,
+    TlsInfo,
 };
 use sxmpp::entropy::Seeded;
-use sxmpp::jid::{BareJid, FullJid, Jid};
+use sxmpp::jid::{BareJid, Jid};
 use sxmpp::sasl::{Mechanism, ScramHash, ScramStored};
 use sxmpp::stanza::{Message, Stanza, StanzaError, StreamError};
 use sxmpp::time::Timestamp;
 use sxmpp::xml::Limits;
 
-use crate::client::{ITERATIONS, PASSWORD, SALT, binding};
-use crate::drive::{Connection, Driver, decode};
+use crate::client::{ITERATIONS, PASSWORD, SALT, handshake};
+use crate::drive::{App as DriverApp, Driver, decode};
 
 /// The server's domain.
 pub const DOMAIN: &str = "im.example.com";
@@ -42,6 +43,8 @@ pub struct Config {
     hold_output: bool,
     /// 0 accept, 1 assign a resource, 2 refuse with conflict.
     pub(crate) bind: u8,
+    /// The TLS handshake fails.
+    pub(crate) tls_fails: bool,
 }
 
 /// One step of the script.
@@ -66,20 +69,28 @@ enum Op {
     Eof,
 }
 
-/// The server with the application state the driver keeps.
+/// The server's application state the driver keeps.
 pub struct App {
-    pub(crate) server: Server,
     pub(crate) bind: u8,
-    pub(crate) session: Option<FullJid>,
+    pub(crate) session: Option<Jid>,
     max_tx: usize,
     max_stanza: usize,
+    tls_fails: bool,
 }
 
+/// The driver around the target's server.
+pub(crate) type ServerDriver = Driver<ServerRole, App>;
+
 impl App {
-    /// The server of `config` with an empty application state.
+    /// The application state for `config`, empty.
     pub(crate) fn new(config: &Config) -> App {
         let (max_tx, max_stanza) = if config.small_limits { (4096, 2048) } else { (1 << 20, 256 * 1024) };
-        App { server: server(config), bind: config.bind, session: None, max_tx, max_stanza }
+        App { bind: config.bind, session: None, max_tx, max_stanza, tls_fails: config.tls_fails }
+    }
+
+    /// The server of `config` in its driver.
+    pub(crate) fn driver(config: &Config, hold_output: bool) -> ServerDriver {
+        Driver::new(server(config), App::new(config), hold_output)
     }
 }
 
@@ -103,8 +114,8 @@ pub fn server(config: &Config) -> Server {
     c.invalid_from = if config.reject_invalid_from { InvalidFrom::Reject } else { InvalidFrom::Stamp };
     c.scram_iterations = ITERATIONS;
     if config.small_limits {
-        c.limits = Limits { max_stanza_bytes: 2048, max_depth: 8, ..Limits::default() };
-        c.max_outbound_bytes = 4096;
+        c.stream.limits = Limits { max_stanza_bytes: 2048, max_depth: 8, ..Limits::default() };
+        c.stream.max_outbound_bytes = 4096;
     }
     let mut entropy = Seeded::new(0x5e4e);
     for id in ["t7AMCin9zjMNwQKDnplntZPIDEI=", "vgKi/bkYME8OAj4rlXMkpucAqe4=", "gPybzaOzBmaADgxKXu9UClbprp0="] {
@@ -127,56 +138,33 @@ fn stored() -> Vec<ScramStored> {
         .clone()
 }
 
-impl Connection for App {
-    type Event = ServerEvent;
-    fn input(&mut self, now: Timestamp, data: &[u8]) -> usize {
-        self.server.handle_input(now, data)
-    }
-    fn eof(&mut self, now: Timestamp) {
-        self.server.handle_eof(now)
-    }
-    fn timeout(&mut self, now: Timestamp) {
-        self.server.handle_timeout(now)
-    }
-    fn next_timeout(&self) -> Option<Timestamp> {
-        self.server.poll_timeout()
-    }
-    fn poll_event(&mut self) -> Option<ServerEvent> {
-        self.server.poll_event()
-    }
-    fn pending_tx(&self) -> &[u8] {
-        self.server.pending_tx()
-    }
-    fn consume_tx(&mut self, n: usize) {
-        self.server.consume_tx(n)
-    }
-    fn is_closed_event(event: &ServerEvent) -> bool {
-        matches!(event, ServerEvent::Closed(_))
-    }
-    fn react(&mut self, now: Timestamp, event: &ServerEvent) {
+impl DriverApp<ServerRole> for App {
+    fn react(&mut self, server: &mut Server, now: Timestamp, event: &Event) {
         let juliet = || BareJid::new("juliet@im.example.com").expect("a valid JID");
         match event {
-            ServerEvent::TlsRequested => self.server.tls_established(now, binding()),
-            ServerEvent::AuthRequested(request) => {
+            Event::AuthRequested(request) => {
                 let answer = match request.mechanism {
                     Mechanism::External => AuthAnswer::Accept(juliet()),
                     Mechanism::Anonymous => AuthAnswer::Accept(BareJid::new("anon@im.example.com").expect("valid")),
                     _ if request.account == Some(juliet()) => AuthAnswer::Scram(stored()),
                     _ => AuthAnswer::UnknownUser,
                 };
-                let _ = self.server.authenticate(now, answer);
+                let _ = server.authenticate(now, answer);
             }
-            ServerEvent::BindRequested(_) => {
+            Event::BindRequested(_) => {
                 let decision = match self.bind % 3 {
                     0 => BindDecision::Accept,
                     1 => BindDecision::Assign("fuzz".into()),
                     _ => BindDecision::Reject(StanzaError::new(StanzaErrorCondition::Conflict)),
                 };
-                let _ = self.server.bind(now, decision);
+                let _ = server.bind(now, decision);
             }
-            ServerEvent::Online(jid) => self.session = Some(jid.clone()),
+            Event::Online(jid) => self.session = Some(jid.clone()),
             _ => {}
         }
+    }
+    fn handshake(&mut self) -> Result<TlsInfo, TlsError> {
+        handshake(self.tls_fails)
     }
     fn max_backlog(&self) -> usize {
         self.max_tx + self.max_tx.max(64 * 1024)
@@ -189,11 +177,7 @@ impl Connection for App {
 /// Runs one input.
 pub fn run(data: &[u8]) {
     let script = decode::<Config, Op>(data);
-    let mut d = Driver::new(App::new(&script.config), script.config.hold_output);
-    if script.config.tls % 4 == 3 {
-        d.conn.server.tls_established(d.now, binding());
-        d.settle();
-    }
+    let mut d = App::driver(&script.config, script.config.hold_output);
     let mut reads = script.reads.into_iter();
     let mut last: &[u8] = &[];
     for op in script.ops {
@@ -218,20 +202,20 @@ pub fn run(data: &[u8]) {
             Op::Advance(ms) => d.advance(ms % 3_600_000),
             Op::Drain(n) => d.drain(usize::from(n)),
             Op::SendMessage(body) => {
-                let to = d.conn.session.clone().map(Jid::from).unwrap_or_else(|| Jid::new(DOMAIN).unwrap());
+                let to = d.app.session.clone().unwrap_or_else(|| Jid::new(DOMAIN).unwrap());
                 if let Ok(mut message) = Message::chat(to, &body) {
                     message.set_from(Jid::new("romeo@example.net/orchard").ok());
-                    let _ = d.conn.server.send(d.now, &Stanza::Message(message));
+                    let _ = d.conn.send(d.now, Stanza::Message(message));
                 }
             }
             Op::CloseWithError(i) => {
                 let condition = StreamErrorCondition::ALL[usize::from(i) % StreamErrorCondition::ALL.len()];
-                let _ = d.conn.server.close_with_error(d.now, StreamError::new(condition));
+                let _ = d.conn.close_with_error(d.now, StreamError::new(condition));
             }
             Op::Close => {
-                let _ = d.conn.server.close(d.now);
+                let _ = d.conn.close(d.now);
             }
-            Op::Eof => d.conn.server.handle_eof(d.now),
+            Op::Eof => d.eof(),
         }
         d.settle();
     }

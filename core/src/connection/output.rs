@@ -1,0 +1,150 @@
+//! What a connection has for its driver: bytes to write, events, the TLS
+//! hand-off and the final close, with the bounds that keep a burst or a
+//! peer that never reads from filling memory.
+
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::Event;
+
+/// How many events may wait before input stops being parsed: one
+/// `handle_input` never queues more than this (plus what a single frame
+/// causes), so a burst cannot fill memory with events (HARDENING 32).
+const MAX_QUEUED_EVENTS: usize = 64;
+/// How many bytes of input may be parsed into waiting events before
+/// parsing stops, whatever their count.
+const MAX_QUEUED_INPUT: u64 = 64 * 1024;
+/// Buffers above this capacity are given back once drained, so a burst
+/// leaves no lasting footprint (HARDENING 32).
+const RETAINED_CAPACITY: usize = 4 * 1024;
+/// Likewise for the event queue, in events.
+const RETAINED_EVENTS: usize = 16;
+
+/// The bytes and events waiting for the driver.
+#[derive(Debug)]
+pub(crate) struct OutputQueue {
+    /// Bytes to send; `tx[tx_start..]` is pending.
+    tx: Vec<u8>,
+    tx_start: usize,
+    /// The pending bytes were offered by `poll_output` and neither
+    /// consumed nor added to since: not offered again.
+    offered: bool,
+    /// Serialisation scratch, reused.
+    pub(crate) scratch: String,
+    events: VecDeque<Event>,
+    /// The reader's offset when the event queue was last empty.
+    parsed_mark: u64,
+    /// Application sends are refused beyond this many pending bytes.
+    max_tx: usize,
+}
+
+impl OutputQueue {
+    pub(crate) fn new(max_tx: usize) -> OutputQueue {
+        OutputQueue {
+            tx: Vec::new(),
+            tx_start: 0,
+            offered: false,
+            scratch: String::new(),
+            events: VecDeque::new(),
+            parsed_mark: 0,
+            max_tx,
+        }
+    }
+
+    /// Moves the scratch buffer's text into the bytes to send.
+    pub(crate) fn commit_scratch(&mut self) {
+        if self.scratch.is_empty() {
+            return;
+        }
+        if self.tx_start > 0 && self.tx_start >= self.tx.len() / 2 {
+            self.tx.drain(..self.tx_start);
+            self.tx_start = 0;
+        }
+        self.tx.extend_from_slice(self.scratch.as_bytes());
+        self.scratch.clear();
+        if self.scratch.capacity() > RETAINED_CAPACITY {
+            self.scratch = String::new();
+        }
+        self.offered = false;
+    }
+
+    /// Bytes not yet taken by the driver.
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.tx[self.tx_start..]
+    }
+
+    /// The pending bytes, if not offered since they last changed; marks
+    /// them offered.
+    pub(crate) fn offer(&mut self) -> Option<&[u8]> {
+        if self.offered || self.pending().is_empty() {
+            return None;
+        }
+        self.offered = true;
+        Some(self.pending())
+    }
+
+    /// The driver wrote `n` of the pending bytes.
+    pub(crate) fn consume(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.offered = false;
+        self.tx_start = (self.tx_start + n).min(self.tx.len());
+        if self.tx_start == self.tx.len() {
+            self.tx.clear();
+            self.tx_start = 0;
+            if self.tx.capacity() > RETAINED_CAPACITY {
+                self.tx = Vec::new();
+            }
+        }
+    }
+
+    /// Whether application sends are refused now.
+    pub(crate) fn is_full(&self, queued: usize) -> bool {
+        self.pending().len().saturating_add(queued) >= self.max_tx
+    }
+
+    /// Past this many pending bytes, reading stops and the stream ends
+    /// (HARDENING 28): twice the limit, and at least 64 KiB over it, so
+    /// negotiation under a tiny limit is never cut.
+    pub(crate) fn backlogged(&self) -> bool {
+        self.pending().len() > self.max_tx.saturating_add(self.max_tx.max(64 * 1024))
+    }
+
+    // ----- events -----
+
+    pub(crate) fn push_event(&mut self, event: Event) {
+        self.events.push_back(event);
+    }
+
+    pub(crate) fn pop_event(&mut self) -> Option<Event> {
+        let event = self.events.pop_front();
+        if self.events.is_empty() && self.events.capacity() > RETAINED_EVENTS {
+            self.events = VecDeque::new();
+        }
+        event
+    }
+
+    pub(crate) fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
+    /// Whether more input may be parsed now: the waiting events are below
+    /// their bounds (counted from `offset`, the reader's position).
+    pub(crate) fn has_room(&mut self, offset: u64) -> bool {
+        if self.events.is_empty() {
+            self.parsed_mark = offset;
+            return true;
+        }
+        self.events.len() < MAX_QUEUED_EVENTS && offset - self.parsed_mark < MAX_QUEUED_INPUT
+    }
+
+    /// Drops what waits: the connection is over and the driver will not
+    /// write it (after a TLS failure, say).
+    pub(crate) fn discard_bytes(&mut self) {
+        self.tx = Vec::new();
+        self.tx_start = 0;
+        self.offered = false;
+    }
+}
