@@ -320,3 +320,69 @@ fn hardening_29_plaintext_injected_at_the_tls_handoff_is_never_processed() {
         }
     }
 }
+
+/// An application-defined stream feature (as mellium's `StreamFeature`):
+/// after authentication the server offers `<motd/>`, the client asks for
+/// the message of the day and gets it, and both sides then bind as usual.
+#[test]
+fn an_application_defined_stream_feature_negotiates_between_the_roles() {
+    use std::sync::{Arc, Mutex};
+    use sxmpp::negotiation::{FeatureStep, StreamFeature};
+    use sxmpp::xml::Element;
+
+    const MOTD: &str = "urn:example:motd";
+    struct Motd {
+        /// What the client side received.
+        seen: Arc<Mutex<Vec<String>>>,
+    }
+    impl StreamFeature for Motd {
+        fn namespace(&self) -> &str {
+            MOTD
+        }
+        fn name(&self) -> &str {
+            "motd"
+        }
+        fn start(&mut self, _offer: &Element) -> Option<Element> {
+            Some(Element::new("get", MOTD))
+        }
+        fn receive(&mut self, element: &Element) -> FeatureStep {
+            match element.name() {
+                "get" => FeatureStep::Done(Element::new("text", MOTD).with_text("Wherefore art thou?").ok()),
+                "text" => {
+                    self.seen.lock().unwrap().push(element.text().into_owned());
+                    FeatureStep::Done(None)
+                }
+                _ => FeatureStep::Fail("unexpected element".into()),
+            }
+        }
+    }
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let user = juliet();
+    let credentials = Credentials { password: None, scram_keys: user.keys() };
+    let (mut c, mut s) = configs("juliet@im.example.com/balcony", credentials);
+    let client_seen = seen.clone();
+    c.add_feature(move || Box::new(Motd { seen: client_seen.clone() }));
+    s.add_feature(|| Box::new(Motd { seen: Arc::new(Mutex::new(Vec::new())) }));
+    let mut p = Pair::new(c, s, vec![user]);
+    p.drive(Duration::from_secs(5));
+    assert!(p.client_online() && p.server_online(), "{:?} / {:?}", p.client_events, p.server_events);
+    assert_eq!(*seen.lock().unwrap(), ["Wherefore art thou?"]);
+    for events in [&p.client_events, &p.server_events] {
+        let negotiated = events.iter().position(|e| *e == Event::FeatureNegotiated(MOTD.into()));
+        let online = events.iter().position(|e| matches!(e, Event::Online(_)));
+        assert!(negotiated.is_some() && negotiated < online, "negotiated before online: {events:?}");
+    }
+    let wrote = String::from_utf8_lossy(&p.server_wrote);
+    let offer = wrote.find("<motd xmlns='urn:example:motd'/>").expect("offered");
+    assert!(wrote[..offer].contains("<success"), "offered after authentication only");
+
+    // A server without the feature: the client skips it and gets online.
+    let user = juliet();
+    let (mut c, s) = configs("juliet@im.example.com/balcony", Credentials { password: None, scram_keys: user.keys() });
+    c.add_feature(|| Box::new(Motd { seen: Arc::new(Mutex::new(Vec::new())) }));
+    let mut p = Pair::new(c, s, vec![user]);
+    p.drive(Duration::from_secs(5));
+    assert!(p.client_online() && p.server_online());
+    assert!(!p.client_events.iter().any(|e| matches!(e, Event::FeatureNegotiated(_))));
+}

@@ -574,6 +574,23 @@ mod tests {
     }
 
     #[test]
+    fn rfc6120_4_9_3_24_an_unexpected_element_ends_the_stream_as_in_every_role() {
+        let (mut c, mut s) = pair(ComponentServerConfig::new("plays.shakespeare.lit", "secret"));
+        crate::connection::testing::assert_an_unexpected_element_ends_the_stream(&mut c);
+        crate::connection::testing::assert_an_unexpected_element_ends_the_stream(&mut s);
+    }
+
+    #[test]
+    fn rfc6120_4_4_stanzas_after_our_close_are_delivered() {
+        let message =
+            "<message from='juliet@capulet.lit' to='hamlet@plays.shakespeare.lit'><body>late</body></message>";
+        let (mut c, mut s) = pair(ComponentServerConfig::new("plays.shakespeare.lit", "secret"));
+        crate::connection::testing::assert_stanzas_after_our_close_are_still_delivered(&mut c, message);
+        let own = "<message from='hamlet@plays.shakespeare.lit' to='juliet@capulet.lit'><body>late</body></message>";
+        crate::connection::testing::assert_stanzas_after_our_close_are_still_delivered(&mut s, own);
+    }
+
+    #[test]
     fn within_accepts_the_domain_and_its_subdomains_only() {
         let d = BareJid::new("plays.lit").unwrap();
         for subdomains in [false, true] {

@@ -795,3 +795,82 @@ fn hardening_31_server_pings_an_idle_client_and_closes_a_silent_one() {
     assert_eq!(s.closed(), Some(&CloseReason::Timeout(TimeoutKind::Ping)));
     assert!(s.out().contains("<connection-timeout"));
 }
+
+/// Reads one element in the `jabber:client` stream context.
+fn parse_one(xml: &str) -> crate::xml::Element {
+    use crate::xml::{Limits, StreamEvent, StreamReader};
+    let mut reader = StreamReader::new(Limits::default());
+    reader.feed(header("im.example.com").as_bytes());
+    reader.feed(xml.as_bytes());
+    let mut found = None;
+    while let Some(event) = reader.next_event().unwrap() {
+        if let StreamEvent::Element(e) = event {
+            found = Some(e);
+        }
+    }
+    found.expect("one element")
+}
+
+/// An element compared as XML: names as (namespace, local name),
+/// attributes as a set, children and text in order.
+fn canonical(element: &crate::xml::Element) -> String {
+    use crate::xml::Node;
+    let mut attrs: Vec<String> =
+        element.attrs().iter().map(|a| format!("{{{}}}{}={:?}", a.ns(), a.name(), a.value())).collect();
+    attrs.sort();
+    let mut out = format!("<{{{}}}{} {}>", element.ns(), element.name(), attrs.join(" "));
+    for node in element.nodes() {
+        match node {
+            Node::Element(child) => out.push_str(&canonical(child)),
+            Node::Text(text) => out.push_str(&format!("{text:?}")),
+        }
+    }
+    out.push_str("</>");
+    out
+}
+
+/// RFC 6120 §8.4 and §8.1.2.1: a stanza the server routes keeps what it
+/// carried: a `type` this library does not know, an attribute in a
+/// foreign namespace, children in an order no builder would choose, text
+/// with entities. Only `from` is stamped. The second connection stands for
+/// the contact's session the server's application routes it to.
+#[test]
+fn rfc6120_8_4_a_routed_stanza_comes_out_equal_but_for_the_stamped_from() {
+    let sent = "<message to='romeo@example.net' type='x-private' xmlns:e='urn:example:e' e:flag='1' id='m1' xml:lang='en'>\
+                <e:x e:n='2'>first &amp; foremost</e:x><body>second</body><thread parent='p'>t1</thread>\
+                <subject>third</subject><e:x/></message>";
+    let mut juliet = script(plaintext());
+    juliet.online();
+    juliet.feed(sent);
+    let events = juliet.events();
+    let [Event::Stanza(stanza)] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(juliet.out(), "", "nothing answered");
+    // Out through another session's connection.
+    let mut romeo = script(plaintext());
+    romeo.online();
+    romeo.conn.send(romeo.now, stanza.clone()).unwrap();
+    romeo.drain();
+    let written = romeo.out();
+    let mut expected = parse_one(sent);
+    expected.set_attr("from", "juliet@im.example.com/balcony").unwrap();
+    assert_eq!(canonical(&parse_one(&written)), canonical(&expected), "{written}");
+    // And the unknown type is still there to read.
+    assert_eq!(stanza.element().attr("type"), Some("x-private"));
+}
+
+#[test]
+fn rfc6120_4_9_3_24_an_unexpected_element_ends_the_stream_as_in_every_role() {
+    let mut s = script(plaintext());
+    s.online();
+    super::testing::assert_an_unexpected_element_ends_the_stream(&mut s);
+}
+
+#[test]
+fn rfc6120_4_4_stanzas_after_our_close_are_delivered() {
+    let mut s = script(plaintext());
+    s.online();
+    super::testing::assert_stanzas_after_our_close_are_still_delivered(
+        &mut s,
+        "<message to='romeo@example.net'><body>late</body></message>",
+    );
+}

@@ -116,3 +116,33 @@ impl<R: Role> Driver<R> {
         self.drain();
     }
 }
+
+/// The one fail rule, whatever the role: an element that has no place in
+/// the stream ends it with `unsupported-stanza-type` and the close tag
+/// (RFC 6120 §4.9.3.24), and the close reason says what the peer did.
+pub(crate) fn assert_an_unexpected_element_ends_the_stream<R: Role>(d: &mut Driver<R>) {
+    use super::Violation;
+    d.out();
+    d.feed("<foo xmlns='urn:example:foo'/>");
+    assert_eq!(
+        d.out(),
+        "<stream:error><unsupported-stanza-type xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>"
+    );
+    assert!(matches!(d.closed(), Some(CloseReason::Violation(Violation::Unexpected { .. }))), "{:?}", d.closed());
+}
+
+/// RFC 6120 §4.4, whatever the role: after our close tag nothing more is
+/// written, but what the peer still sends is processed (a stanza is
+/// delivered) until its close tag ends the stream cleanly.
+pub(crate) fn assert_stanzas_after_our_close_are_still_delivered<R: Role>(d: &mut Driver<R>, stanza: &str) {
+    d.conn.close(d.now).unwrap();
+    d.drain();
+    assert_eq!(d.out(), "</stream:stream>");
+    d.events();
+    d.feed(stanza);
+    let events = d.events();
+    assert!(matches!(events.as_slice(), [Event::Stanza(_)]), "{events:?}");
+    assert_eq!(d.out(), "", "nothing is written after our close");
+    d.feed("</stream:stream>");
+    assert_eq!(d.closed(), Some(&CloseReason::Clean));
+}

@@ -1066,3 +1066,68 @@ fn hardening_19_a_request_id_already_pending_is_refused() {
     assert!(matches!(h.events().as_slice(), [Event::IqResponse(_)]));
     assert!(h.conn.send_iq_with_timeout(h.now, iq("benvolio@example.net"), Duration::from_secs(5)).is_ok());
 }
+
+/// One fail rule for every role (the client used to send a bare close tag
+/// where the others named a stream error).
+#[test]
+fn rfc6120_4_9_3_24_an_unexpected_element_ends_the_stream_as_in_every_role() {
+    let mut h = client(config(), entropy());
+    h.online();
+    super::testing::assert_an_unexpected_element_ends_the_stream(&mut h);
+}
+
+/// RFC 6120 §4.4: stanzas that arrive after our close tag are delivered
+/// in every role (the server used to drop them).
+#[test]
+fn rfc6120_4_4_stanzas_after_our_close_are_delivered() {
+    let mut h = client(config(), entropy());
+    h.online();
+    super::testing::assert_stanzas_after_our_close_are_still_delivered(
+        &mut h,
+        "<message from='romeo@example.net/orchard'><body>late</body></message>",
+    );
+}
+
+/// Nothing is written during a TLS handshake, not even a close tag: a
+/// close then just ends the connection (it used to write `</>` before a
+/// direct-TLS handshake).
+#[test]
+fn a_close_during_the_tls_handshake_writes_nothing() {
+    // STARTTLS: after <proceed/>.
+    let mut h = client(config(), entropy());
+    h.feed(&server_header("a"));
+    h.feed(FEATURES_TLS);
+    h.feed(PROCEED);
+    assert!(h.tls.is_some());
+    h.out();
+    h.conn.close(h.now).unwrap();
+    h.drain();
+    assert_eq!(h.out(), "");
+    assert_eq!(h.closed(), Some(&CloseReason::Abandoned));
+    // Direct TLS: before the handshake.
+    let mut cfg = config();
+    cfg.tls = TlsMode::Direct;
+    let mut h = client(cfg, entropy());
+    assert!(h.tls.is_some(), "the handshake is the first output");
+    h.conn.close(h.now).unwrap();
+    h.drain();
+    assert_eq!(h.out(), "");
+    assert_eq!(h.closed(), Some(&CloseReason::Abandoned));
+    assert_eq!(h.conn.close(h.now), Err(ApiError::Closed));
+}
+
+/// The driver's TLS stack refused the certificate: the connection ends
+/// with that error, not with a bare EOF, and writes nothing more.
+#[test]
+fn a_failed_tls_handshake_is_the_close_reason() {
+    let mut h = client(config(), entropy());
+    h.feed(&server_header("a"));
+    h.feed(FEATURES_TLS);
+    h.feed(PROCEED);
+    h.out();
+    let error = TlsError::new(TlsErrorKind::Certificate, "unknown issuer");
+    h.conn.handle_tls_failed(h.now, error.clone());
+    h.drain();
+    assert_eq!(h.closed(), Some(&CloseReason::Tls(error)));
+    assert_eq!(h.out(), "");
+}
