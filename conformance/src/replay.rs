@@ -227,7 +227,7 @@ impl<R: Role, A: Application<R>> Core for Driven<R, A> {
 fn binding(data: &[(String, Vec<u8>)], allowed: &[String]) -> ChannelBinding {
     data.iter()
         .filter(|(k, _)| allowed.iter().any(|a| a == k))
-        .filter_map(|(k, d)| ChannelBindingType::from_str(k).map(|t| (t, d)))
+        .filter_map(|(k, d)| k.parse::<ChannelBindingType>().ok().map(|t| (t, d)))
         .fold(ChannelBinding::none(), |b, (t, d)| b.with(t, d.clone()))
 }
 
@@ -397,10 +397,7 @@ fn mechanisms(list: Vec<String>) -> Result<Option<Vec<Mechanism>>, String> {
     if list.is_empty() {
         return Ok(None);
     }
-    list.iter()
-        .map(|m| Mechanism::from_str(m).ok_or(format!("unknown mechanism {m:?}")))
-        .collect::<Result<_, _>>()
-        .map(Some)
+    list.iter().map(|m| m.parse::<Mechanism>().map_err(|e| e.to_string())).collect::<Result<_, _>>().map(Some)
 }
 
 fn client_core(t: &Transcript) -> Result<Driven<ClientRole, ClientApp>, String> {
@@ -513,11 +510,11 @@ fn server_core(t: &Transcript) -> Result<Driven<ServerRole, ServerApp>, String> 
         resource: t.key("server.resource").map(String::from),
         anonymous: t.key("server.anonymous-user").unwrap_or("anon").to_string(),
         auth_failure: match t.key("server.auth-failure") {
-            Some(c) => Some(SaslCondition::from_str(c).ok_or(format!("@server.auth-failure: {c:?}"))?),
+            Some(c) => Some(c.parse::<SaslCondition>().ok().ok_or(format!("@server.auth-failure: {c:?}"))?),
             None => None,
         },
         bind_error: match t.key("server.bind-error") {
-            Some(c) => Some(StanzaErrorCondition::from_str(c).ok_or(format!("@server.bind-error: {c:?}"))?),
+            Some(c) => Some(c.parse::<StanzaErrorCondition>().ok().ok_or(format!("@server.bind-error: {c:?}"))?),
             None => None,
         },
         salts,

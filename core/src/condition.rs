@@ -6,7 +6,26 @@
 //! reader names the stream-error condition each of its failures causes; the
 //! stanza layer builds and parses the error elements that carry them.
 
+use alloc::string::String;
 use core::fmt;
+
+/// A name that none of the values of a wire vocabulary (a condition, a
+/// SASL mechanism, a channel-binding type) carries: what `parse` returns.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind}: {name:?}")]
+#[non_exhaustive]
+pub struct UnknownName {
+    /// What was being parsed (`"Mechanism"`, …).
+    pub kind: &'static str,
+    /// The name given.
+    pub name: String,
+}
+
+impl UnknownName {
+    pub(crate) fn new(kind: &'static str, name: &str) -> UnknownName {
+        UnknownName { kind, name: name.into() }
+    }
+}
 
 /// Defines a fieldless enum whose variants map one-to-one onto the element
 /// (or attribute value) names the RFC gives them.
@@ -34,12 +53,17 @@ macro_rules! wire_enum {
                 }
             }
 
-            /// Looks a wire name up; `None` for names the RFC does not define.
-            #[allow(clippy::should_implement_trait)]
-            pub fn from_str(name: &str) -> Option<Self> {
+        }
+
+        impl core::str::FromStr for $name {
+            type Err = UnknownName;
+
+            /// Looks a wire name up; an error for names the RFC does not
+            /// define.
+            fn from_str(name: &str) -> Result<Self, UnknownName> {
                 match name {
-                    $($wire => Some($name::$variant),)+
-                    _ => None,
+                    $($wire => Ok($name::$variant),)+
+                    _ => Err(UnknownName::new(stringify!($name), name)),
                 }
             }
         }
@@ -235,19 +259,19 @@ mod tests {
     fn rfc6120_4_9_3_lists_25_stream_error_conditions_that_round_trip() {
         assert_eq!(StreamErrorCondition::ALL.len(), 25);
         for c in StreamErrorCondition::ALL {
-            assert_eq!(StreamErrorCondition::from_str(c.as_str()), Some(*c));
+            assert_eq!(c.as_str().parse::<StreamErrorCondition>().ok(), Some(*c));
         }
-        assert_eq!(StreamErrorCondition::from_str("no-such-condition"), None);
+        assert_eq!("no-such-condition".parse::<StreamErrorCondition>().ok(), None);
     }
 
     #[test]
     fn rfc6120_8_3_3_lists_22_stanza_error_conditions_that_round_trip() {
         assert_eq!(StanzaErrorCondition::ALL.len(), 22);
         for c in StanzaErrorCondition::ALL {
-            assert_eq!(StanzaErrorCondition::from_str(c.as_str()), Some(*c));
+            assert_eq!(c.as_str().parse::<StanzaErrorCondition>().ok(), Some(*c));
         }
         for t in StanzaErrorType::ALL {
-            assert_eq!(StanzaErrorType::from_str(t.as_str()), Some(*t));
+            assert_eq!(t.as_str().parse::<StanzaErrorType>().ok(), Some(*t));
         }
     }
 
@@ -255,7 +279,7 @@ mod tests {
     fn rfc6120_6_5_lists_11_sasl_conditions_that_round_trip() {
         assert_eq!(SaslCondition::ALL.len(), 11);
         for c in SaslCondition::ALL {
-            assert_eq!(SaslCondition::from_str(c.as_str()), Some(*c));
+            assert_eq!(c.as_str().parse::<SaslCondition>().ok(), Some(*c));
         }
     }
 

@@ -179,7 +179,7 @@ fn cached_scram_keys_log_in_without_the_password() {
         panic!()
     };
     let mut cfg = config();
-    cfg.credentials = Credentials { password: None, scram_keys: vec![auth.scram_keys.unwrap()] };
+    cfg.credentials = Credentials::scram_keys(vec![auth.scram_keys.unwrap()]);
     let mut again = client(cfg, entropy());
     again.through_sasl();
     again.feed(&server_header("id3"));

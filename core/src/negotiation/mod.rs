@@ -406,7 +406,7 @@ pub fn sasl_failure(element: &Element) -> (SaslCondition, Option<String>) {
         if child.name() == "text" {
             text.get_or_insert_with(|| child.text().into_owned());
         } else if condition.is_none() {
-            condition = Some(SaslCondition::from_str(child.name()).unwrap_or(SaslCondition::NotAuthorized));
+            condition = Some(child.name().parse::<SaslCondition>().unwrap_or(SaslCondition::NotAuthorized));
         }
     }
     (condition.unwrap_or(SaslCondition::NotAuthorized), text)

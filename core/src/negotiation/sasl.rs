@@ -248,7 +248,7 @@ impl SaslServerFeature {
     pub(crate) fn on_element(&mut self, cx: &mut FeatureCx, element: Element) -> Step<()> {
         match element.name() {
             "auth" if self.exchange.is_none() => {
-                let mechanism = element.attr("mechanism").and_then(Mechanism::from_str);
+                let mechanism = element.attr("mechanism").and_then(|m| m.parse::<Mechanism>().ok());
                 // HARDENING 18: only what this stream offered.
                 let Some(mechanism) = mechanism.filter(|m| self.offered.iter().any(|o| o == m.as_str())) else {
                     return self.failure(cx, SaslCondition::InvalidMechanism);

@@ -8,6 +8,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::condition::UnknownName;
+
 mod client;
 mod saslprep;
 pub mod scram;
@@ -17,13 +19,15 @@ mod server;
 pub(crate) use client::{SaslClient, Step};
 pub use saslprep::{SaslprepError, saslprep};
 pub use scram::{ScramError, ScramHash, ScramKeys, ScramStored};
-pub use select::{BindingOutcome, ChannelBindingPolicy, SelectError};
+pub use select::{BindingOutcome, ChannelBindingPolicy, Refusal, SelectError};
 pub(crate) use select::{Capabilities, Offer, Selection, select};
 pub use server::{AuthAnswer, AuthRequest, ServerSecret};
 pub(crate) use server::{ServerContext, ServerExchange, ServerStep};
 
-/// A SASL mechanism this library implements.
+/// A SASL mechanism this library implements (more will come: SASL2's
+/// FAST tokens, say).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Mechanism {
     /// SCRAM-SHA-512-PLUS: SCRAM over SHA-512 with channel binding.
     ScramSha512Plus,
@@ -87,12 +91,6 @@ impl Mechanism {
         }
     }
 
-    /// Looks a registered name up.
-    #[allow(clippy::should_implement_trait)]
-    pub fn from_str(name: &str) -> Option<Mechanism> {
-        Mechanism::ALL.into_iter().find(|m| m.as_str() == name)
-    }
-
     /// The SCRAM hash, for SCRAM mechanisms.
     pub const fn scram_hash(self) -> Option<ScramHash> {
         match self {
@@ -117,6 +115,15 @@ impl Mechanism {
 impl fmt::Display for Mechanism {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl core::str::FromStr for Mechanism {
+    type Err = UnknownName;
+
+    /// Looks a registered name up: `"SCRAM-SHA-256".parse::<Mechanism>()`.
+    fn from_str(name: &str) -> Result<Mechanism, UnknownName> {
+        Mechanism::ALL.into_iter().find(|m| m.as_str() == name).ok_or_else(|| UnknownName::new("Mechanism", name))
     }
 }
 
@@ -147,11 +154,17 @@ impl ChannelBindingType {
             ChannelBindingType::TlsServerEndPoint => "tls-server-end-point",
         }
     }
+}
 
-    /// Looks a registered name up.
-    #[allow(clippy::should_implement_trait)]
-    pub fn from_str(name: &str) -> Option<ChannelBindingType> {
-        ChannelBindingType::PREFERENCE.into_iter().find(|t| t.as_str() == name)
+impl core::str::FromStr for ChannelBindingType {
+    type Err = UnknownName;
+
+    /// Looks a registered name up (`"tls-exporter"`).
+    fn from_str(name: &str) -> Result<ChannelBindingType, UnknownName> {
+        ChannelBindingType::PREFERENCE
+            .into_iter()
+            .find(|t| t.as_str() == name)
+            .ok_or_else(|| UnknownName::new("ChannelBindingType", name))
     }
 }
 
@@ -205,8 +218,10 @@ impl fmt::Debug for ChannelBinding {
     }
 }
 
-/// What a client authenticates with.
+/// What a client authenticates with: a password, SCRAM keys cached from
+/// an earlier login, or both (none, for EXTERNAL and ANONYMOUS).
 #[derive(Clone, Default)]
+#[non_exhaustive]
 pub struct Credentials {
     /// The password, if known.
     pub password: Option<String>,
@@ -221,6 +236,25 @@ impl Credentials {
     /// Credentials from a password.
     pub fn password(password: impl Into<String>) -> Credentials {
         Credentials { password: Some(password.into()), scram_keys: Vec::new() }
+    }
+
+    /// Credentials from SCRAM keys alone (`Authenticated::scram_keys` of
+    /// earlier logins): no password is kept, and no PBKDF2 runs while the
+    /// server's salt and iteration count are unchanged.
+    pub fn scram_keys(keys: Vec<ScramKeys>) -> Credentials {
+        Credentials { password: None, scram_keys: keys }
+    }
+
+    /// No secret: for EXTERNAL (the TLS client certificate) and ANONYMOUS.
+    pub fn none() -> Credentials {
+        Credentials::default()
+    }
+
+    /// These credentials with cached SCRAM keys added, tried before the
+    /// password.
+    pub fn with_scram_keys(mut self, keys: Vec<ScramKeys>) -> Credentials {
+        self.scram_keys.extend(keys);
+        self
     }
 }
 

@@ -35,8 +35,8 @@ pub enum BindingOutcome {
     Bound(ChannelBindingType),
     /// Not bound: no TLS, no binding data, or the policy is `Disabled`.
     NotSupported,
-    /// Not bound: the server offers no -PLUS mechanism (we sent `y`, so a
-    /// server that did offer one detects the downgrade).
+    /// Not bound: the server offers no -PLUS mechanism (with SCRAM we sent
+    /// `y`, so a server that did offer one detects the downgrade).
     NotOffered,
     /// Not bound: the server offers -PLUS but no type we have; it listed
     /// its types (XEP-0440) and proved the list with XEP-0474 where the
@@ -46,7 +46,8 @@ pub enum BindingOutcome {
     /// (`Compatible` policy only).
     ServerTypesUnknown,
     /// Not bound: the mechanism preferences chose a non-PLUS mechanism
-    /// although a -PLUS one was usable.
+    /// although a -PLUS one was offered and usable (the server listed a
+    /// type we have).
     NotPreferred,
 }
 
@@ -95,10 +96,13 @@ pub(crate) struct Selection {
 #[non_exhaustive]
 pub enum SelectError {
     /// Nothing offered is both allowed and usable (credentials, TLS).
-    #[error("no acceptable SASL mechanism among {offered:?}")]
+    #[error("no acceptable SASL mechanism among {offered:?}{}", describe(.refused))]
     NoMechanism {
         /// What the server offered.
         offered: Vec<String>,
+        /// Each allowed mechanism, in preference order, with why it was
+        /// not used.
+        refused: Vec<(Mechanism, Refusal)>,
     },
     /// The server lists channel-binding types but no -PLUS mechanism: the
     /// mechanisms were stripped on the way (XEP-0440 §6 rule 5).
@@ -107,6 +111,44 @@ pub enum SelectError {
     /// `Strict` policy, -PLUS offered, and nothing we can bind with.
     #[error("the server offers -PLUS but no channel-binding type we support")]
     NoCommonType,
+}
+
+/// Why an allowed mechanism was not used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The server does not offer it.
+    NotOffered,
+    /// No password, and no cached SCRAM keys for its hash.
+    NoSecret,
+    /// It needs TLS (PLAIN unless allowed in plaintext, EXTERNAL, -PLUS).
+    NeedsTls,
+    /// -PLUS, but the TLS stack reported no channel-binding data, or the
+    /// policy is `Disabled`.
+    NoBindingData,
+    /// -PLUS, offered without a list of channel-binding types (XEP-0440):
+    /// the `Compatible` policy binds only when the server lists its types;
+    /// `Strict` binds with our strongest type anyway.
+    PolicyNeedsTypeList,
+    /// -PLUS, but no type the server lists is one we have.
+    NoCommonType,
+}
+
+impl Refusal {
+    /// Says why, for error messages.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Refusal::NotOffered => "is not offered",
+            Refusal::NoSecret => "needs a password or cached SCRAM keys",
+            Refusal::NeedsTls => "needs TLS",
+            Refusal::NoBindingData => "needs channel-binding data from TLS (and a policy other than Disabled)",
+            Refusal::PolicyNeedsTypeList => {
+                "is offered without a list of channel-binding types (XEP-0440), which the Compatible policy \
+                 requires; the Strict policy binds anyway"
+            }
+            Refusal::NoCommonType => "shares no channel-binding type with the server",
+        }
+    }
 }
 
 /// Chooses a mechanism and channel-binding flag.
@@ -131,42 +173,68 @@ pub(crate) fn select(offer: Offer<'_>, caps: Capabilities<'_>) -> Result<Selecti
     let has_secret =
         |m: Mechanism| caps.has_password || m.scram_hash().is_some_and(|h| caps.cached_hashes.contains(&h));
 
+    let mut refused = Vec::new();
     for &m in caps.allowed {
-        if !offered(m) {
+        let refusal = if !offered(m) {
+            Some(Refusal::NotOffered)
+        } else if m.is_plus() {
+            if !has_secret(m) {
+                Some(Refusal::NoSecret)
+            } else if !caps.secure {
+                Some(Refusal::NeedsTls)
+            } else if !we_bind {
+                Some(Refusal::NoBindingData)
+            } else if common.is_none() {
+                Some(Refusal::NoCommonType)
+            } else if !plus_usable {
+                Some(Refusal::PolicyNeedsTypeList)
+            } else {
+                None
+            }
+        } else {
+            match m {
+                _ if m.scram_hash().is_some() && !has_secret(m) => Some(Refusal::NoSecret),
+                Mechanism::Plain if !caps.has_password => Some(Refusal::NoSecret),
+                Mechanism::Plain if !(caps.secure || caps.plain_without_tls) => Some(Refusal::NeedsTls),
+                // EXTERNAL asserts the TLS client certificate's identity.
+                Mechanism::External if !caps.secure => Some(Refusal::NeedsTls),
+                _ => None,
+            }
+        };
+        if let Some(refusal) = refusal {
+            refused.push((m, refusal));
             continue;
         }
-        match m {
-            _ if m.is_plus() => {
-                if !has_secret(m) || !plus_usable {
-                    continue;
-                }
-                let Some(kind) = common else { continue };
-                let data = caps.binding.get(kind).unwrap_or_default();
-                return Ok(Selection {
-                    mechanism: m,
-                    binding: ClientBinding::used(kind, data),
-                    outcome: BindingOutcome::Bound(kind),
-                    require_ssdp: false,
-                });
-            }
-            _ if m.scram_hash().is_some() => {
-                if !has_secret(m) {
-                    continue;
-                }
-                let (binding, outcome, require_ssdp) = unbound_flag(offer, we_bind, plus_offered, common);
-                return Ok(Selection { mechanism: m, binding, outcome, require_ssdp });
-            }
-            Mechanism::Plain if (!caps.has_password || !(caps.secure || caps.plain_without_tls)) => {
-                continue;
-            }
-            // EXTERNAL asserts the TLS client certificate's identity.
-            Mechanism::External if !caps.secure => continue,
-            _ => {}
+        if let (true, Some(kind)) = (m.is_plus(), common) {
+            let data = caps.binding.get(kind).unwrap_or_default();
+            return Ok(Selection {
+                mechanism: m,
+                binding: ClientBinding::used(kind, data),
+                outcome: BindingOutcome::Bound(kind),
+                require_ssdp: false,
+            });
         }
-        let outcome = if we_bind { BindingOutcome::NotPreferred } else { BindingOutcome::NotSupported };
+        let (binding, outcome, require_ssdp) = unbound_flag(offer, we_bind, plus_offered, common);
+        if m.scram_hash().is_some() {
+            return Ok(Selection { mechanism: m, binding, outcome, require_ssdp });
+        }
+        // No GS2 header to carry a flag; the outcome still says why
+        // nothing was bound.
         return Ok(Selection { mechanism: m, binding: ClientBinding::none(), outcome, require_ssdp: false });
     }
-    Err(SelectError::NoMechanism { offered: offer.mechanisms.to_vec() })
+    Err(SelectError::NoMechanism { offered: offer.mechanisms.to_vec(), refused })
+}
+
+/// Lists the refusals for an error message.
+fn describe(refused: &[(Mechanism, Refusal)]) -> String {
+    let mut out = String::new();
+    for (i, (m, why)) in refused.iter().enumerate() {
+        out.push_str(if i == 0 { ": " } else { "; " });
+        out.push_str(m.as_str());
+        out.push(' ');
+        out.push_str(why.as_str());
+    }
+    out
 }
 
 /// The flag for a SCRAM mechanism used without binding (RFC 5802 §6,
@@ -311,6 +379,58 @@ mod tests {
         assert_eq!((m, flag), (Mechanism::ScramSha1Plus, Gs2Flag::Used("tls-exporter".into())));
         case.policy = ChannelBindingPolicy::Disabled;
         assert_eq!(chosen(&case).2, BindingOutcome::NotSupported);
+    }
+
+    /// Found by a newcomer: PLAIN where no -PLUS was offered reported
+    /// `NotPreferred` ("a -PLUS mechanism was usable").
+    #[test]
+    fn a_non_scram_mechanism_reports_why_nothing_was_bound() {
+        let case = Case::new(&["PLAIN"]);
+        assert_eq!(chosen(&case).2, BindingOutcome::NotOffered, "no -PLUS on offer");
+        let mut case = Case::new(&["PLAIN", "SCRAM-SHA-1-PLUS"]);
+        case.allowed = vec![Mechanism::Plain];
+        assert_eq!(chosen(&case).2, BindingOutcome::ServerTypesUnknown, "-PLUS without a type list");
+        case.types = Some(strings(&["tls-exporter"]));
+        assert_eq!(chosen(&case).2, BindingOutcome::NotPreferred, "a usable -PLUS, not chosen");
+    }
+
+    /// Found by a newcomer: asking for -PLUS alone under the default policy
+    /// failed with `NoMechanism` listing that very mechanism as offered;
+    /// the error must name the cause.
+    #[test]
+    fn no_mechanism_names_why_each_allowed_one_was_refused() {
+        let mut case = Case::new(&["SCRAM-SHA-1", "SCRAM-SHA-1-PLUS"]);
+        case.allowed = vec![Mechanism::ScramSha1Plus];
+        let error = case.run().unwrap_err();
+        let SelectError::NoMechanism { refused, .. } = &error else { panic!("{error:?}") };
+        assert_eq!(refused.as_slice(), [(Mechanism::ScramSha1Plus, Refusal::PolicyNeedsTypeList)]);
+        let text = error.to_string();
+        assert!(text.contains("SCRAM-SHA-1-PLUS") && text.contains("Strict"), "{text}");
+        // Other causes: no TLS, no password, not offered.
+        let mut case = Case::new(&["PLAIN", "SCRAM-SHA-256"]);
+        case.secure = false;
+        case.password = false;
+        case.allowed = vec![Mechanism::Plain, Mechanism::ScramSha256, Mechanism::ScramSha512];
+        let SelectError::NoMechanism { refused, .. } = case.run().unwrap_err() else { panic!() };
+        assert_eq!(
+            refused,
+            [
+                (Mechanism::Plain, Refusal::NoSecret),
+                (Mechanism::ScramSha256, Refusal::NoSecret),
+                (Mechanism::ScramSha512, Refusal::NotOffered)
+            ]
+        );
+        case.password = true;
+        case.offered = strings(&["PLAIN"]);
+        let SelectError::NoMechanism { refused, .. } = case.run().unwrap_err() else { panic!() };
+        assert_eq!(
+            refused,
+            [
+                (Mechanism::Plain, Refusal::NeedsTls),
+                (Mechanism::ScramSha256, Refusal::NotOffered),
+                (Mechanism::ScramSha512, Refusal::NotOffered)
+            ]
+        );
     }
 
     #[test]

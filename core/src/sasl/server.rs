@@ -247,10 +247,12 @@ impl ServerExchange {
         let plus_offered = cx.offered.iter().any(|m| m.ends_with("-PLUS"));
         // HARDENING 17: the GS2 flag must fit what this stream offered.
         let binding_data = match (&first.flag, self.mechanism.is_plus()) {
-            (Gs2Flag::Used(name), true) => match ChannelBindingType::from_str(name).and_then(|t| cx.binding.get(t)) {
-                Some(d) => d.to_vec(),
-                None => return self.fail(SaslCondition::MalformedRequest),
-            },
+            (Gs2Flag::Used(name), true) => {
+                match name.parse::<ChannelBindingType>().ok().and_then(|t| cx.binding.get(t)) {
+                    Some(d) => d.to_vec(),
+                    None => return self.fail(SaslCondition::MalformedRequest),
+                }
+            }
             (Gs2Flag::Used(_), false) | (_, true) => return self.fail(SaslCondition::MalformedRequest),
             // The client would have bound: a -PLUS we offered was stripped
             // on the way (RFC 5802 §6).

@@ -57,7 +57,9 @@ impl StanzaError {
                     text.get_or_insert_with(|| read_text(child));
                 } else if condition.is_none() {
                     condition = Some(
-                        StanzaErrorCondition::from_str(child.name())
+                        child
+                            .name()
+                            .parse::<StanzaErrorCondition>()
                             .unwrap_or(StanzaErrorCondition::UndefinedCondition),
                     );
                     let t = child.text();
@@ -68,7 +70,8 @@ impl StanzaError {
             }
         }
         let condition = condition.unwrap_or(StanzaErrorCondition::UndefinedCondition);
-        let type_ = element.attr("type").and_then(StanzaErrorType::from_str).unwrap_or(condition.default_type());
+        let type_ =
+            element.attr("type").and_then(|t| t.parse::<StanzaErrorType>().ok()).unwrap_or(condition.default_type());
         let by = element.attr("by").and_then(|b| Jid::new(b).ok());
         StanzaError { type_, condition, condition_text, by, text, app_specific }
     }

@@ -49,7 +49,9 @@ impl StreamError {
                     error.text.get_or_insert_with(|| read_text(child));
                 } else if !found {
                     found = true;
-                    error.condition = StreamErrorCondition::from_str(child.name())
+                    error.condition = child
+                        .name()
+                        .parse::<StreamErrorCondition>()
                         .unwrap_or(StreamErrorCondition::UndefinedCondition);
                     let t = child.text();
                     error.condition_text = (!t.trim().is_empty()).then(|| String::from(t.trim()));

@@ -64,6 +64,26 @@ impl Attribute {
 impl Element {
     /// An empty element named by constants.
     ///
+    /// `ns` is the element's own namespace, never inherited: a child built
+    /// as `Element::new("body", "")` is in no namespace at all and is
+    /// written with `xmlns=''` (servers refuse such stanzas). For a child
+    /// in its parent's namespace, the common case, use
+    /// [`add_child`](Element::add_child) or
+    /// [`with_text_child`](Element::with_text_child):
+    ///
+    /// ```
+    /// use sxmpp::xml::Element;
+    ///
+    /// let mut query = Element::new("query", "jabber:iq:version");
+    /// query.add_child("name").append_text("sxmpp")?;
+    /// let query = query.with_text_child("version", "0.1")?;
+    /// assert_eq!(
+    ///     query.to_string(),
+    ///     "<query xmlns='jabber:iq:version'><name>sxmpp</name><version>0.1</version></query>"
+    /// );
+    /// # Ok::<(), sxmpp::xml::InvalidXml>(())
+    /// ```
+    ///
     /// # Panics
     ///
     /// If `name` is not an XML `NCName`. Only a string constant can be
@@ -283,6 +303,30 @@ impl Element {
     pub fn with_child(mut self, child: Element) -> Element {
         self.append_child(child);
         self
+    }
+
+    /// Appends an empty child in this element's namespace and returns it,
+    /// to fill in (see [`Element::new`] on namespaces).
+    ///
+    /// # Panics
+    ///
+    /// As [`Element::new`]: if `name`, a constant, is not an `NCName`.
+    pub fn add_child(&mut self, name: &'static str) -> &mut Element {
+        let child = Element::new(name, self.ns.clone());
+        self.children.push(Node::Element(child));
+        match self.children.last_mut() {
+            Some(Node::Element(child)) => child,
+            _ => unreachable!("just pushed an element"),
+        }
+    }
+
+    /// This element with a child in its own namespace holding `text`
+    /// (`<body>…</body>` in a message); refused if `text` holds a character
+    /// XML cannot carry.
+    pub fn with_text_child(mut self, name: &'static str, text: &str) -> Result<Element, InvalidXml> {
+        let child = Element::new(name, self.ns.clone()).with_text(text)?;
+        self.append_child(child);
+        Ok(self)
     }
 
     /// Appends character data (merged with text just before it); refused if
