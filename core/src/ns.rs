@@ -8,6 +8,9 @@ pub const CLIENT: &str = "jabber:client";
 pub const SERVER: &str = "jabber:server";
 /// XEP-0114: the content namespace of component streams.
 pub const COMPONENT_ACCEPT: &str = "jabber:component:accept";
+/// RFC 7395 §3.3.2: the framed stream namespace of `<open/>` and
+/// `<close/>` (XMPP over WebSocket).
+pub const FRAMING: &str = "urn:ietf:params:xml:ns:xmpp-framing";
 /// RFC 6120 §4.9.3: stream-error conditions.
 pub const XMPP_STREAMS: &str = "urn:ietf:params:xml:ns:xmpp-streams";
 /// RFC 6120 §8.3.3: stanza-error conditions.

@@ -21,7 +21,7 @@ use crate::ns;
 use crate::sasl::{ChannelBindingPolicy, Credentials, Mechanism};
 use crate::session::{Identity, IqHandlers, Session};
 use crate::stanza::{Message, Stanza};
-use crate::stream::{Framing, Header};
+use crate::stream::{Framer, Framing, Header};
 use crate::time::Timestamp;
 use crate::tls::TlsSide;
 use crate::xml::{Element, Namespace};
@@ -159,9 +159,15 @@ impl Connection<ClientRole> {
         if config.min_scram_iterations > config.max_scram_iterations {
             return Err(ConfigError::IterationBounds);
         }
+        let websocket = config.stream.framing == Framing::WebSocket;
+        if websocket && matches!(config.tls, TlsMode::Required | TlsMode::Optional) {
+            return Err(ConfigError::StartTlsOverWebSocket);
+        }
         let account = config.jid.to_bare();
         let settings = ClientSettings {
             tls: config.tls,
+            // RFC 7395 §3.9: a STARTTLS offer over WebSocket is ignored.
+            ignore_starttls: websocket,
             sasl: SaslClientSettings {
                 account: account.clone(),
                 credentials: config.credentials,
@@ -174,7 +180,7 @@ impl Connection<ClientRole> {
             resource: config.jid.resource().map(String::from),
             features: config.features.iter().map(|make| make()).collect(),
         };
-        let framing = Framing::tcp(config.stream.limits, Namespace::from_static(ns::CLIENT));
+        let framing = Framer::new(config.stream.framing, config.stream.limits, Namespace::from_static(ns::CLIENT));
         let mut core = Core::new(config.stream, framing, session, entropy, config.tls == TlsMode::Direct, now);
         core.set_deadline(Some((config.negotiation_timeout, TimeoutKind::Negotiation)));
         let role = ClientRole {

@@ -21,7 +21,7 @@ use crate::sasl::ScramHash;
 use crate::sasl::scram::constant_time_eq;
 use crate::session::{Identity, IqHandlers, Session};
 use crate::stanza::Stanza;
-use crate::stream::{Framing, Header};
+use crate::stream::{Framer, Header};
 use crate::time::Timestamp;
 use crate::tls::TlsSide;
 use crate::xml::{Element, Namespace};
@@ -152,7 +152,8 @@ impl Connection<ComponentRole> {
     /// Creates the connection and queues the stream header.
     pub fn new(config: ComponentConfig, entropy: Box<dyn Entropy + Send>, now: Timestamp) -> Self {
         let session = Session::new(config.iq_handlers, config.stream.session);
-        let framing = Framing::tcp(config.stream.limits, Namespace::from_static(ns::COMPONENT_ACCEPT));
+        let framing =
+            Framer::new(config.stream.framing, config.stream.limits, Namespace::from_static(ns::COMPONENT_ACCEPT));
         let mut core = Core::new(config.stream, framing, session, entropy, false, now);
         core.set_deadline(Some((config.negotiation_timeout, TimeoutKind::Negotiation)));
         let role = ComponentRole { domain: config.domain, secret: config.secret, server: None };
@@ -245,7 +246,8 @@ impl Connection<ComponentServerRole> {
             return Err(ConfigError::NoComponents);
         }
         let session = Session::new(config.iq_handlers, config.stream.session);
-        let framing = Framing::tcp(config.stream.limits, Namespace::from_static(ns::COMPONENT_ACCEPT));
+        let framing =
+            Framer::new(config.stream.framing, config.stream.limits, Namespace::from_static(ns::COMPONENT_ACCEPT));
         let mut core = Core::new(config.stream, framing, session, entropy, false, now);
         core.set_deadline(Some((config.pre_auth_timeout, TimeoutKind::PreAuth)));
         let role = ComponentServerRole { components: config.components, stream_id: String::new(), component: None };

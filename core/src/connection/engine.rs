@@ -21,7 +21,7 @@ use crate::negotiation::{Action, FeatureCx, NegotiationEvent, StreamState};
 use crate::ns;
 use crate::session::{Matched, Purpose, RequestAction, RequestId, Session};
 use crate::stanza::{Iq, Stanza, StanzaError, StreamError};
-use crate::stream::{Frame, Framing, Header};
+use crate::stream::{Frame, Framer, Header};
 use crate::time::Timestamp;
 use crate::tls::{TlsError, TlsInfo, TlsRequest, TlsSide};
 use crate::xml::{Element, Namespace};
@@ -51,7 +51,7 @@ pub(crate) enum Phase {
 
 /// The state every role shares. Roles reach it through their hooks.
 pub struct Core {
-    pub(crate) framing: Framing,
+    pub(crate) framing: Framer,
     pub(crate) out: OutputQueue,
     pub(crate) timers: Timers,
     pub(crate) entropy: Box<dyn Entropy + Send>,
@@ -78,14 +78,14 @@ pub struct Core {
 impl Core {
     pub(crate) fn new(
         config: StreamConfig,
-        framing: Framing,
+        framing: Framer,
         session: Session,
         entropy: Box<dyn Entropy + Send>,
         direct_tls: bool,
         now: Timestamp,
     ) -> Core {
         Core {
-            out: OutputQueue::new(config.max_outbound_bytes),
+            out: OutputQueue::new(config.max_outbound_bytes, framing.is_message_based()),
             framing,
             timers: Timers::default(),
             entropy,
@@ -136,8 +136,9 @@ impl Core {
         for mut stanza in stanzas {
             stanza.set_content_ns(&content_ns);
             self.framing.write_element(&mut self.out.scratch, stanza.element());
+            // One commit per element: one message each when framed so.
+            self.committed();
         }
-        self.committed();
     }
 
     fn committed(&mut self) {
@@ -347,6 +348,10 @@ pub enum Output<'a> {
     /// are offered once; [`Connection::transmit`] gives them again when
     /// the transport is writable again.
     Transmit(&'a [u8]),
+    /// (WebSocket framing) Send this as one WebSocket text message, then
+    /// call [`Connection::consume_transmit`] with its length. One message
+    /// per `<open/>`, element and `<close/>` (RFC 7395 §3.3.3).
+    Message(&'a [u8]),
     /// Everything before this has been written: run the TLS handshake as
     /// `TlsRequest` says, then report it with
     /// [`Connection::handle_tls_established`] (or
@@ -418,7 +423,9 @@ impl<R: Role> Connection<R> {
 
     /// Bytes arrived from the peer. Returns how many were taken: all of
     /// them, unless enough events wait to be polled (HARDENING 32); then
-    /// poll the events and offer the rest again.
+    /// poll the events and offer the rest again. With WebSocket framing
+    /// each call carries exactly one whole message, which is taken whole
+    /// or (while events wait) not at all.
     #[must_use = "bytes not taken must be offered again once the events are polled"]
     pub fn handle_input(&mut self, now: Timestamp, data: &[u8]) -> usize {
         self.core.now = now;
@@ -430,6 +437,9 @@ impl<R: Role> Connection<R> {
             // Plaintext where TLS was due (HARDENING 11).
             self.fail(Violation::DataAfterProceed.into());
             return data.len();
+        }
+        if self.core.framing.is_message_based() {
+            return self.handle_message(data);
         }
         let mut taken = 0;
         loop {
@@ -445,6 +455,24 @@ impl<R: Role> Connection<R> {
             self.core.framing.feed(&data[taken..taken + n]);
             taken += n;
         }
+    }
+
+    /// One whole WebSocket message: taken whole, or (while enough events
+    /// wait) not at all.
+    fn handle_message(&mut self, message: &[u8]) -> usize {
+        if self.core.framing.message_pending() {
+            // The last message is not read to its end yet (events waited).
+            self.run(false);
+        }
+        if self.core.framing.message_pending() || !self.core.out.has_room(self.core.framing.offset()) {
+            return 0;
+        }
+        if let Err(e) = self.core.framing.feed_message(message) {
+            self.fail(Violation::from(e).into());
+            return message.len();
+        }
+        self.run(false);
+        message.len()
     }
 
     /// The transport ended (the peer closed it, or it broke).
@@ -524,8 +552,10 @@ impl<R: Role> Connection<R> {
             return Output::Event(event);
         }
         self.core.flush_stanzas();
-        if self.core.out.offer().is_some() {
-            return Output::Transmit(self.core.out.pending());
+        let messages = self.core.framing.is_message_based();
+        if self.core.out.offer() {
+            let bytes = self.core.out.next_unit();
+            return if messages { Output::Message(bytes) } else { Output::Transmit(bytes) };
         }
         if !self.core.out.pending().is_empty() {
             return Output::Wait(self.poll_timeout());
@@ -540,15 +570,24 @@ impl<R: Role> Connection<R> {
         Output::Wait(self.poll_timeout())
     }
 
-    /// The bytes not yet written, for a driver coming back when the
-    /// transport is writable.
+    /// What to write next, for a driver coming back when the transport is
+    /// writable: every byte not yet written, or (WebSocket) the next
+    /// message.
     pub fn transmit(&self) -> &[u8] {
-        self.core.out.pending()
+        self.core.out.next_unit()
     }
 
-    /// Marks `n` bytes of [`transmit`](Connection::transmit) as written.
+    /// Marks `n` bytes of [`transmit`](Connection::transmit) as written
+    /// (with WebSocket framing, the whole message: `n` is its length).
     pub fn consume_transmit(&mut self, n: usize) {
         self.core.out.consume(n);
+    }
+
+    /// How many bytes wait to be written, in every message: for
+    /// backpressure (the core refuses application sends past
+    /// `max_outbound_bytes`).
+    pub fn pending_output_len(&self) -> usize {
+        self.core.out.pending().len()
     }
 
     /// When [`handle_timeout`](Connection::handle_timeout) is next due.
@@ -777,7 +816,8 @@ impl<R: Role> Connection<R> {
                 }
                 Ok(Some(Frame::Element(element))) if element.is("error", ns::STREAMS) => self.on_peer_error(&element),
                 Ok(Some(Frame::Element(element))) => self.hook(|role, core| role.on_element(core, element)),
-                Ok(Some(Frame::Close)) => self.on_peer_close(),
+                Ok(Some(Frame::Close)) => self.on_peer_close(CloseReason::Clean),
+                Ok(Some(Frame::SeeOtherUri(uri))) => self.on_peer_close(CloseReason::SeeOtherUri(uri)),
                 Err(e) => self.fail(Violation::from(e).into()),
             }
         }
@@ -876,14 +916,16 @@ impl<R: Role> Connection<R> {
         self.finish(CloseReason::StreamError(error));
     }
 
-    fn on_peer_close(&mut self) {
+    /// The peer closed its stream; `clean` is what that means when we did
+    /// not close first (RFC 7395's `see-other-uri` says more).
+    fn on_peer_close(&mut self, clean: CloseReason) {
         // RFC 6120 §4.4: answer with our own close tag, then we are done.
         let reason = match self.core.phase {
-            Phase::Closing => self.core.closing_reason.take().unwrap_or(CloseReason::Clean),
+            Phase::Closing => self.core.closing_reason.take().unwrap_or(clean),
             _ => {
                 self.ensure_header();
                 self.core.write_close();
-                CloseReason::Clean
+                clean
             }
         };
         self.finish(reason);

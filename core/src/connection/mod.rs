@@ -26,6 +26,7 @@ use core::time::Duration;
 use crate::jid::Jid;
 use crate::session::{IqResponse, RequestId, SessionLimits};
 use crate::stanza::{Stanza, StanzaParseError, StreamError};
+use crate::stream::Framing;
 use crate::xml::{Element, Limits};
 
 mod client;
@@ -127,6 +128,10 @@ pub enum CloseReason {
     /// This side's application closed before the stream was open (during
     /// the TLS handshake, say): nothing was sent.
     Abandoned,
+    /// (WebSocket) The server closed the stream naming another endpoint
+    /// (RFC 7395 §3.6.1). A client must not follow it to a lower security
+    /// context (`wss:` to `ws:` or `http:`).
+    SeeOtherUri(String),
 }
 
 impl CloseReason {
@@ -184,6 +189,10 @@ pub enum ConfigError {
     /// A component server configured with no component.
     #[error("no component is configured")]
     NoComponents,
+    /// STARTTLS over WebSocket framing: TLS is the WebSocket's (`wss:`,
+    /// `Direct`) or none (RFC 7395 §3.9).
+    #[error("STARTTLS is not available over WebSocket: use TLS mode Direct (wss:) or Disabled")]
+    StartTlsOverWebSocket,
 }
 
 /// What every connection is configured with, whatever its role: limits,
@@ -217,6 +226,8 @@ pub struct StreamConfig {
     pub answer_pings: bool,
     /// IQ and queue bounds of the session.
     pub session: SessionLimits,
+    /// How the stream is framed: TCP, or WebSocket (RFC 7395).
+    pub framing: Framing,
 }
 
 impl StreamConfig {
@@ -233,6 +244,7 @@ impl StreamConfig {
             iq_timeout: Duration::from_secs(60),
             answer_pings: true,
             session: SessionLimits::default(),
+            framing: Framing::Tcp,
         }
     }
 
@@ -249,3 +261,5 @@ mod server_tests;
 mod testing;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod websocket_tests;

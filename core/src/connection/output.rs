@@ -27,6 +27,9 @@ pub(crate) struct OutputQueue {
     /// Bytes to send; `tx[tx_start..]` is pending.
     tx: Vec<u8>,
     tx_start: usize,
+    /// (Message framing) The lengths of the pending messages, in order;
+    /// `None` for a byte stream.
+    messages: Option<VecDeque<usize>>,
     /// The pending bytes were offered by `poll_output` and neither
     /// consumed nor added to since: not offered again.
     offered: bool,
@@ -40,10 +43,13 @@ pub(crate) struct OutputQueue {
 }
 
 impl OutputQueue {
-    pub(crate) fn new(max_tx: usize) -> OutputQueue {
+    /// A queue for a byte stream, or (`messages`) for one message per
+    /// commit.
+    pub(crate) fn new(max_tx: usize, messages: bool) -> OutputQueue {
         OutputQueue {
             tx: Vec::new(),
             tx_start: 0,
+            messages: messages.then(VecDeque::new),
             offered: false,
             scratch: String::new(),
             events: VecDeque::new(),
@@ -52,10 +58,14 @@ impl OutputQueue {
         }
     }
 
-    /// Moves the scratch buffer's text into the bytes to send.
+    /// Moves the scratch buffer's text into the bytes to send: with
+    /// message framing, as one message.
     pub(crate) fn commit_scratch(&mut self) {
         if self.scratch.is_empty() {
             return;
+        }
+        if let Some(messages) = &mut self.messages {
+            messages.push_back(self.scratch.len());
         }
         if self.tx_start > 0 && self.tx_start >= self.tx.len() / 2 {
             self.tx.drain(..self.tx_start);
@@ -74,22 +84,43 @@ impl OutputQueue {
         &self.tx[self.tx_start..]
     }
 
-    /// The pending bytes, if not offered since they last changed; marks
-    /// them offered.
-    pub(crate) fn offer(&mut self) -> Option<&[u8]> {
-        if self.offered || self.pending().is_empty() {
-            return None;
+    /// What the driver writes next: every pending byte, or (message
+    /// framing) the next message.
+    pub(crate) fn next_unit(&self) -> &[u8] {
+        let pending = self.pending();
+        match self.messages.as_ref().and_then(|m| m.front()) {
+            Some(&len) => &pending[..len.min(pending.len())],
+            None => pending,
         }
-        self.offered = true;
-        Some(self.pending())
     }
 
-    /// The driver wrote `n` of the pending bytes.
+    /// Whether the next unit is new since last offered; marks it offered.
+    pub(crate) fn offer(&mut self) -> bool {
+        if self.offered || self.pending().is_empty() {
+            return false;
+        }
+        self.offered = true;
+        true
+    }
+
+    /// The driver wrote `n` of the pending bytes (with message framing,
+    /// whole messages).
     pub(crate) fn consume(&mut self, n: usize) {
         if n == 0 {
             return;
         }
         self.offered = false;
+        if let Some(messages) = &mut self.messages {
+            let mut left = n;
+            while let Some(front) = messages.front_mut() {
+                if left < *front {
+                    *front -= left;
+                    break;
+                }
+                left -= *front;
+                messages.pop_front();
+            }
+        }
         self.tx_start = (self.tx_start + n).min(self.tx.len());
         if self.tx_start == self.tx.len() {
             self.tx.clear();
@@ -146,5 +177,8 @@ impl OutputQueue {
         self.tx = Vec::new();
         self.tx_start = 0;
         self.offered = false;
+        if let Some(messages) = &mut self.messages {
+            messages.clear();
+        }
     }
 }

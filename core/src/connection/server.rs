@@ -31,7 +31,7 @@ use crate::ns;
 use crate::sasl::{Mechanism, ServerSecret};
 use crate::session::{Identity, IqHandlers, Session};
 use crate::stanza::{Iq, Stanza, StanzaError, StanzaParseError};
-use crate::stream::{Framing, Header};
+use crate::stream::{Framer, Framing, Header};
 use crate::time::Timestamp;
 use crate::tls::TlsSide;
 use crate::xml::{Element, Namespace};
@@ -163,6 +163,12 @@ impl Connection<ServerRole> {
         if config.mechanisms.is_empty() {
             return Err(ConfigError::NoMechanisms);
         }
+        if config.stream.framing == Framing::WebSocket
+            && matches!(config.tls, ServerTls::Required | ServerTls::Optional)
+        {
+            // RFC 7395 §3.9: STARTTLS is never offered over WebSocket.
+            return Err(ConfigError::StartTlsOverWebSocket);
+        }
         let settings = ServerSettings {
             tls: config.tls,
             sasl: SaslServerSettings {
@@ -178,7 +184,7 @@ impl Connection<ServerRole> {
             features: config.features.iter().map(|make| make()).collect(),
         };
         let session = Session::new(config.iq_handlers, config.stream.session);
-        let framing = Framing::tcp(config.stream.limits, Namespace::from_static(ns::CLIENT));
+        let framing = Framer::new(config.stream.framing, config.stream.limits, Namespace::from_static(ns::CLIENT));
         let mut core = Core::new(config.stream, framing, session, entropy, config.tls == ServerTls::Direct, now);
         core.set_deadline(Some((config.pre_auth_timeout, TimeoutKind::PreAuth)));
         let role = ServerRole {

@@ -16,6 +16,8 @@ pub(crate) struct Driver<R: Role> {
     pub(crate) now: Timestamp,
     pub(crate) events: Vec<Event>,
     out: String,
+    /// (WebSocket) What was written, one entry per message.
+    messages: Vec<String>,
     /// The last TLS hand-off asked for.
     pub(crate) tls: Option<TlsRequest>,
     closed: Option<CloseReason>,
@@ -23,8 +25,15 @@ pub(crate) struct Driver<R: Role> {
 
 impl<R: Role> Driver<R> {
     pub(crate) fn new(conn: Connection<R>) -> Driver<R> {
-        let mut d =
-            Driver { conn, now: Timestamp::ZERO, events: Vec::new(), out: String::new(), tls: None, closed: None };
+        let mut d = Driver {
+            conn,
+            now: Timestamp::ZERO,
+            events: Vec::new(),
+            out: String::new(),
+            messages: Vec::new(),
+            tls: None,
+            closed: None,
+        };
         d.drain();
         d
     }
@@ -36,6 +45,14 @@ impl<R: Role> Driver<R> {
                 Output::Transmit(bytes) => {
                     assert!(self.closed.is_none(), "bytes after Closed");
                     self.out.push_str(core::str::from_utf8(bytes).expect("the core writes UTF-8"));
+                    let n = bytes.len();
+                    self.conn.consume_transmit(n);
+                }
+                Output::Message(bytes) => {
+                    assert!(self.closed.is_none(), "a message after Closed");
+                    let message = core::str::from_utf8(bytes).expect("the core writes UTF-8");
+                    self.out.push_str(message);
+                    self.messages.push(message.into());
                     let n = bytes.len();
                     self.conn.consume_transmit(n);
                 }
@@ -70,6 +87,27 @@ impl<R: Role> Driver<R> {
         }
     }
 
+    /// (WebSocket) Delivers one whole message, again after draining if the
+    /// events waiting made the core refuse it.
+    pub(crate) fn feed_message(&mut self, message: &str) {
+        for _ in 0..2 {
+            let taken = self.conn.handle_input(self.now, message.as_bytes());
+            self.drain();
+            if taken == message.len() {
+                return;
+            }
+            assert_eq!(taken, 0, "a message is taken whole or not at all");
+        }
+        panic!("the message was refused with no events waiting");
+    }
+
+    /// (WebSocket) Takes the messages written since the last call (and the
+    /// same text from [`out`](Driver::out)).
+    pub(crate) fn messages(&mut self) -> Vec<String> {
+        self.out.clear();
+        core::mem::take(&mut self.messages)
+    }
+
     /// The TLS handshake completed with this binding data.
     pub(crate) fn tls_up(&mut self, binding: ChannelBinding) {
         self.tls = None;
@@ -79,6 +117,7 @@ impl<R: Role> Driver<R> {
 
     /// Takes what was written since the last call.
     pub(crate) fn out(&mut self) -> String {
+        self.messages.clear();
         core::mem::take(&mut self.out)
     }
 

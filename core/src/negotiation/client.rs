@@ -17,6 +17,8 @@ use crate::xml::Element;
 /// What the client negotiates with.
 pub(crate) struct ClientSettings {
     pub(crate) tls: TlsMode,
+    /// Never negotiate STARTTLS, whatever the server offers (WebSocket).
+    pub(crate) ignore_starttls: bool,
     pub(crate) sasl: SaslClientSettings,
     pub(crate) resource: Option<String>,
     pub(crate) features: Vec<Box<dyn StreamFeature>>,
@@ -57,7 +59,7 @@ impl ClientNegotiator {
     pub(crate) fn new(settings: ClientSettings) -> ClientNegotiator {
         let account = settings.sasl.account.clone();
         ClientNegotiator {
-            starttls: StartTlsClient { mode: settings.tls },
+            starttls: StartTlsClient { mode: settings.tls, ignore_offers: settings.ignore_starttls },
             sasl: SaslClientFeature::new(settings.sasl),
             bind: BindClient::new(account, settings.resource),
             session: SessionClient::default(),

@@ -43,6 +43,8 @@ pub enum ServerTls {
 #[derive(Debug)]
 pub(crate) struct StartTlsClient {
     pub(crate) mode: TlsMode,
+    /// RFC 7395 §3.9: over WebSocket a TLS feature offered is ignored.
+    pub(crate) ignore_offers: bool,
 }
 
 impl StartTlsClient {
@@ -50,7 +52,7 @@ impl StartTlsClient {
 
     /// Eligible until the stream is secure.
     pub(crate) fn eligible(&self, state: StreamState) -> bool {
-        !state.contains(StreamState::SECURE)
+        !state.contains(StreamState::SECURE) && !self.ignore_offers
     }
 
     /// The server offers STARTTLS: ask for it, unless TLS is disabled here.

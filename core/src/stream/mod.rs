@@ -1,7 +1,7 @@
-//! The XML stream's framing (RFC 6120 §4): how a stream opens, carries
-//! first-level elements, restarts and closes on a byte stream (TCP), with
-//! room for RFC 7395's WebSocket framing beside it. The roles above see a
-//! typed [`Header`], elements and a close, whatever the framing.
+//! The XML stream's framing: how a stream opens, carries first-level
+//! elements, restarts and closes, on a byte stream (TCP, RFC 6120 §4) or
+//! in WebSocket messages (RFC 7395). The roles above see a typed
+//! [`Header`], elements and a close, whatever the framing.
 
 use alloc::string::String;
 
@@ -9,8 +9,28 @@ use crate::condition::StreamErrorCondition;
 use crate::ns;
 use crate::xml::{Element, Limits, Namespace, StreamEvent, StreamReader, StreamWriter, XmlError};
 
-/// A stream header (RFC 6120 §4.7): the attributes of `<stream:stream>`,
-/// read or to be written.
+/// How a stream is framed on its transport.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Framing {
+    /// One XML document on a byte stream (RFC 6120 §4.2):
+    /// `<stream:stream>` … `</stream:stream>`, restarted in place. Input
+    /// comes in any pieces, output is a run of bytes
+    /// ([`Output::Transmit`](crate::connection::Output::Transmit)).
+    #[default]
+    Tcp,
+    /// XMPP over WebSocket (RFC 7395): every `<open/>`, `<close/>` and
+    /// first-level element is a WebSocket text message of its own, a
+    /// standalone XML document with all its namespace declarations. Each
+    /// `handle_input` call carries exactly one message, and output comes as
+    /// one [`Output::Message`](crate::connection::Output::Message) per
+    /// message. TLS is the WebSocket's (`wss:`, `TlsMode::Direct`), never
+    /// STARTTLS; there are no whitespace keepalives.
+    WebSocket,
+}
+
+/// A stream header (RFC 6120 §4.7): the attributes of `<stream:stream>`
+/// (or of RFC 7395's `<open/>`), read or to be written.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Header {
@@ -40,14 +60,20 @@ impl Header {
     }
 
     fn from_event(header: crate::xml::StreamHeader) -> Header {
-        let attr = |name: &str| header.root.attr(name).map(String::from);
+        let content_ns = header.default_ns().cloned();
+        Header { content_ns, ..Header::from_attributes(&header.root) }
+    }
+
+    /// The attributes of a header element (`<stream:stream>` or `<open/>`).
+    fn from_attributes(root: &Element) -> Header {
+        let attr = |name: &str| root.attr(name).map(String::from);
         Header {
             from: attr("from"),
             to: attr("to"),
             id: attr("id"),
             version: attr("version"),
-            lang: header.root.attr_ns(ns::XML, "lang").map(String::from),
-            content_ns: header.default_ns().cloned(),
+            lang: root.attr_ns(ns::XML, "lang").map(String::from),
+            content_ns: None,
         }
     }
 
@@ -79,6 +105,9 @@ pub enum Frame {
     Element(Element),
     /// The peer closed its stream.
     Close,
+    /// (WebSocket) The peer closed its stream and names another endpoint to
+    /// connect to (RFC 7395 §3.6.1, `see-other-uri`).
+    SeeOtherUri(String),
     /// A root element that is not `<stream:stream>` in the stream
     /// namespace (RFC 6120 §4.9.3.10, `invalid-namespace`), with what its
     /// attributes say: a receiving entity still answers with a header
@@ -93,9 +122,10 @@ pub enum FramingError {
     /// The XML broke the rules.
     #[error("{0}")]
     Xml(XmlError),
-    /// The root element is not `<stream>` in the stream namespace.
-    #[error("the stream's root element is not <stream:stream>")]
-    NotAStream,
+    /// (WebSocket) A message that is not one complete XML element (RFC
+    /// 7395 §3.3.3).
+    #[error("not one complete element per WebSocket message: {0}")]
+    Message(&'static str),
 }
 
 impl FramingError {
@@ -103,7 +133,7 @@ impl FramingError {
     pub fn condition(&self) -> StreamErrorCondition {
         match self {
             FramingError::Xml(e) => e.condition(),
-            FramingError::NotAStream => StreamErrorCondition::InvalidNamespace,
+            FramingError::Message(_) => StreamErrorCondition::BadFormat,
         }
     }
 }
@@ -111,17 +141,47 @@ impl FramingError {
 /// The framing of one connection's stream in both directions: the reader,
 /// and the writer that turns headers, elements and the close into bytes.
 #[derive(Debug)]
-pub(crate) struct Framing {
+pub(crate) struct Framer {
+    framing: Framing,
     reader: StreamReader,
     writer: StreamWriter,
     content_ns: Namespace,
+    /// (WebSocket) A message is fed and not yet read to its end.
+    in_message: bool,
+    /// (WebSocket) Elements read from the current message.
+    elements_in_message: u32,
 }
 
-impl Framing {
-    /// TCP framing (RFC 6120 §4.2): `<stream:stream>` … `</stream:stream>`
-    /// with `content_ns` as the default namespace.
-    pub(crate) fn tcp(limits: Limits, content_ns: Namespace) -> Framing {
-        Framing { reader: StreamReader::new(limits), writer: StreamWriter::new(), content_ns }
+/// (WebSocket) The document every message is read inside: no namespace
+/// declarations, so each message must carry its own (RFC 7395 §3.3.3).
+const MESSAGE_ROOT: &[u8] = b"<messages>";
+
+impl Framer {
+    /// A framer of `framing` for a stream with `content_ns` (`jabber:client`,
+    /// …) as its content namespace.
+    pub(crate) fn new(framing: Framing, limits: Limits, content_ns: Namespace) -> Framer {
+        let mut framer = Framer {
+            framing,
+            reader: StreamReader::new(limits),
+            writer: StreamWriter::new(),
+            content_ns,
+            in_message: false,
+            elements_in_message: 0,
+        };
+        framer.start_reader();
+        framer
+    }
+
+    fn start_reader(&mut self) {
+        self.reader = StreamReader::new(*self.reader.limits());
+        if self.framing == Framing::WebSocket {
+            self.reader.feed(MESSAGE_ROOT);
+        }
+    }
+
+    /// True when input and output come in messages (WebSocket).
+    pub(crate) fn is_message_based(&self) -> bool {
+        self.framing == Framing::WebSocket
     }
 
     /// The stream's content namespace (`jabber:client`, …).
@@ -129,14 +189,48 @@ impl Framing {
         &self.content_ns
     }
 
-    /// Takes bytes from the peer; nothing is parsed until
-    /// [`Framing::next`].
+    /// (TCP) Takes bytes from the peer; nothing is parsed until
+    /// [`Framer::next`].
     pub(crate) fn feed(&mut self, data: &[u8]) {
         self.reader.feed(data);
     }
 
-    /// The next frame, `Ok(None)` when more bytes are needed.
+    /// (WebSocket) Takes one whole message from the peer. It must begin
+    /// with `<` (RFC 7395 §3.3.3; an XML declaration first is tolerated),
+    /// and must hold exactly one element, which [`Framer::next`] checks.
+    pub(crate) fn feed_message(&mut self, message: &[u8]) -> Result<(), FramingError> {
+        let mut message = message;
+        if message.starts_with(b"<?xml")
+            && let Some(end) = message.windows(2).position(|w| w == b"?>")
+        {
+            // NOT RECOMMENDED, but allowed: one declaration per message.
+            message = &message[end + 2..];
+            let text = message.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(message.len());
+            message = &message[text..];
+        }
+        if message.first() != Some(&b'<') {
+            return Err(FramingError::Message("a message must begin with '<' (no whitespace keepalives)"));
+        }
+        self.reader.feed(message);
+        self.in_message = true;
+        self.elements_in_message = 0;
+        Ok(())
+    }
+
+    /// (WebSocket) A message is fed and not yet read to its end.
+    pub(crate) fn message_pending(&self) -> bool {
+        self.in_message
+    }
+
+    /// The next frame, `Ok(None)` when more input is needed.
     pub(crate) fn next(&mut self) -> Result<Option<Frame>, FramingError> {
+        match self.framing {
+            Framing::Tcp => self.next_tcp(),
+            Framing::WebSocket => self.next_message_frame(),
+        }
+    }
+
+    fn next_tcp(&mut self) -> Result<Option<Frame>, FramingError> {
         match self.reader.next_event().map_err(FramingError::Xml)? {
             None => Ok(None),
             Some(StreamEvent::Open(header)) => {
@@ -146,6 +240,45 @@ impl Framing {
             }
             Some(StreamEvent::Element(element)) => Ok(Some(Frame::Element(element))),
             Some(StreamEvent::Close) => Ok(Some(Frame::Close)),
+        }
+    }
+
+    fn next_message_frame(&mut self) -> Result<Option<Frame>, FramingError> {
+        loop {
+            let event = self.reader.next_event().map_err(FramingError::Xml)?;
+            let element = match event {
+                // The document the messages are read in.
+                Some(StreamEvent::Open(_)) => continue,
+                Some(StreamEvent::Element(element)) => element,
+                // An end tag for the document: no message may hold one.
+                Some(StreamEvent::Close) => return Err(FramingError::Message("an end tag without its element")),
+                None => {
+                    if self.in_message {
+                        if self.reader.in_stanza() || self.reader.unconsumed_len() > 0 {
+                            return Err(FramingError::Message("the message ends inside an element"));
+                        }
+                        if self.elements_in_message == 0 {
+                            return Err(FramingError::Message("a message without an element"));
+                        }
+                        self.in_message = false;
+                    }
+                    return Ok(None);
+                }
+            };
+            self.elements_in_message += 1;
+            if self.elements_in_message > 1 || !self.in_message {
+                return Err(FramingError::Message("two elements in one message"));
+            }
+            return Ok(Some(match (element.name(), element.ns().as_str() == ns::FRAMING) {
+                ("open", true) => Frame::Open(Header::from_attributes(&element)),
+                ("close", true) => match element.attr("see-other-uri") {
+                    Some(uri) => Frame::SeeOtherUri(uri.into()),
+                    None => Frame::Close,
+                },
+                // RFC 7395 §3.3.2: headers in another namespace.
+                ("open" | "close", false) => Frame::NotAStream(Header::from_attributes(&element)),
+                _ => Frame::Element(element),
+            }));
         }
     }
 
@@ -160,36 +293,50 @@ impl Framing {
         self.reader.offset()
     }
 
-    /// A stream restart after SASL (RFC 6120 §4.3.3): a new document,
-    /// keeping bytes already received.
+    /// A stream restart after SASL (RFC 6120 §4.3.3; RFC 7395 §3.7): a new
+    /// document on TCP, keeping bytes already received; nothing to do for
+    /// WebSocket, where the peer's next `<open/>` starts the new stream.
     pub(crate) fn restart(&mut self) {
-        self.reader.reset();
+        if self.framing == Framing::Tcp {
+            self.reader.reset();
+        }
     }
 
     /// The restart over TLS: an empty reader, so nothing that arrived in
     /// plaintext survives the hand-off.
     pub(crate) fn restart_after_tls(&mut self) {
-        self.reader = StreamReader::new(*self.reader.limits());
+        self.in_message = false;
+        self.start_reader();
     }
 
     /// Writes our stream header.
     pub(crate) fn write_open(&mut self, out: &mut String, header: &Header) {
-        let decls = [("", self.content_ns.clone()), ("stream", Namespace::from_static(ns::STREAMS))];
-        self.writer.open(out, &header.to_root("stream", ns::STREAMS), &decls);
+        match self.framing {
+            Framing::Tcp => {
+                let decls = [("", self.content_ns.clone()), ("stream", Namespace::from_static(ns::STREAMS))];
+                self.writer.open(out, &header.to_root("stream", ns::STREAMS), &decls);
+            }
+            Framing::WebSocket => self.writer.write(out, &header.to_root("open", ns::FRAMING)),
+        }
     }
 
-    /// Writes a first-level element in the stream's scope.
+    /// Writes a first-level element in the stream's scope (TCP) or as a
+    /// document of its own, declaring its namespaces (WebSocket).
     pub(crate) fn write_element(&self, out: &mut String, element: &Element) {
         self.writer.write(out, element);
     }
 
-    /// Writes our close tag.
+    /// Writes our close tag (TCP) or `<close/>` (WebSocket).
     pub(crate) fn write_close(&self, out: &mut String) {
-        self.writer.close(out);
+        match self.framing {
+            Framing::Tcp => self.writer.close(out),
+            Framing::WebSocket => self.writer.write(out, &Element::new("close", ns::FRAMING)),
+        }
     }
 
-    /// Whether whitespace keepalives are allowed (RFC 6120 §4.6.1).
+    /// Whether whitespace keepalives are allowed (RFC 6120 §4.6.1; never
+    /// over WebSocket, RFC 7395 §3.8).
     pub(crate) fn allows_whitespace(&self) -> bool {
-        true
+        self.framing == Framing::Tcp
     }
 }
