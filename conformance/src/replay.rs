@@ -12,6 +12,7 @@ use sxmpp::jid::{BareJid, Jid};
 use sxmpp::sasl::{ChannelBinding, ChannelBindingPolicy, ChannelBindingType, Credentials, Mechanism, ScramStored};
 use sxmpp::session::{Identity, IqHandlers};
 use sxmpp::stanza::{Stanza, StanzaError, StreamError};
+use sxmpp::stream::Framing;
 use sxmpp::time::Timestamp;
 use sxmpp::xml::{Element, Limits, StreamEvent, StreamReader};
 
@@ -98,6 +99,7 @@ fn closed(reason: &CloseReason) -> Named {
         }
         CloseReason::ClosedWithError(e) => vec![closed(&["error", e.condition.as_str()]), closed(&["clean"])],
         CloseReason::Abandoned => vec![closed(&["abandoned"]), closed(&["clean"])],
+        CloseReason::SeeOtherUri(uri) => vec![closed(&["see-other-uri", uri]), closed(&["clean"])],
         _ => vec![closed(&["error"])],
     }
 }
@@ -159,6 +161,9 @@ trait Core {
     /// hand-off and the close among them), after the application reacted
     /// to each.
     fn poll(&mut self, now: Timestamp) -> (Vec<u8>, Vec<Named>);
+    /// (WebSocket) The first message the core wrote that was not exactly
+    /// one XML element (RFC 7395 §3.3.3).
+    fn framing_fault(&self) -> Option<&str>;
 }
 
 /// The application's part of a replay: what it answers when the core asks.
@@ -174,6 +179,24 @@ struct Driven<R: Role, A> {
     /// Which channel-binding types the TLS stack reports (`None`: all the
     /// transcript lists).
     cb_allowed: Option<Vec<String>>,
+    framing_fault: Option<String>,
+}
+
+/// Why a message the core wrote is not one element, if it is not.
+fn not_one_element(message: &[u8]) -> Option<String> {
+    let Ok(text) = std::str::from_utf8(message) else { return Some("a message that is not UTF-8".into()) };
+    let (items, error) = xml::items(text);
+    match (error, items.len()) {
+        (Some(e), _) => Some(format!("{e}: {text}")),
+        (None, 1) if text.starts_with('<') => None,
+        (None, n) => Some(format!("{n} items in one message: {text}")),
+    }
+}
+
+impl<R: Role, A> Driven<R, A> {
+    fn new(conn: Connection<R>, app: A, cb_allowed: Option<Vec<String>>) -> Driven<R, A> {
+        Driven { conn, app, cb_allowed, framing_fault: None }
+    }
 }
 
 impl<R: Role, A: Application<R>> Core for Driven<R, A> {
@@ -210,6 +233,14 @@ impl<R: Role, A: Application<R>> Core for Driven<R, A> {
                     let n = b.len();
                     self.conn.consume_transmit(n);
                 }
+                Output::Message(m) => {
+                    if self.framing_fault.is_none() {
+                        self.framing_fault = not_one_element(m);
+                    }
+                    bytes.extend_from_slice(m);
+                    let n = m.len();
+                    self.conn.consume_transmit(n);
+                }
                 Output::StartTls(_) => events.push(vec![words(&["tls-requested"])]),
                 Output::Event(event) => {
                     events.push(named(&event));
@@ -221,6 +252,9 @@ impl<R: Role, A: Application<R>> Core for Driven<R, A> {
             }
         }
         (bytes, events)
+    }
+    fn framing_fault(&self) -> Option<&str> {
+        self.framing_fault.as_deref()
     }
 }
 
@@ -283,6 +317,10 @@ fn api_call(xml: &[u8], content_ns: &str) -> Result<ApiCall, String> {
         element.ok_or_else(|| "the step holds no element".into())
     };
     let written = parse(xml)?;
+    // RFC 7395 §3.6: over WebSocket the close is <close/>.
+    if written.is("close", "urn:ietf:params:xml:ns:xmpp-framing") {
+        return Ok(ApiCall::Close);
+    }
     if written.is("error", "http://etherx.jabber.org/streams") {
         return Ok(ApiCall::StreamError(StreamError::from_element(&written)));
     }
@@ -383,6 +421,38 @@ impl ServerApp {
     }
 }
 
+/// `@framing`: `tcp` (default) or `websocket` (RFC 7395).
+fn framing(t: &Transcript) -> Result<Framing, String> {
+    match t.key("framing").unwrap_or("tcp") {
+        "tcp" => Ok(Framing::Tcp),
+        "websocket" => Ok(Framing::WebSocket),
+        other => Err(format!("@framing: {other:?}")),
+    }
+}
+
+/// (WebSocket) A peer step's messages: each first-level element (with
+/// `<open/>` and `<close/>`) on its own; a raw step is one message as
+/// written.
+fn messages(bytes: &[u8], raw: bool, content_ns: &str) -> Result<Vec<Vec<u8>>, String> {
+    if raw {
+        return Ok(vec![bytes.to_vec()]);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| "a step that is not UTF-8".to_string())?;
+    let (items, error) = xml::items_in(text, content_ns);
+    if let Some(e) = error {
+        return Err(format!("peer XML: {e}"));
+    }
+    let starts: Vec<usize> = items.iter().map(|(at, _)| *at).collect();
+    Ok(starts
+        .iter()
+        .enumerate()
+        .map(|(i, &start)| {
+            let end = starts.get(i + 1).copied().unwrap_or(text.len());
+            text[start..end].trim().as_bytes().to_vec()
+        })
+        .collect())
+}
+
 fn tls_mode(value: Option<&str>) -> Result<TlsMode, String> {
     Ok(match value.unwrap_or("required") {
         "required" => TlsMode::Required,
@@ -411,7 +481,9 @@ fn client_core(t: &Transcript) -> Result<Driven<ClientRole, ClientApp>, String> 
         None => Credentials::default(),
     };
     let mut config = ClientConfig::new(jid, credentials);
-    config.tls = tls_mode(t.key("client.tls"))?;
+    config.stream.framing = framing(t)?;
+    let tls_default = if config.stream.framing == Framing::WebSocket { "none" } else { "required" };
+    config.tls = tls_mode(Some(t.key("client.tls").unwrap_or(tls_default)))?;
     if let Some(m) = mechanisms(t.list("client.mechanisms"))? {
         config.mechanisms = m;
     }
@@ -451,14 +523,16 @@ fn client_core(t: &Transcript) -> Result<Driven<ClientRole, ClientApp>, String> 
         entropy.push_stanza_id(id);
     }
     let conn = Client::new(config, Box::new(entropy), Timestamp::ZERO).map_err(|e| e.to_string())?;
-    Ok(Driven { conn, app: ClientApp, cb_allowed: Some(cb_allowed) })
+    Ok(Driven::new(conn, ClientApp, Some(cb_allowed)))
 }
 
 fn server_core(t: &Transcript) -> Result<Driven<ServerRole, ServerApp>, String> {
     use base64::Engine;
     let domain = t.key("server.domain").ok_or("@server.domain is required")?.to_string();
     let mut config = ServerConfig::new(domain.clone(), ServerSecret::new([7; 32]));
-    config.tls = match t.key("server.tls").unwrap_or("required") {
+    config.stream.framing = framing(t)?;
+    let tls_default = if config.stream.framing == Framing::WebSocket { "none" } else { "required" };
+    config.tls = match t.key("server.tls").unwrap_or(tls_default) {
         "required" => ServerTls::Required,
         "optional" => ServerTls::Optional,
         "none" => ServerTls::Disabled,
@@ -520,7 +594,7 @@ fn server_core(t: &Transcript) -> Result<Driven<ServerRole, ServerApp>, String> 
         salts,
         iterations,
     };
-    Ok(Driven { conn, app, cb_allowed: None })
+    Ok(Driven::new(conn, app, None))
 }
 
 /// Peer data with its `{any}`/`{opt}` attributes removed: the choice
@@ -654,6 +728,7 @@ pub fn replay(t: &Transcript, role: Played, chunking: Chunking) -> Result<(), Fa
     };
     let expected = expected_items(t, role).map_err(setup)?;
     let content_ns = content_namespace(t);
+    let websocket = framing(t).map_err(setup)? == Framing::WebSocket;
     let mut core: Box<dyn Core> = match role {
         Played::Client => Box::new(client_core(t).map_err(setup)?),
         Played::Server => Box::new(server_core(t).map_err(setup)?),
@@ -684,6 +759,15 @@ pub fn replay(t: &Transcript, role: Played, chunking: Chunking) -> Result<(), Fa
         }
     };
 
+    let framing_failure = |core: &dyn Core, line: usize, step: &str| {
+        core.framing_fault().map(|fault| Failure {
+            line,
+            step: step.into(),
+            expected: "one element per WebSocket message".into(),
+            actual: fault.into(),
+            message: "the core broke RFC 7395 framing".into(),
+        })
+    };
     for (index, step) in t.steps.iter().enumerate() {
         let fail = |expected: String, actual: String, message: String| Failure {
             line: step.line,
@@ -692,15 +776,29 @@ pub fn replay(t: &Transcript, role: Played, chunking: Chunking) -> Result<(), Fa
             actual,
             message,
         };
+        if let Some(failure) = framing_failure(core.as_ref(), step.line, &step.source) {
+            return Err(failure);
+        }
         match &step.kind {
             StepKind::Data { side, entity, raw, bytes, .. } if !is_core_side(role, *side, *entity) => {
                 let bytes = if *raw { bytes.clone() } else { strip_wildcards(bytes) };
-                for piece in pieces(&bytes, chunking, &mut rng) {
+                let units = if websocket {
+                    // Messages are whole: there is nothing to chunk.
+                    messages(&bytes, *raw, &content_ns).map_err(|e| fail(String::new(), String::new(), e))?
+                } else {
+                    pieces(&bytes, chunking, &mut rng)
+                };
+                for piece in units {
                     let mut rest = piece.as_slice();
+                    let mut refused = 0;
                     while !rest.is_empty() {
                         let taken = core.feed(now, rest);
                         rest = &rest[taken..];
                         collect(&mut core, &mut output, &mut events, now);
+                        refused = if taken == 0 { refused + 1 } else { 0 };
+                        if refused > 1 {
+                            return Err(fail(String::new(), String::new(), "the core takes no more input".into()));
+                        }
                     }
                 }
             }
@@ -792,6 +890,9 @@ pub fn replay(t: &Transcript, role: Played, chunking: Chunking) -> Result<(), Fa
                 never.push((name.clone(), count, step.line));
             }
         }
+    }
+    if let Some(failure) = framing_failure(core.as_ref(), 0, "(end)") {
+        return Err(failure);
     }
     let items = parse_output(&output).map_err(|e| Failure {
         line: 0,

@@ -116,6 +116,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "server.iterations",
     "server.resource",
     // Extensions (FORMAT.md, "Extensions in this harness").
+    "framing",
     "client.channel-binding-policy",
     "client.send-from",
     "client.iq-namespaces",
