@@ -548,7 +548,7 @@ fn framing_work_is_linear_however_the_input_is_chunked() {
         }
     }
     assert_eq!(events, 2);
-    let scanned = reader.scanned.get();
+    let scanned = reader.scanned();
     assert!(scanned <= 2 * input.len() as u64, "examined {scanned} bytes for {} of input", input.len());
 }
 

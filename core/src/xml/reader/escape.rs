@@ -1,0 +1,133 @@
+//! Character data and references (XML 1.0 §2.2, §2.4, §2.11, §3.3.3,
+//! §4.1): characters checked, line ends and attribute whitespace
+//! normalised, the predefined entities and character references resolved.
+
+use alloc::format;
+use alloc::string::String;
+
+use super::super::chars::is_xml_char;
+use super::super::error::{Restricted, XmlError};
+
+/// A reference or character fault, before it is placed in the stream.
+pub(super) enum RefError {
+    Illegal(u32),
+    Restricted(String),
+    Malformed(String),
+}
+
+impl RefError {
+    pub(super) fn at(self, offset: u64) -> XmlError {
+        match self {
+            RefError::Illegal(ch) => XmlError::IllegalChar { offset, ch },
+            RefError::Restricted(name) => XmlError::Restricted { offset, what: Restricted::EntityReference(name) },
+            RefError::Malformed(detail) => XmlError::Malformed { offset, detail },
+        }
+    }
+}
+
+/// Checks character data: every character an XML 1.0 `Char` (only C0
+/// controls and U+FFFE/U+FFFF can fail in a Rust string), and, outside
+/// CDATA, no `]]>` (XML 1.0 §2.4).
+pub(super) fn check_chars(text: &str, forbid_cdata_end: bool) -> Result<(), RefError> {
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            0x00..=0x08 | 0x0B | 0x0C | 0x0E..=0x1F => return Err(RefError::Illegal(u32::from(b))),
+            0xEF if bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) => {
+                return Err(RefError::Illegal(0xFFFE + u32::from(bytes[i + 2] - 0xBE)));
+            }
+            b'>' if forbid_cdata_end && i >= 2 && &bytes[i - 2..i] == b"]]" => {
+                return Err(RefError::Malformed("']]>' in character data".into()));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// XML 1.0 §2.11: `\r\n` and lone `\r` become `\n`.
+pub(super) fn normalize_newlines(out: &mut String, raw: &str) {
+    let mut rest = raw;
+    while let Some(i) = rest.find('\r') {
+        out.push_str(&rest[..i]);
+        out.push('\n');
+        rest = &rest[i + 1..];
+        if let Some(r) = rest.strip_prefix('\n') {
+            rest = r;
+        }
+    }
+    out.push_str(rest);
+}
+
+/// Resolves the predefined entities and character references in `raw`
+/// (whose characters `xmlparser` has already checked), normalising line
+/// ends, and for attribute values whitespace (XML 1.0 §2.11, §3.3.3,
+/// §4.1, §4.6).
+pub(super) fn unescape(out: &mut String, raw: &str, attr: bool) -> Result<(), RefError> {
+    let special = |b: u8| b == b'&' || b == b'\r' || (attr && (b == b'\n' || b == b'\t'));
+    if !raw.bytes().any(special) {
+        out.push_str(raw);
+        return Ok(());
+    }
+    out.reserve(raw.len());
+    let mut rest = raw;
+    while let Some(i) = rest.bytes().position(special) {
+        out.push_str(&rest[..i]);
+        let b = rest.as_bytes()[i];
+        rest = &rest[i + 1..];
+        match b {
+            b'\r' => {
+                if let Some(r) = rest.strip_prefix('\n') {
+                    rest = r;
+                }
+                out.push(if attr { ' ' } else { '\n' });
+            }
+            b'\n' | b'\t' => out.push(' '),
+            _ => {
+                let Some(end) = rest.find(';') else {
+                    return Err(RefError::Malformed("'&' without ';'".into()));
+                };
+                let name = &rest[..end];
+                rest = &rest[end + 1..];
+                let ch = match name {
+                    "lt" => '<',
+                    "gt" => '>',
+                    "amp" => '&',
+                    "apos" => '\'',
+                    "quot" => '"',
+                    _ => char_ref(name)?,
+                };
+                out.push(ch);
+            }
+        }
+    }
+    out.push_str(rest);
+    Ok(())
+}
+
+/// A character reference's name (without `&` and `;`): `#65` or `#x41`.
+fn char_ref(name: &str) -> Result<char, RefError> {
+    let Some(num) = name.strip_prefix('#') else {
+        return Err(if super::super::chars::is_ncname(name) {
+            RefError::Restricted(name.into())
+        } else {
+            RefError::Malformed(format!("bad reference &{name};"))
+        });
+    };
+    let (digits, radix) = match num.strip_prefix('x') {
+        Some(hex) => (hex, 16),
+        None => (num, 10),
+    };
+    let valid_digit = |c: char| c.is_digit(radix);
+    if digits.is_empty() || !digits.chars().all(valid_digit) {
+        return Err(RefError::Malformed(format!("bad character reference &{name};")));
+    }
+    // Leading zeros are allowed; anything with more significant digits than
+    // U+10FFFF has is out of range.
+    let significant = digits.trim_start_matches('0');
+    let code = if significant.len() > 8 { u32::MAX } else { u32::from_str_radix(significant, radix).unwrap_or(0) };
+    match char::from_u32(code) {
+        Some(c) if is_xml_char(c) => Ok(c),
+        _ => Err(RefError::Illegal(code)),
+    }
+}

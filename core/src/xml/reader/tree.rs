@@ -1,0 +1,269 @@
+//! Tree building: start tags (their namespace declarations bound, names
+//! resolved, attributes checked), end tags matched to their start, text
+//! appended; the element under construction on an explicit stack, so
+//! nothing recurses on depth the peer chooses.
+
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::ops::Range;
+
+use xmlparser::{ElementEnd, Token, Tokenizer};
+
+use super::super::element::{Attribute, Element};
+use super::super::error::{Limit, XmlError};
+use super::super::namespace::{Namespace, XML_NS, XMLNS_NS};
+use super::escape::{check_chars, normalize_newlines, unescape};
+use super::{RawAttr, State, StreamEvent, StreamHeader, StreamReader};
+
+impl StreamReader {
+    /// Tokenizes a start tag into `self.attrs`; returns the element's
+    /// (prefix, local) ranges and whether it is empty (`<x/>`).
+    fn tokenize_start_tag(&mut self, r: Range<usize>) -> Result<(Range<usize>, Range<usize>, bool), XmlError> {
+        self.attrs.clear();
+        let mut name = None;
+        for token in Tokenizer::from_fragment(&self.input.buf, r.clone()) {
+            match token {
+                Ok(Token::ElementStart { prefix, local, .. }) => name = Some((prefix.range(), local.range())),
+                Ok(Token::Attribute { prefix, local, value, .. }) => {
+                    if self.attrs.len() == self.limits.max_attributes {
+                        return Err(XmlError::LimitExceeded {
+                            offset: self.input.at(r.start),
+                            limit: Limit::Attributes(self.limits.max_attributes),
+                        });
+                    }
+                    self.attrs.push(RawAttr { prefix: prefix.range(), local: local.range(), value: value.range() });
+                }
+                Ok(Token::ElementEnd { end, .. }) => {
+                    let Some((prefix, local)) = name else { break };
+                    return match end {
+                        ElementEnd::Open => Ok((prefix, local, false)),
+                        ElementEnd::Empty => Ok((prefix, local, true)),
+                        ElementEnd::Close(..) => Err(self.malformed(r.start, "bad start tag")),
+                    };
+                }
+                Ok(_) => break,
+                Err(e) => return Err(self.tokenizer_error(r.start, e)),
+            }
+        }
+        Err(self.malformed(r.start, "bad start tag"))
+    }
+
+    pub(super) fn start_tag(&mut self, r: Range<usize>) -> Result<Option<StreamEvent>, XmlError> {
+        let offset = self.input.at(r.start);
+        if self.state == State::Closed {
+            return Err(XmlError::Malformed { offset, detail: "element after the root element".into() });
+        }
+        let (prefix_r, local_r, empty) = self.tokenize_start_tag(r.clone())?;
+        let is_root = matches!(self.state, State::Prolog { .. });
+        if !is_root && self.stack.len() == self.limits.max_depth {
+            return Err(XmlError::LimitExceeded {
+                offset: self.stanza_start,
+                limit: Limit::Depth(self.limits.max_depth),
+            });
+        }
+
+        // Namespace declarations first: they apply to the tag they are on.
+        self.scope.enter();
+        let mut declared = Vec::new();
+        for i in 0..self.attrs.len() {
+            let a = self.attrs[i].clone();
+            let (prefix, local) = (&self.input.buf[a.prefix.clone()], &self.input.buf[a.local.clone()]);
+            let declared_prefix = match (prefix, local) {
+                ("", "xmlns") => "",
+                ("xmlns", p) => p,
+                _ => continue,
+            };
+            let declared_prefix = declared_prefix.to_owned();
+            let uri = self.attr_value(a.value.clone(), r.start)?;
+            if let Some(ns) = self.declare(&declared_prefix, &uri, offset)?
+                && is_root
+            {
+                declared.push((declared_prefix, ns));
+            }
+        }
+
+        let prefix = &self.input.buf[prefix_r.clone()];
+        let Some(ns) = self.scope.resolve(prefix).cloned() else {
+            return Err(XmlError::UnboundPrefix { offset, prefix: prefix.into() });
+        };
+        if ns.as_str() == XMLNS_NS || (prefix == "xmlns") {
+            return Err(XmlError::ReservedPrefix { offset, prefix: prefix.into() });
+        }
+
+        let mut attributes = Vec::with_capacity(self.attrs.len());
+        for i in 0..self.attrs.len() {
+            let a = self.attrs[i].clone();
+            let (prefix, local) = (&self.input.buf[a.prefix.clone()], &self.input.buf[a.local.clone()]);
+            if (prefix.is_empty() && local == "xmlns") || prefix == "xmlns" {
+                continue;
+            }
+            let attr_ns = if prefix.is_empty() {
+                Namespace::NONE
+            } else {
+                match self.scope.resolve(prefix) {
+                    Some(ns) => ns.clone(),
+                    None => {
+                        return Err(XmlError::UnboundPrefix { offset, prefix: prefix.into() });
+                    }
+                }
+            };
+            // Duplicates are judged on expanded names (XML-NAMES §6.3),
+            // which also catches literal repeats.
+            if attributes.iter().any(|x: &Attribute| x.name() == local && *x.ns() == attr_ns) {
+                let name = if prefix.is_empty() { local.to_owned() } else { format!("{prefix}:{local}") };
+                return Err(XmlError::DuplicateAttribute { offset, name });
+            }
+            let local = local.to_owned();
+            let value = self.attr_value(a.value.clone(), r.start)?;
+            attributes.push(Element::attribute(attr_ns, local, value));
+        }
+
+        let element = Element::from_parts(self.input.buf[local_r.clone()].to_owned(), ns, attributes);
+        // The root needs the name range once more below.
+        let local_r = local_r.clone();
+        let prefix = self.input.buf[prefix_r].to_owned();
+
+        if is_root {
+            self.state = State::Stream;
+            self.root_name = self.input.buf[local_r].to_owned();
+            self.open_prefixes.push(prefix);
+            if empty {
+                self.queued = Some(StreamEvent::Close);
+                self.close_root();
+            }
+            return Ok(Some(StreamEvent::Open(StreamHeader { root: element, namespaces: declared })));
+        }
+        if self.stack.is_empty() {
+            self.stanza_start = offset;
+        }
+        if empty {
+            self.scope.leave();
+            return Ok(self.finish_element(element));
+        }
+        self.stack.push(element);
+        self.open_prefixes.push(prefix);
+        Ok(None)
+    }
+
+    /// Binds `prefix` (empty for the default namespace) on the element being
+    /// opened, enforcing XML-NAMES §3. Returns the namespace bound, or
+    /// `None` for the redundant (but legal) declaration of `xml`.
+    fn declare(&mut self, prefix: &str, uri: &str, offset: u64) -> Result<Option<Namespace>, XmlError> {
+        let mark = self.scope.marks.last().copied().unwrap_or(0);
+        if self.scope.bindings[mark..].iter().any(|(p, _)| p == prefix) {
+            let name = if prefix.is_empty() { "xmlns".into() } else { format!("xmlns:{prefix}") };
+            return Err(XmlError::DuplicateAttribute { offset, name });
+        }
+        match prefix {
+            "xml" if uri == XML_NS => return Ok(None),
+            "xml" | "xmlns" => {
+                return Err(XmlError::ReservedPrefix { offset, prefix: prefix.into() });
+            }
+            _ => {}
+        }
+        if uri == XML_NS || uri == XMLNS_NS {
+            return Err(XmlError::ReservedNamespace { offset, uri: uri.into() });
+        }
+        if uri.is_empty() && !prefix.is_empty() {
+            return Err(XmlError::Malformed {
+                offset,
+                detail: format!("prefix {prefix:?} declared with an empty namespace name"),
+            });
+        }
+        if self.scope.bindings.len() == self.limits.max_namespace_declarations {
+            return Err(XmlError::LimitExceeded {
+                offset,
+                limit: Limit::NamespaceDeclarations(self.limits.max_namespace_declarations),
+            });
+        }
+        let ns = self.interner.intern(uri);
+        self.scope.bind(prefix.into(), ns.clone());
+        Ok(Some(ns))
+    }
+
+    /// Appends a finished element to its parent, or returns it as an event
+    /// if it is a stanza.
+    fn finish_element(&mut self, element: Element) -> Option<StreamEvent> {
+        match self.stack.last_mut() {
+            Some(parent) => {
+                parent.append_child(element);
+                None
+            }
+            None => Some(StreamEvent::Element(element)),
+        }
+    }
+
+    fn close_root(&mut self) {
+        self.state = State::Closed;
+        self.scope.leave();
+        self.open_prefixes.clear();
+    }
+
+    pub(super) fn end_tag(&mut self, r: Range<usize>) -> Result<Option<StreamEvent>, XmlError> {
+        let offset = self.input.at(r.start);
+        if self.state != State::Stream {
+            return Err(XmlError::Malformed { offset, detail: "end tag outside the root element".into() });
+        }
+        let (prefix, local) = match Tokenizer::from_fragment(&self.input.buf, r.clone()).next() {
+            Some(Ok(Token::ElementEnd { end: ElementEnd::Close(prefix, local), .. })) => {
+                (prefix.range(), local.range())
+            }
+            Some(Err(e)) => return Err(self.tokenizer_error(r.start, e)),
+            _ => return Err(self.malformed(r.start, "bad end tag")),
+        };
+        let (prefix, local) = (&self.input.buf[prefix], &self.input.buf[local]);
+        let (open_prefix, open_local) = match self.stack.last() {
+            Some(el) => (self.open_prefixes.last().map(String::as_str).unwrap_or(""), el.name()),
+            None => (self.open_prefixes.first().map(String::as_str).unwrap_or(""), self.root_name.as_str()),
+        };
+        if prefix != open_prefix || local != open_local {
+            let qname = |p: &str, l: &str| {
+                if p.is_empty() { l.to_owned() } else { format!("{p}:{l}") }
+            };
+            return Err(XmlError::MismatchedEndTag {
+                offset,
+                expected: qname(open_prefix, open_local),
+                found: qname(prefix, local),
+            });
+        }
+        self.scope.leave();
+        self.open_prefixes.pop();
+        match self.stack.pop() {
+            Some(element) => Ok(self.finish_element(element)),
+            None => {
+                self.close_root();
+                Ok(Some(StreamEvent::Close))
+            }
+        }
+    }
+
+    /// Character data or a CDATA section inside a stanza.
+    pub(super) fn text(&mut self, r: Range<usize>, cdata: bool) -> Result<(), XmlError> {
+        // Framing already delimited the construct exactly, so checking the
+        // characters is all that is left: faster byte-wise than a tokenizer
+        // decoding every character.
+        let raw = if cdata { r.start + 9..r.end - 3 } else { r.clone() };
+        let text = &self.input.buf[raw];
+        check_chars(text, !cdata).map_err(|e| e.at(self.input.at(r.start)))?;
+        let mut out = String::new();
+        if cdata {
+            normalize_newlines(&mut out, text);
+        } else {
+            unescape(&mut out, text, false).map_err(|e| e.at(self.input.at(r.start)))?;
+        }
+        if let Some(parent) = self.stack.last_mut() {
+            parent.push_text_node(out);
+        }
+        Ok(())
+    }
+
+    /// Resolves references in an attribute value and normalises its
+    /// whitespace (XML 1.0 §3.3.3).
+    fn attr_value(&self, raw: Range<usize>, tag_start: usize) -> Result<String, XmlError> {
+        let mut out = String::new();
+        unescape(&mut out, &self.input.buf[raw], true).map_err(|e| e.at(self.input.at(tag_start)))?;
+        Ok(out)
+    }
+}
