@@ -6,6 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::chars::{InvalidXml, check_ncname, check_text};
+use super::name::Str;
 use super::namespace::{Namespace, XMLNS_NS};
 
 /// An XML element with resolved names: its local name and namespace name,
@@ -19,7 +20,7 @@ use super::namespace::{Namespace, XMLNS_NS};
 /// Equality ignores attribute order (XML 1.0 §3.1) and nothing else.
 #[derive(Clone, Debug)]
 pub struct Element {
-    name: String,
+    name: Str,
     ns: Namespace,
     attrs: Vec<Attribute>,
     children: Vec<Node>,
@@ -29,8 +30,8 @@ pub struct Element {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attribute {
     ns: Namespace,
-    name: String,
-    value: String,
+    name: Str,
+    value: Str,
 }
 
 /// A child of an element: an element or a run of character data.
@@ -95,7 +96,7 @@ impl Element {
             panic!("Element::new: {e}");
         }
         assert!(ns.as_str() != XMLNS_NS, "Element::new: no element is in the xmlns namespace");
-        Element::from_parts(name.into(), ns, Vec::new())
+        Element::from_parts(Str::Static(name), ns, Vec::new())
     }
 
     /// An empty element named by run-time data; refused if the name is not
@@ -107,16 +108,16 @@ impl Element {
             // XML-NAMES §3: reserved for namespace declarations.
             return Err(InvalidXml::Name(name));
         }
-        Ok(Element::from_parts(name, ns, Vec::new()))
+        Ok(Element::from_parts(Str::owned_name(name), ns, Vec::new()))
     }
 
     /// Assembles an element from parts the reader has already checked.
-    pub(crate) fn from_parts(name: String, ns: Namespace, attrs: Vec<Attribute>) -> Element {
+    pub(crate) fn from_parts(name: Str, ns: Namespace, attrs: Vec<Attribute>) -> Element {
         Element { name, ns, attrs, children: Vec::new() }
     }
 
     /// Builds an attribute from parts the reader has already checked.
-    pub(crate) fn attribute(ns: Namespace, name: String, value: String) -> Attribute {
+    pub(crate) fn attribute(ns: Namespace, name: Str, value: Str) -> Attribute {
         Attribute { ns, name, value }
     }
 
@@ -144,7 +145,7 @@ impl Element {
 
     /// The value of the attribute `name` in namespace `ns`.
     pub fn attr_ns(&self, ns: &str, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|a| a.name == name && a.ns.as_str() == ns).map(|a| a.value.as_str())
+        self.attrs.iter().find(|a| a.name == name && a.ns.as_str() == ns).map(|a| &*a.value)
     }
 
     /// All attributes, in the order they were set or read.
@@ -167,9 +168,10 @@ impl Element {
         }
         let value = value.into();
         check_text(&value)?;
+        let value = Str::Owned(value);
         match self.attrs.iter_mut().find(|a| a.name == name && a.ns == ns) {
             Some(a) => a.value = value,
-            None => self.attrs.push(Attribute { ns, name: name.into(), value }),
+            None => self.attrs.push(Attribute { ns, name: Str::name(name), value }),
         }
         Ok(())
     }
@@ -195,7 +197,7 @@ impl Element {
     /// Removes attribute `name` in namespace `ns`, returning its value.
     pub fn remove_attr_ns(&mut self, ns: &str, name: &str) -> Option<String> {
         let i = self.attrs.iter().position(|a| a.name == name && a.ns.as_str() == ns)?;
-        Some(self.attrs.remove(i).value)
+        Some(self.attrs.remove(i).value.into_string())
     }
 
     /// Moves this element, and every descendant in namespace `from`, into

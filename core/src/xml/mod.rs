@@ -11,6 +11,7 @@
 mod chars;
 mod element;
 mod error;
+mod name;
 mod namespace;
 mod reader;
 mod writer;

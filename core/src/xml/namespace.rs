@@ -154,6 +154,9 @@ impl Interner {
     const CAPACITY: usize = 64;
 
     pub(crate) fn intern(&mut self, uri: &str) -> Namespace {
+        if let Some(known) = known(uri) {
+            return Namespace::from_static(known);
+        }
         if let Some(ns) = self.names.iter().find(|ns| ns.as_str() == uri) {
             return ns.clone();
         }
@@ -162,5 +165,30 @@ impl Interner {
             self.names.push(ns.clone());
         }
         ns
+    }
+}
+
+/// Namespaces nearly every XMPP stream uses: `'static` from the start, so
+/// they cost no allocation and no slot in the cache.
+fn known(uri: &str) -> Option<&'static str> {
+    macro_rules! known {
+        ($($uri:literal)*) => {
+            match uri {
+                $($uri => Some($uri),)*
+                _ => None,
+            }
+        };
+    }
+    known! {
+        "jabber:client" "jabber:server" "jabber:component:accept" "http://etherx.jabber.org/streams"
+        "urn:ietf:params:xml:ns:xmpp-streams" "urn:ietf:params:xml:ns:xmpp-stanzas"
+        "urn:ietf:params:xml:ns:xmpp-tls" "urn:ietf:params:xml:ns:xmpp-sasl" "urn:ietf:params:xml:ns:xmpp-bind"
+        "urn:ietf:params:xml:ns:xmpp-session" "urn:ietf:params:xml:ns:xmpp-framing" "jabber:iq:roster"
+        "jabber:iq:version" "urn:xmpp:ping" "urn:xmpp:delay" "urn:xmpp:receipts" "urn:xmpp:sid:0"
+        "urn:xmpp:carbons:2" "urn:xmpp:forward:0" "urn:xmpp:mam:2" "urn:xmpp:chat-markers:0"
+        "http://jabber.org/protocol/chatstates" "http://jabber.org/protocol/caps"
+        "http://jabber.org/protocol/disco#info" "http://jabber.org/protocol/disco#items"
+        "http://jabber.org/protocol/muc" "http://jabber.org/protocol/muc#user" "http://jabber.org/protocol/nick"
+        "vcard-temp:x:update"
     }
 }

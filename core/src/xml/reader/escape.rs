@@ -2,6 +2,7 @@
 //! §4.1): characters checked, line ends and attribute whitespace
 //! normalised, the predefined entities and character references resolved.
 
+use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::String;
 
@@ -103,6 +104,18 @@ pub(super) fn unescape(out: &mut String, raw: &str, attr: bool) -> Result<(), Re
     }
     out.push_str(rest);
     Ok(())
+}
+
+/// An attribute value with its references resolved and whitespace
+/// normalised: borrowed as it stands when there is nothing to resolve (the
+/// common case), so reading it allocates only if it is kept.
+pub(super) fn unescape_attr(raw: &str) -> Result<Cow<'_, str>, RefError> {
+    if !raw.bytes().any(|b| matches!(b, b'&' | b'\r' | b'\n' | b'\t')) {
+        return Ok(Cow::Borrowed(raw));
+    }
+    let mut out = String::new();
+    unescape(&mut out, raw, true)?;
+    Ok(Cow::Owned(out))
 }
 
 /// A character reference's name (without `&` and `;`): `#65` or `#x41`.

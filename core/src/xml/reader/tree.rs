@@ -3,7 +3,7 @@
 //! appended; the element under construction on an explicit stack, so
 //! nothing recurses on depth the peer chooses.
 
-use alloc::borrow::ToOwned;
+use alloc::borrow::{Cow, ToOwned};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -13,8 +13,11 @@ use xmlparser::{ElementEnd, Token, Tokenizer};
 
 use super::super::element::{Attribute, Element};
 use super::super::error::{Limit, XmlError};
+use super::super::name::Str;
+use super::super::namespace::Interner;
 use super::super::namespace::{Namespace, XML_NS, XMLNS_NS};
-use super::escape::{check_chars, normalize_newlines, unescape};
+use super::escape::{check_chars, normalize_newlines, unescape, unescape_attr};
+use super::scope::Scope;
 use super::{RawAttr, State, StreamEvent, StreamHeader, StreamReader};
 
 impl StreamReader {
@@ -67,20 +70,24 @@ impl StreamReader {
         // Namespace declarations first: they apply to the tag they are on.
         self.scope.enter();
         let mut declared = Vec::new();
+        let mut plain_attrs = 0;
         for i in 0..self.attrs.len() {
             let a = self.attrs[i].clone();
             let (prefix, local) = (&self.input.buf[a.prefix.clone()], &self.input.buf[a.local.clone()]);
             let declared_prefix = match (prefix, local) {
                 ("", "xmlns") => "",
                 ("xmlns", p) => p,
-                _ => continue,
+                _ => {
+                    plain_attrs += 1;
+                    continue;
+                }
             };
-            let declared_prefix = declared_prefix.to_owned();
-            let uri = self.attr_value(a.value.clone(), r.start)?;
-            if let Some(ns) = self.declare(&declared_prefix, &uri, offset)?
+            let uri = unescape_attr(&self.input.buf[a.value.clone()]).map_err(|e| e.at(offset))?;
+            let max = self.limits.max_namespace_declarations;
+            if let Some(ns) = declare(&mut self.scope, &mut self.interner, max, declared_prefix, &uri, offset)?
                 && is_root
             {
-                declared.push((declared_prefix, ns));
+                declared.push((declared_prefix.to_owned(), ns));
             }
         }
 
@@ -92,7 +99,7 @@ impl StreamReader {
             return Err(XmlError::ReservedPrefix { offset, prefix: prefix.into() });
         }
 
-        let mut attributes = Vec::with_capacity(self.attrs.len());
+        let mut attributes = Vec::with_capacity(plain_attrs);
         for i in 0..self.attrs.len() {
             let a = self.attrs[i].clone();
             let (prefix, local) = (&self.input.buf[a.prefix.clone()], &self.input.buf[a.local.clone()]);
@@ -115,12 +122,15 @@ impl StreamReader {
                 let name = if prefix.is_empty() { local.to_owned() } else { format!("{prefix}:{local}") };
                 return Err(XmlError::DuplicateAttribute { offset, name });
             }
-            let local = local.to_owned();
-            let value = self.attr_value(a.value.clone(), r.start)?;
+            let local = Str::name(local);
+            let value = match unescape_attr(&self.input.buf[a.value.clone()]).map_err(|e| e.at(offset))? {
+                Cow::Borrowed(value) => Str::value(value),
+                Cow::Owned(value) => Str::Owned(value),
+            };
             attributes.push(Element::attribute(attr_ns, local, value));
         }
 
-        let element = Element::from_parts(self.input.buf[local_r.clone()].to_owned(), ns, attributes);
+        let element = Element::from_parts(Str::name(&self.input.buf[local_r.clone()]), ns, attributes);
         // The root needs the name range once more below.
         let local_r = local_r.clone();
         let prefix = self.input.buf[prefix_r].to_owned();
@@ -145,42 +155,6 @@ impl StreamReader {
         self.stack.push(element);
         self.open_prefixes.push(prefix);
         Ok(None)
-    }
-
-    /// Binds `prefix` (empty for the default namespace) on the element being
-    /// opened, enforcing XML-NAMES §3. Returns the namespace bound, or
-    /// `None` for the redundant (but legal) declaration of `xml`.
-    fn declare(&mut self, prefix: &str, uri: &str, offset: u64) -> Result<Option<Namespace>, XmlError> {
-        let mark = self.scope.marks.last().copied().unwrap_or(0);
-        if self.scope.bindings[mark..].iter().any(|(p, _)| p == prefix) {
-            let name = if prefix.is_empty() { "xmlns".into() } else { format!("xmlns:{prefix}") };
-            return Err(XmlError::DuplicateAttribute { offset, name });
-        }
-        match prefix {
-            "xml" if uri == XML_NS => return Ok(None),
-            "xml" | "xmlns" => {
-                return Err(XmlError::ReservedPrefix { offset, prefix: prefix.into() });
-            }
-            _ => {}
-        }
-        if uri == XML_NS || uri == XMLNS_NS {
-            return Err(XmlError::ReservedNamespace { offset, uri: uri.into() });
-        }
-        if uri.is_empty() && !prefix.is_empty() {
-            return Err(XmlError::Malformed {
-                offset,
-                detail: format!("prefix {prefix:?} declared with an empty namespace name"),
-            });
-        }
-        if self.scope.bindings.len() == self.limits.max_namespace_declarations {
-            return Err(XmlError::LimitExceeded {
-                offset,
-                limit: Limit::NamespaceDeclarations(self.limits.max_namespace_declarations),
-            });
-        }
-        let ns = self.interner.intern(uri);
-        self.scope.bind(prefix.into(), ns.clone());
-        Ok(Some(ns))
     }
 
     /// Appends a finished element to its parent, or returns it as an event
@@ -258,12 +232,44 @@ impl StreamReader {
         }
         Ok(())
     }
+}
 
-    /// Resolves references in an attribute value and normalises its
-    /// whitespace (XML 1.0 §3.3.3).
-    fn attr_value(&self, raw: Range<usize>, tag_start: usize) -> Result<String, XmlError> {
-        let mut out = String::new();
-        unescape(&mut out, &self.input.buf[raw], true).map_err(|e| e.at(self.input.at(tag_start)))?;
-        Ok(out)
+/// Binds `prefix` (empty for the default namespace) on the element being
+/// opened, enforcing XML-NAMES §3. Returns the namespace bound, or
+/// `None` for the redundant (but legal) declaration of `xml`.
+fn declare(
+    scope: &mut Scope,
+    interner: &mut Interner,
+    max_declarations: usize,
+    prefix: &str,
+    uri: &str,
+    offset: u64,
+) -> Result<Option<Namespace>, XmlError> {
+    let mark = scope.marks.last().copied().unwrap_or(0);
+    if scope.bindings[mark..].iter().any(|(p, _)| p == prefix) {
+        let name = if prefix.is_empty() { "xmlns".into() } else { format!("xmlns:{prefix}") };
+        return Err(XmlError::DuplicateAttribute { offset, name });
     }
+    match prefix {
+        "xml" if uri == XML_NS => return Ok(None),
+        "xml" | "xmlns" => {
+            return Err(XmlError::ReservedPrefix { offset, prefix: prefix.into() });
+        }
+        _ => {}
+    }
+    if uri == XML_NS || uri == XMLNS_NS {
+        return Err(XmlError::ReservedNamespace { offset, uri: uri.into() });
+    }
+    if uri.is_empty() && !prefix.is_empty() {
+        return Err(XmlError::Malformed {
+            offset,
+            detail: format!("prefix {prefix:?} declared with an empty namespace name"),
+        });
+    }
+    if scope.bindings.len() == max_declarations {
+        return Err(XmlError::LimitExceeded { offset, limit: Limit::NamespaceDeclarations(max_declarations) });
+    }
+    let ns = interner.intern(uri);
+    scope.bind(prefix.into(), ns.clone());
+    Ok(Some(ns))
 }
