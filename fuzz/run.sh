@@ -42,7 +42,7 @@ for target in "${targets[@]}"; do
     cov=$(grep -o 'cov: [0-9]*' <<<"$last" | grep -o '[0-9]*' || true)
     ft=$(grep -o 'ft: [0-9]*' <<<"$last" | grep -o '[0-9]*' || true)
     corp=$(grep -o 'corp: [0-9]*' <<<"$last" | grep -o '[0-9]*' || true)
-    summary+=("$(printf '%-11s %-6s executions %-10s coverage %-6s features %-7s corpus %s' \
+    summary+=("$(printf '%-17s %-6s executions %-10s coverage %-6s features %-7s corpus %s' \
         "$target" "$result" "${runs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}")")
 done
 echo "=== summary (${seconds}s per target)"

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use sxmpp_conformance::replay::strip_wildcards;
 use sxmpp_conformance::transcript::{Side, StepKind};
-use sxmpp_fuzz::pair::converse;
+use sxmpp_fuzz::pair::{converse, converse_components};
 
 /// Seeds per target, by file name.
 #[derive(Default)]
@@ -71,9 +71,21 @@ fn transcripts(seeds: &mut Seeds) {
                 reads.entry(*side == Side::S).or_default().push(data);
             }
         }
+        let websocket = transcript.key("framing") == Some("websocket");
         for (from_server, reads) in reads {
             let (target, peer) = if from_server { ("client", "s") } else { ("server", "c") };
-            seeds.add(target, format!("tx-{stem}-{peer}"), connection_seed(&reads));
+            let seed = if websocket {
+                // The targets' configuration with `websocket` (its last
+                // byte) set, and wss: when the transcript says direct.
+                let direct = transcript.key(if from_server { "client.tls" } else { "server.tls" }) == Some("direct");
+                let mut config = vec![0u8; if from_server { 10 } else { 13 }];
+                config[0] = u8::from(direct);
+                *config.last_mut().expect("not empty") = 1;
+                with_script(&config, &reads)
+            } else {
+                connection_seed(&reads)
+            };
+            seeds.add(target, format!("tx-{stem}-{peer}"), seed);
             let mut stream = vec![0, 7];
             stream.extend(reads.concat());
             seeds.add("xml_stream", format!("tx-{stem}-{peer}"), stream);
@@ -215,13 +227,16 @@ fn scram(seeds: &mut Seeds) {
 fn conversations(seeds: &mut Seeds) {
     // (name, client config bytes, server config bytes): the bytes are
     // decoded exactly as the targets decode their script's first bytes.
-    let configs: [(&str, &[u8], &[u8]); 6] = [
+    let configs: [(&str, &[u8], &[u8]); 8] = [
         ("rfc6120-9_1", &[], &[]),
         ("plaintext-all-mechanisms", &[2, 0xff, 0x01, 1, 1, 0, 0, 0], &[2, 0xff, 0x01, 1, 0, 0, 0, 0, 0, 0]),
         ("plus-ssdp-strict", &[0, 0xff, 0x01, 2, 0, 0, 0, 0], &[0, 0xff, 0x01, 0, 1, 1, 0, 0, 0, 0, 0]),
         ("optional-tls-plain", &[1, 0x40, 0, 0, 0, 0, 0, 0], &[1, 0x40, 0, 0, 0, 0, 0, 0, 0, 0]),
         ("session-assigned-resource", &[], &[0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1]),
         ("direct-tls-small-limits", &[3, 0, 0, 0, 0, 1, 0, 1], &[3, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0]),
+        // RFC 7395: ws: and wss: (the last byte is `websocket`).
+        ("websocket", &[0, 0, 0, 0, 0, 0, 0, 0, 0, 1], &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
+        ("websocket-tls", &[1, 0, 0, 0, 0, 0, 0, 0, 0, 1], &[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
     ];
     for (name, client_config, server_config) in configs {
         let conversation = converse(client_config, server_config);
@@ -231,6 +246,16 @@ fn conversations(seeds: &mut Seeds) {
         let mut stream = vec![0, 1];
         stream.extend(conversation.to_client.concat());
         seeds.add("xml_stream", format!("pair-{name}-s"), stream);
+    }
+    // XEP-0114: (name, component config, server config): small limits,
+    // a peer that holds output, subdomains, the wrong secret.
+    let components: [(&str, &[u8], &[u8]); 3] =
+        [("xep0114-3", &[], &[]), ("subdomains-small-limits", &[1], &[1, 0, 1]), ("wrong-secret", &[0, 0, 0, 1], &[])];
+    for (name, component_config, server_config) in components {
+        let conversation = converse_components(component_config, server_config);
+        println!("components {name}: online {}", conversation.online);
+        seeds.add("component", format!("pair-{name}"), with_script(component_config, &conversation.to_client));
+        seeds.add("component_server", format!("pair-{name}"), with_script(server_config, &conversation.to_server));
     }
 }
 

@@ -18,6 +18,7 @@ use sxmpp::sasl::{
 };
 use sxmpp::session::{Identity, IqHandlers};
 use sxmpp::stanza::{Iq, Message, Presence, Stanza, StanzaError};
+use sxmpp::stream::Framing;
 use sxmpp::time::Timestamp;
 use sxmpp::xml::{Element, Limits};
 
@@ -50,6 +51,8 @@ pub struct Config {
     iq_namespaces_only_version: bool,
     /// The TLS handshake fails (the certificate is refused).
     pub(crate) tls_fails: bool,
+    /// RFC 7395 framing: every read is one WebSocket message.
+    pub(crate) websocket: bool,
 }
 
 /// One step of the script.
@@ -103,7 +106,7 @@ impl App {
 
     /// The client of `config` in its driver.
     pub(crate) fn driver(config: &Config, hold_output: bool) -> ClientDriver {
-        Driver::new(client(config), App::new(config), hold_output)
+        Driver::new(client(config), App::new(config), hold_output, config.websocket)
     }
 }
 
@@ -112,6 +115,11 @@ impl App {
 pub fn client(config: &Config) -> Client {
     let mut c = ClientConfig::new(Jid::new(JID).expect("a valid JID"), credentials());
     c.tls = [TlsMode::Required, TlsMode::Optional, TlsMode::Disabled, TlsMode::Direct][usize::from(config.tls % 4)];
+    if config.websocket {
+        // No STARTTLS over WebSocket: ws: or wss:.
+        c.stream.framing = Framing::WebSocket;
+        c.tls = [TlsMode::Disabled, TlsMode::Direct][usize::from(config.tls % 2)];
+    }
     c.mechanisms = match config.mechanisms {
         0 => vec![Mechanism::ScramSha1],
         bits => Mechanism::ALL.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, m)| *m).collect(),

@@ -66,11 +66,17 @@ pub(crate) struct Driver<R: Role, A: App<R>> {
     closed: bool,
     /// Everything the connection wrote, for the well-formedness check.
     written: Vec<u8>,
+    /// (WebSocket) The lengths of the messages written, in order; `None`
+    /// on a byte stream.
+    messages: Option<Vec<usize>>,
 }
 
 impl<R: Role, A: App<R>> Driver<R, A> {
-    pub(crate) fn new(conn: Connection<R>, app: A, hold_output: bool) -> Driver<R, A> {
-        let mut driver = Driver { conn, app, now: Timestamp::ZERO, hold_output, closed: false, written: Vec::new() };
+    /// A driver for `conn`; `messages` for WebSocket framing.
+    pub(crate) fn new(conn: Connection<R>, app: A, hold_output: bool, messages: bool) -> Driver<R, A> {
+        let messages = messages.then(Vec::new);
+        let mut driver =
+            Driver { conn, app, now: Timestamp::ZERO, hold_output, closed: false, written: Vec::new(), messages };
         driver.settle();
         driver
     }
@@ -87,9 +93,21 @@ impl<R: Role, A: App<R>> Driver<R, A> {
             match self.conn.poll_output() {
                 Output::Transmit(bytes) => {
                     assert!(!self.closed, "bytes after Closed");
+                    assert!(self.messages.is_none(), "bytes where messages are due");
                     if !self.hold_output {
                         self.written.extend_from_slice(bytes);
                         let n = bytes.len();
+                        self.conn.consume_transmit(n);
+                    }
+                }
+                Output::Message(message) => {
+                    assert!(!self.closed, "a message after Closed");
+                    let Some(messages) = &mut self.messages else { panic!("a message on a byte stream") };
+                    assert_one_element(message);
+                    if !self.hold_output {
+                        messages.push(message.len());
+                        self.written.extend_from_slice(message);
+                        let n = message.len();
                         self.conn.consume_transmit(n);
                     }
                 }
@@ -135,12 +153,34 @@ impl<R: Role, A: App<R>> Driver<R, A> {
         self.conn.close_reason().is_some()
     }
 
-    /// The peer reads up to `n` bytes.
+    /// The peer reads up to `n` bytes (whole messages, with WebSocket
+    /// framing).
     pub(crate) fn drain(&mut self, n: usize) {
-        let tx = self.conn.transmit();
-        let n = n.min(tx.len());
-        self.written.extend_from_slice(&tx[..n]);
-        self.conn.consume_transmit(n);
+        let mut budget = n;
+        loop {
+            let tx = self.conn.transmit();
+            if tx.is_empty() {
+                break;
+            }
+            let take = match &mut self.messages {
+                Some(messages) if tx.len() <= budget => {
+                    assert_one_element(tx);
+                    messages.push(tx.len());
+                    tx.len()
+                }
+                Some(_) => break,
+                None => budget.min(tx.len()),
+            };
+            if take == 0 {
+                break;
+            }
+            self.written.extend_from_slice(&tx[..take]);
+            self.conn.consume_transmit(take);
+            budget -= take;
+            if self.messages.is_none() {
+                break;
+            }
+        }
         self.settle();
     }
 
@@ -211,8 +251,43 @@ impl<R: Role, A: App<R>> Driver<R, A> {
         self.hold_output = false;
         self.drain(usize::MAX);
         assert!(self.closed, "no Closed once everything was written");
-        assert_well_formed(&self.written);
+        if self.messages.is_none() {
+            assert_well_formed(&self.written);
+        }
     }
+}
+
+/// Limits that never stop the check of what the connection wrote.
+fn unlimited() -> Limits {
+    Limits {
+        max_stanza_bytes: usize::MAX,
+        max_tag_bytes: usize::MAX,
+        max_depth: Limits::MAX_DEPTH_CAP,
+        max_attributes: usize::MAX,
+        max_namespace_declarations: usize::MAX,
+    }
+}
+
+/// Checks that a WebSocket message is one complete element, a standalone
+/// document with every namespace it uses declared (RFC 7395 §3.3.3).
+fn assert_one_element(message: &[u8]) {
+    let show = || String::from_utf8_lossy(message).into_owned();
+    assert!(message.first() == Some(&b'<'), "a message not beginning with '<': {}", show());
+    let mut reader = StreamReader::new(unlimited());
+    reader.feed(b"<messages>");
+    reader.feed(message);
+    let mut elements = 0;
+    loop {
+        match reader.next_event() {
+            Ok(Some(StreamEvent::Open(_))) => {}
+            Ok(Some(StreamEvent::Element(_))) => elements += 1,
+            Ok(Some(StreamEvent::Close)) => panic!("an end tag without its element: {}", show()),
+            Ok(None) => break,
+            Err(e) => panic!("ill-formed message ({e}): {}", show()),
+        }
+    }
+    assert_eq!(elements, 1, "not one element in a message: {}", show());
+    assert!(!reader.in_stanza() && reader.unconsumed_len() == 0, "a message ends mid-element: {}", show());
 }
 
 /// Checks that every stream the connection wrote is well-formed XML: each
@@ -222,13 +297,7 @@ fn assert_well_formed(written: &[u8]) {
     const DECLARATION: &[u8] = b"<?xml ";
     let starts: Vec<usize> = (0..written.len()).filter(|&i| written[i..].starts_with(DECLARATION)).collect();
     assert!(written.is_empty() || starts.first() == Some(&0), "output before the first header");
-    let limits = Limits {
-        max_stanza_bytes: usize::MAX,
-        max_tag_bytes: usize::MAX,
-        max_depth: Limits::MAX_DEPTH_CAP,
-        max_attributes: usize::MAX,
-        max_namespace_declarations: usize::MAX,
-    };
+    let limits = unlimited();
     for (i, &start) in starts.iter().enumerate() {
         let end = starts.get(i + 1).copied().unwrap_or(written.len());
         let segment = &written[start..end];

@@ -11,10 +11,12 @@
 //! | [`xml_stream`] | split parameters + stream bytes | same events (or the same error) in any chunking; parse ∘ write is the identity |
 //! | [`jid`] | a string | no panic; display ∘ parse is stable; the three JID types agree |
 //! | [`scram`] | SCRAM messages and tampering | parsers never panic; an untouched exchange succeeds; no tampered exchange is accepted by either side unless it is equivalent to the real one |
-//! | [`client`] | operations + server bytes | events end with exactly one `Closed`; output always well-formed XML; bounded output; timers advance |
+//! | [`client`] | operations + server bytes | exactly one `Closed`, after the last byte; output always well-formed XML (one element per message over WebSocket); bounded output; timers advance; the TLS hand-off only with nothing unwritten |
 //! | [`server`] | operations + client bytes | the same for the receiving role |
+//! | `component`, `component_server` ([`component`]) | operations + peer bytes | the same for both sides of XEP-0114 |
 
 pub mod client;
+pub mod component;
 mod drive;
 pub mod jid;
 pub mod pair;
@@ -39,4 +41,6 @@ pub const TARGETS: &[Target] = &[
     Target { name: "scram", run: scram::run },
     Target { name: "client", run: client::run },
     Target { name: "server", run: server::run },
+    Target { name: "component", run: component::run_component },
+    Target { name: "component_server", run: component::run_server },
 ];

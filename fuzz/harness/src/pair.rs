@@ -81,3 +81,51 @@ fn pump(c: &mut ClientDriver, s: &mut ServerDriver, out: &mut Conversation) -> b
     }
     !(to_server.is_empty() && to_client.is_empty())
 }
+
+/// One conversation between the targets' component and component server:
+/// the handshake, a stanza each way, a close.
+pub fn converse_components(component_config: &[u8], server_config: &[u8]) -> Conversation {
+    use crate::component::{Config, component_driver, server_driver};
+    let cc = Config::arbitrary(&mut Unstructured::new(component_config)).unwrap_or_default();
+    let sc = Config::arbitrary(&mut Unstructured::new(server_config)).unwrap_or_default();
+    let mut c = component_driver(&cc, true);
+    let mut s = server_driver(&sc, true);
+    let mut out = Conversation::default();
+    let (mut sent, mut closed) = (false, false);
+    for _ in 0..64 {
+        let mut moved = false;
+        let to_server = c.pending().to_vec();
+        c.drain(to_server.len());
+        if !to_server.is_empty() {
+            s.read(&to_server);
+            out.to_server.push(to_server);
+            moved = true;
+        }
+        let to_client = s.pending().to_vec();
+        s.drain(to_client.len());
+        if !to_client.is_empty() {
+            c.read(&to_client);
+            out.to_client.push(to_client);
+            moved = true;
+        }
+        if c.conn.is_online() && s.conn.is_online() && !sent {
+            sent = true;
+            out.online = true;
+            let juliet = Jid::new("juliet@capulet.lit").expect("valid");
+            let hamlet = Jid::new("hamlet@plays.shakespeare.lit/stage").expect("valid");
+            let up = Message::chat(juliet.clone(), "To be, or not to be").expect("legal").with_from(hamlet.clone());
+            let _ = c.conn.send(c.now, up);
+            let down = Message::chat(hamlet, "That is the question").expect("legal").with_from(juliet);
+            let _ = s.conn.send(s.now, down);
+            c.settle();
+            s.settle();
+        } else if !moved && sent && !closed {
+            closed = true;
+            let _ = c.conn.close(c.now);
+            c.settle();
+        } else if !moved {
+            break;
+        }
+    }
+    out
+}

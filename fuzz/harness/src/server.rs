@@ -18,6 +18,7 @@ use sxmpp::entropy::Seeded;
 use sxmpp::jid::{BareJid, Jid};
 use sxmpp::sasl::{Mechanism, ScramHash, ScramStored};
 use sxmpp::stanza::{Message, Stanza, StanzaError, StreamError};
+use sxmpp::stream::Framing;
 use sxmpp::time::Timestamp;
 use sxmpp::xml::Limits;
 
@@ -45,6 +46,8 @@ pub struct Config {
     pub(crate) bind: u8,
     /// The TLS handshake fails.
     pub(crate) tls_fails: bool,
+    /// RFC 7395 framing: every read is one WebSocket message.
+    pub(crate) websocket: bool,
 }
 
 /// One step of the script.
@@ -90,7 +93,7 @@ impl App {
 
     /// The server of `config` in its driver.
     pub(crate) fn driver(config: &Config, hold_output: bool) -> ServerDriver {
-        Driver::new(server(config), App::new(config), hold_output)
+        Driver::new(server(config), App::new(config), hold_output, config.websocket)
     }
 }
 
@@ -100,6 +103,10 @@ pub fn server(config: &Config) -> Server {
     let mut c = ServerConfig::new(DOMAIN, ServerSecret::new([7; 32]));
     c.tls =
         [ServerTls::Required, ServerTls::Optional, ServerTls::Disabled, ServerTls::Direct][usize::from(config.tls % 4)];
+    if config.websocket {
+        c.stream.framing = Framing::WebSocket;
+        c.tls = [ServerTls::Disabled, ServerTls::Direct][usize::from(config.tls % 2)];
+    }
     c.mechanisms = match config.mechanisms {
         0 => vec![Mechanism::ScramSha1Plus, Mechanism::ScramSha1, Mechanism::Plain],
         bits => Mechanism::ALL.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, m)| *m).collect(),
