@@ -234,10 +234,6 @@ impl super::engine::sealed::Hooks for ClientRole {
         TlsSide::Client { server_name: self.account.domain().into() }
     }
 
-    fn domain(&self) -> &str {
-        self.account.domain()
-    }
-
     fn start(&mut self, core: &mut Core) -> Result<(), Fault> {
         self.negotiator.restart();
         self.stream_id = None;
@@ -255,7 +251,6 @@ impl super::engine::sealed::Hooks for ClientRole {
     }
 
     fn on_header(&mut self, _core: &mut Core, header: Header) -> Result<(), Fault> {
-        check_version(&header)?;
         self.stream_id = header.id;
         Ok(())
     }
@@ -318,17 +313,6 @@ impl ClientRole {
         }
         Ok(())
     }
-}
-
-/// RFC 6120 §4.7.5: a stream of version 1.x.
-pub(super) fn check_version(header: &Header) -> Result<(), Fault> {
-    if header.major_version() != Some(1) {
-        return Err(Fault::Violation(crate::error::Violation::Header {
-            condition: crate::condition::StreamErrorCondition::UnsupportedVersion,
-            detail: "version is not 1.x",
-        }));
-    }
-    Ok(())
 }
 
 /// XEP-0280 §11: a carbon copy (`<received/>` or `<sent/>`) counts only if

@@ -178,10 +178,6 @@ impl super::engine::sealed::Hooks for ComponentRole {
         TlsSide::Client { server_name: self.domain.domain().into() }
     }
 
-    fn domain(&self) -> &str {
-        self.domain.domain()
-    }
-
     fn start(&mut self, core: &mut Core) -> Result<(), Fault> {
         let header = Header { to: Some(self.domain.as_str().into()), ..Header::default() };
         core.open_stream(&header);
@@ -270,10 +266,6 @@ impl super::engine::sealed::Hooks for ComponentServerRole {
 
     fn tls_side(&self) -> TlsSide {
         TlsSide::Server
-    }
-
-    fn domain(&self) -> &str {
-        self.component.as_ref().map_or("", |(d, _)| d.domain())
     }
 
     fn start(&mut self, _core: &mut Core) -> Result<(), Fault> {

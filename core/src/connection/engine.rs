@@ -299,8 +299,6 @@ pub(super) mod sealed {
         }
         /// Which side of TLS this role plays.
         fn tls_side(&self) -> TlsSide;
-        /// The domain the stream is for, as negotiation sees it.
-        fn domain(&self) -> &str;
         /// A stream begins (at creation, after TLS, after a restart): the
         /// initiator writes its header.
         fn start(&mut self, core: &mut Core) -> Result<(), Fault>;
@@ -901,6 +899,11 @@ impl<R: Role> Connection<R> {
         self.role.note_peer(&header);
         if header.content_ns.as_ref().is_some_and(|ns| ns.as_str() != self.role.content_ns()) {
             return self.fail(fault(C::InvalidNamespace, "not the content namespace of this stream"));
+        }
+        // RFC 6120 §4.7.5: a stream of version 1.x, whatever the role that
+        // requires one.
+        if self.role.requires_version() && header.major_version() != Some(1) {
+            return self.fail(fault(C::UnsupportedVersion, "version is not 1.x"));
         }
         self.hook(|role, core| role.on_header(core, header));
     }

@@ -16,7 +16,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use super::client::{FeatureFactory, check_version};
+use super::client::FeatureFactory;
 use super::engine::{Connection, Core, Phase};
 use super::{ConfigError, Event, StreamConfig, TimeoutKind};
 use crate::condition::StreamErrorCondition;
@@ -259,10 +259,6 @@ impl super::engine::sealed::Hooks for ServerRole {
         TlsSide::Server
     }
 
-    fn domain(&self) -> &str {
-        &self.domain
-    }
-
     fn start(&mut self, _core: &mut Core) -> Result<(), Fault> {
         // The receiving side answers the client's header.
         Ok(())
@@ -284,7 +280,6 @@ impl super::engine::sealed::Hooks for ServerRole {
             None => {}
             Some(_) => return fault(C::HostUnknown, "this server does not serve that domain"),
         }
-        check_version(&header)?;
         self.write_header(core);
         let features = self.negotiator.features(&core.feature_cx(&self.domain));
         core.write(&features);
