@@ -1016,7 +1016,7 @@ fn rfc6120_8_2_3_a_failed_answer_leaves_the_request_owed() {
     let mut h = client(config(), entropy());
     h.online();
     let request = owed_request(&mut h);
-    // respond_iq with an answer XML cannot carry.
+    // respond with an answer XML cannot carry.
     let mut bad = StanzaError::new(StanzaErrorCondition::Gone);
     bad.condition_text = Some("xmpp:\u{1}".into());
     assert!(matches!(h.conn.respond(h.now, &request, Err(bad.clone())), Err(ApiError::InvalidXml(_))));

@@ -18,8 +18,7 @@ pub enum TlsMode {
     /// Never negotiate TLS (tests, loopback, transports secured otherwise).
     Disabled,
     /// The transport is TLS from its first byte (XEP-0368, or a secure
-    /// WebSocket): report the handshake with `handle_tls_established`
-    /// before anything else.
+    /// WebSocket): the connection's first output is the TLS hand-off.
     Direct,
 }
 
@@ -34,8 +33,8 @@ pub enum ServerTls {
     Optional,
     /// No TLS (tests, loopback).
     Disabled,
-    /// The transport is TLS from its first byte (XEP-0368): report the
-    /// handshake with `handle_tls_established` before any input.
+    /// The transport is TLS from its first byte (XEP-0368, or a secure
+    /// WebSocket): the connection's first output is the TLS hand-off.
     Direct,
 }
 
