@@ -159,6 +159,57 @@ pub struct ServerRole {
 
 impl Connection<ServerRole> {
     /// A connection for a client that just connected.
+    ///
+    /// The same output loop as every role; the server's application also
+    /// answers the two questions the core asks:
+    ///
+    /// ```
+    /// use sxmpp::connection::{
+    ///     AuthAnswer, BindDecision, Event, Output, Server, ServerConfig, ServerSecret, ServerTls,
+    /// };
+    /// use sxmpp::entropy::Seeded;
+    /// use sxmpp::time::Timestamp;
+    ///
+    /// let mut config = ServerConfig::new("im.example.com", ServerSecret::new([7; 32]));
+    /// config.tls = ServerTls::Disabled; // a loopback test; real servers require TLS
+    /// config.allow_plain_without_tls = true;
+    /// let now = Timestamp::ZERO;
+    /// // Seeded is for tests: give a real server a CSPRNG.
+    /// let mut server = Server::new(config, Box::new(Seeded::new(1)), now)?;
+    /// let mut wire = Vec::new();
+    /// let mut drive = |server: &mut Server, input: &[u8]| {
+    ///     let _ = server.handle_input(now, input);
+    ///     loop {
+    ///         match server.poll_output() {
+    ///             Output::Transmit(bytes) => {
+    ///                 wire.extend_from_slice(bytes);
+    ///                 let n = bytes.len();
+    ///                 server.consume_transmit(n);
+    ///             }
+    ///             // Look the user up; stored SCRAM keys would do as well.
+    ///             Output::Event(Event::AuthRequested(request)) => {
+    ///                 let known = request.account.as_ref().is_some_and(|a| a.local() == Some("juliet"));
+    ///                 let answer = if known { AuthAnswer::Password("pass".into()) } else { AuthAnswer::UnknownUser };
+    ///                 server.authenticate(now, answer).unwrap();
+    ///             }
+    ///             Output::Event(Event::BindRequested(_)) => server.bind(now, BindDecision::Accept).unwrap(),
+    ///             Output::Event(Event::Online(jid)) => println!("{jid} is online"),
+    ///             Output::Event(_) => {}
+    ///             _ => return,
+    ///         }
+    ///     }
+    /// };
+    /// let header = b"<stream:stream to='im.example.com' version='1.0' xmlns='jabber:client' \
+    ///                xmlns:stream='http://etherx.jabber.org/streams'>";
+    /// drive(&mut server, header);
+    /// // PLAIN: "\0juliet\0pass".
+    /// drive(&mut server, b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGp1bGlldABwYXNz</auth>");
+    /// drive(&mut server, header);
+    /// drive(&mut server, b"<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>");
+    /// assert!(server.is_online());
+    /// assert!(String::from_utf8(wire)?.contains("<jid>juliet@im.example.com/"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(config: ServerConfig, entropy: Box<dyn Entropy + Send>, now: Timestamp) -> Result<Self, ConfigError> {
         if config.mechanisms.is_empty() {
             return Err(ConfigError::NoMechanisms);

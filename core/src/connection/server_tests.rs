@@ -874,3 +874,29 @@ fn rfc6120_4_4_stanzas_after_our_close_are_delivered() {
         "<message to='romeo@example.net'><body>late</body></message>",
     );
 }
+
+/// RFC 6120 §6.4 / RFC 4422 Appendix A: EXTERNAL asks the application
+/// with the identities the driver's TLS stack verified in the client's
+/// certificate (`TlsInfo::peer_identities`).
+#[test]
+fn sasl_external_hands_the_certificate_identities_to_the_application() {
+    let mut config = ServerConfig::new("im.example.com", ServerSecret::new([7; 32]));
+    config.mechanisms = vec![Mechanism::External];
+    let mut s = script(config);
+    s.feed(&header("im.example.com"));
+    s.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    assert!(s.tls.is_some());
+    let identities = vec![String::from("juliet@im.example.com")];
+    s.conn.handle_tls_established(s.now, TlsInfo::new().with_peer_identities(identities.clone()));
+    s.drain();
+    s.feed(&header("im.example.com"));
+    assert!(s.out().contains("<mechanism>EXTERNAL</mechanism>"));
+    s.events();
+    s.feed("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>");
+    let events = s.events();
+    let [Event::AuthRequested(request)] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(request.peer_identities, identities);
+    s.conn.authenticate(s.now, AuthAnswer::Accept(BareJid::new("juliet@im.example.com").unwrap())).unwrap();
+    s.drain();
+    assert!(s.out().contains("<success"));
+}
