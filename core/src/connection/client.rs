@@ -163,6 +163,8 @@ impl Connection<ClientRole> {
         if websocket && matches!(config.tls, TlsMode::Required | TlsMode::Optional) {
             return Err(ConfigError::StartTlsOverWebSocket);
         }
+        let mut session = session;
+        session.carry_over();
         let account = config.jid.to_bare();
         let settings = ClientSettings {
             tls: config.tls,

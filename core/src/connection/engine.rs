@@ -128,7 +128,9 @@ impl Core {
     /// Serialises the application's queued stanzas, in order: before any
     /// protocol element is written after them, and when the driver polls.
     pub(crate) fn flush_stanzas(&mut self) {
-        if self.session.queued() == 0 || !matches!(self.phase, Phase::Open | Phase::Closing) {
+        // Only once online: stanzas a session carried over wait for
+        // negotiation (found in review: they went out before it).
+        if self.session.queued() == 0 || !self.ready() || !matches!(self.phase, Phase::Open | Phase::Closing) {
             return;
         }
         let content_ns = self.framing.content_ns().clone();
@@ -171,7 +173,7 @@ impl Core {
 
     /// Writes our stream header.
     pub(crate) fn open_stream(&mut self, header: &Header) {
-        if self.header_sent || !matches!(self.phase, Phase::Open | Phase::Closing) {
+        if self.header_sent || self.phase != Phase::Open {
             return;
         }
         self.framing.write_open(&mut self.out.scratch, header);
@@ -483,6 +485,8 @@ impl<R: Role> Connection<R> {
             Phase::Closing => self.core.closing_reason.take().unwrap_or(CloseReason::Clean),
             _ => CloseReason::Eof,
         };
+        // What was not written can no longer be: `Closed` comes now.
+        self.core.out.discard_bytes();
         self.finish(reason);
     }
 
@@ -768,6 +772,8 @@ impl<R: Role> Connection<R> {
         }
         self.core.write_close();
         self.core.phase = Phase::Closing;
+        // The close timer decides now, not a negotiation deadline.
+        self.core.timers.set_negotiation(None);
         self.core.closing_reason = error.map(CloseReason::ClosedWithError);
         self.core.timers.set(Timer::Close, now + self.core.config.close_timeout);
         Ok(())
@@ -848,6 +854,12 @@ impl<R: Role> Connection<R> {
     }
 
     fn apply(&mut self, action: &Action) -> Result<(), Fault> {
+        // After our close tag the stream only winds down (RFC 6120 §4.4): no
+        // TLS, no restart, no going online (found in review).
+        if self.core.phase == Phase::Closing && matches!(action, Action::StartTls | Action::Restart | Action::Online(_))
+        {
+            return Ok(());
+        }
         match action {
             Action::Send(element) => self.core.write(element),
             Action::Event(event) => {

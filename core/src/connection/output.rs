@@ -168,7 +168,7 @@ impl OutputQueue {
             self.parsed_mark = offset;
             return true;
         }
-        self.events.len() < MAX_QUEUED_EVENTS && offset - self.parsed_mark < MAX_QUEUED_INPUT
+        self.events.len() < MAX_QUEUED_EVENTS && offset.saturating_sub(self.parsed_mark) < MAX_QUEUED_INPUT
     }
 
     /// Drops what waits: the connection is over and the driver will not

@@ -155,6 +155,8 @@ pub struct ServerRole {
     /// The `from` of the client's header, echoed as our `to` (RFC 6120
     /// §4.7.2).
     peer: Option<Jid>,
+    /// A header was accepted: restarts keep its domain.
+    domain_chosen: bool,
 }
 
 impl Connection<ServerRole> {
@@ -246,6 +248,7 @@ impl Connection<ServerRole> {
             bind_timeout: config.bind_timeout,
             negotiator: ServerNegotiator::new(settings),
             peer: None,
+            domain_chosen: false,
         };
         Ok(Connection::assemble(core, role))
     }
@@ -263,6 +266,9 @@ impl Connection<ServerRole> {
     /// Answers [`Event::AuthRequested`].
     pub fn authenticate(&mut self, now: Timestamp, answer: AuthAnswer) -> Result<(), ApiError> {
         self.core.now_is(now);
+        if self.core.phase() == Phase::Closing {
+            return Err(ApiError::Closed);
+        }
         if self.core.is_over() || !self.role.negotiator.awaits_credentials() {
             return Err(ApiError::NotWaiting);
         }
@@ -283,6 +289,9 @@ impl Connection<ServerRole> {
     /// Answers [`Event::BindRequested`].
     pub fn bind(&mut self, now: Timestamp, decision: BindDecision) -> Result<(), ApiError> {
         self.core.now_is(now);
+        if self.core.phase() == Phase::Closing {
+            return Err(ApiError::Closed);
+        }
         if self.core.is_over() || !self.role.negotiator.awaits_bind() {
             return Err(ApiError::NotWaiting);
         }
@@ -327,10 +336,16 @@ impl super::engine::sealed::Hooks for ServerRole {
             Some(Ok(d)) if self.gone_domains.contains(d) => {
                 return fault(C::HostGone, "this server no longer serves that domain");
             }
+            // A restarted stream stays with the domain negotiated so far
+            // (found in review: it could switch to another one served).
+            Some(Ok(d)) if self.domain_chosen && *d != self.domain => {
+                return fault(C::HostUnknown, "a restarted stream must keep its domain");
+            }
             Some(Ok(d)) if self.domains.contains(d) => self.domain = d.clone(),
             None => {}
             Some(_) => return fault(C::HostUnknown, "this server does not serve that domain"),
         }
+        self.domain_chosen = true;
         self.write_header(core);
         let features = self.negotiator.features(&core.feature_cx(&self.domain));
         core.write(&features);

@@ -900,3 +900,33 @@ fn sasl_external_hands_the_certificate_identities_to_the_application() {
     s.drain();
     assert!(s.out().contains("<success"));
 }
+
+/// Found in review: a restart header could switch the stream to another
+/// served domain after the client authenticated under the first.
+#[test]
+fn rfc6120_4_3_3_the_restarted_stream_keeps_its_domain() {
+    let mut config = plaintext();
+    config.domains.push("other.example.com".into());
+    let mut s = script(config);
+    s.feed(&header("im.example.com"));
+    s.feed(&plain_auth("", "juliet", "pass"));
+    s.conn.authenticate(s.now, AuthAnswer::Password("pass".into())).unwrap();
+    s.drain();
+    s.out();
+    s.feed(&header("other.example.com"));
+    assert!(s.out().contains("<host-unknown "), "the domain authenticated under stays");
+    assert!(matches!(
+        s.closed(),
+        Some(CloseReason::Violation(Violation::Header { condition: StreamErrorCondition::HostUnknown, .. }))
+    ));
+}
+
+#[test]
+fn the_application_cannot_answer_for_a_stream_it_closed() {
+    let mut s = script(plaintext());
+    s.feed(&header("im.example.com"));
+    s.feed(&plain_auth("", "juliet", "pass"));
+    s.conn.close(s.now).unwrap();
+    s.drain();
+    assert_eq!(s.conn.authenticate(s.now, AuthAnswer::Password("pass".into())), Err(ApiError::Closed));
+}

@@ -1131,3 +1131,80 @@ fn a_failed_tls_handshake_is_the_close_reason() {
     assert_eq!(h.closed(), Some(&CloseReason::Tls(error)));
     assert_eq!(h.out(), "");
 }
+
+/// Found in review: stanzas a session carried to a new connection went
+/// out before negotiation, in plaintext, and were then refused.
+#[test]
+fn carried_stanzas_wait_until_the_new_connection_is_online() {
+    let mut h = client(config(), entropy());
+    h.online();
+    h.conn.send(h.now, Message::chat(jid("romeo@example.net"), "carried").unwrap()).unwrap();
+    // The transport breaks before the driver polls.
+    h.conn.handle_eof(h.now);
+    let session = h.conn.into_session();
+    let conn = Client::with_session(config(), session, Box::new(entropy()), Timestamp::ZERO).unwrap();
+    let mut h = Driver::new(conn);
+    assert!(!h.out().contains("carried"), "nothing before negotiation");
+    h.through_sasl();
+    h.feed(&server_header("id3"));
+    h.feed(FEATURES_BIND);
+    assert!(!h.out().contains("carried"), "nor before binding");
+    h.feed("<iq id='yhc13a95' type='result'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>juliet@im.example.com/balcony</jid></bind></iq>");
+    let out = h.out();
+    assert!(out.contains("<body>carried</body>"), "once online: {out}");
+}
+
+/// Found in review: negotiation went on after our close tag (a restart
+/// after `<success/>` wrote a new header behind `</stream:stream>`).
+#[test]
+fn rfc6120_4_4_nothing_is_negotiated_after_our_close() {
+    let mut h = at_challenge(SERVER_FIRST);
+    h.out();
+    h.conn.close(h.now).unwrap();
+    h.drain();
+    assert_eq!(h.out(), "</stream:stream>");
+    h.feed(&success(SERVER_FINAL));
+    assert_eq!(h.out(), "", "no restart behind our close");
+    h.feed("</stream:stream>");
+    assert_eq!(h.closed(), Some(&CloseReason::Clean));
+    // <proceed/> after our close: no TLS hand-off.
+    let mut h = client(config(), entropy());
+    h.feed(&server_header("a"));
+    h.feed(FEATURES_TLS);
+    h.conn.close(h.now).unwrap();
+    h.drain();
+    h.out();
+    h.feed(PROCEED);
+    assert!(h.tls.is_none(), "no TLS after our close");
+    assert_eq!(h.out(), "");
+}
+
+/// Found in review: after the transport ended, bytes that could never be
+/// written kept `Closed` from coming.
+#[test]
+fn eof_with_unwritten_bytes_still_reports_closed() {
+    let mut h = client(config(), entropy());
+    h.online();
+    h.conn.send(h.now, Message::chat(jid("romeo@example.net"), "unsent").unwrap()).unwrap();
+    assert!(matches!(h.conn.poll_output(), Output::Transmit(_)), "offered, never written");
+    h.conn.handle_eof(h.now);
+    h.drain();
+    assert_eq!(h.closed(), Some(&CloseReason::Eof));
+}
+
+/// Found in review: a request owed on a connection that ended made the
+/// same id on the next connection be ignored (neither delivered nor
+/// answered, against RFC 6120 §8.2.3).
+#[test]
+fn requests_owed_on_a_dead_connection_do_not_follow_the_session() {
+    let mut h = client(config(), entropy());
+    h.online();
+    let _ = owed_request(&mut h);
+    h.eof();
+    let session = h.conn.into_session();
+    let conn = Client::with_session(config(), session, Box::new(entropy()), Timestamp::ZERO).unwrap();
+    let mut h = Driver::new(conn);
+    h.online();
+    let again = owed_request(&mut h);
+    assert_eq!(again.id(), Some("q1"));
+}

@@ -270,3 +270,26 @@ fn a_message_waits_whole_while_events_wait() {
     // Then it is taken again.
     assert_eq!(c.conn.handle_input(c.now, presence.as_bytes()), presence.len());
 }
+
+/// Found in review: the second element of a message was found only after
+/// the first had taken effect; and any `<?xml…?>` processing instruction,
+/// or a declaration of another version or encoding, was stripped unseen.
+#[test]
+fn rfc7395_3_3_3_a_bad_message_takes_no_effect_at_all() {
+    let mut c = secure_client();
+    online(&mut c);
+    c.feed_message("<message xmlns='jabber:client' from='romeo@example.net/orchard'><body>one</body></message><x/>");
+    assert!(c.events().is_empty(), "the first element of a bad message is not delivered");
+    assert!(matches!(c.closed(), Some(CloseReason::Violation(_))));
+    for message in [
+        "<?xml-stylesheet href='x'?><presence xmlns='jabber:client'/>",
+        "<?xml version='1.0' encoding='UTF-16'?><presence xmlns='jabber:client'/>",
+        "<?xml version='2.0'?><presence xmlns='jabber:client'/>",
+    ] {
+        let mut c = secure_client();
+        online(&mut c);
+        c.feed_message(message);
+        assert!(c.events().is_empty(), "{message}");
+        assert!(c.closed().is_some(), "{message}");
+    }
+}

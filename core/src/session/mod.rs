@@ -104,6 +104,13 @@ impl Session {
         }
     }
 
+    /// Makes the session ready for a new connection: requests received on
+    /// the old one can no longer be answered there (found in review: a
+    /// stale entry made the same id on the next connection be ignored).
+    pub(crate) fn carry_over(&mut self) {
+        self.owed = Owed::new(self.limits.max_owed_iqs);
+    }
+
     /// The account, once authenticated.
     pub fn account(&self) -> Option<&BareJid> {
         self.account.as_ref()

@@ -152,6 +152,20 @@ pub(crate) struct Framer {
     elements_in_message: u32,
 }
 
+/// (WebSocket) An XML declaration leading a message: version 1.0, UTF-8.
+fn check_declaration(declaration: &[u8]) -> Result<(), FramingError> {
+    let text =
+        core::str::from_utf8(declaration).map_err(|_| FramingError::Message("a declaration that is not UTF-8"))?;
+    match xmlparser::Tokenizer::from(text).next() {
+        Some(Ok(xmlparser::Token::Declaration { version, encoding, .. }))
+            if version.as_str() == "1.0" && encoding.is_none_or(|e| e.as_str().eq_ignore_ascii_case("UTF-8")) =>
+        {
+            Ok(())
+        }
+        _ => Err(FramingError::Message("an XML declaration other than version 1.0 in UTF-8")),
+    }
+}
+
 /// (WebSocket) The document every message is read inside: no namespace
 /// declarations, so each message must carry its own (RFC 7395 §3.3.3).
 const MESSAGE_ROOT: &[u8] = b"<messages>";
@@ -200,10 +214,11 @@ impl Framer {
     /// and must hold exactly one element, which [`Framer::next`] checks.
     pub(crate) fn feed_message(&mut self, message: &[u8]) -> Result<(), FramingError> {
         let mut message = message;
-        if message.starts_with(b"<?xml")
-            && let Some(end) = message.windows(2).position(|w| w == b"?>")
-        {
-            // NOT RECOMMENDED, but allowed: one declaration per message.
+        let declaration = message.starts_with(b"<?xml") && message.get(5).is_some_and(|b| b.is_ascii_whitespace());
+        if declaration && let Some(end) = message.windows(2).position(|w| w == b"?>") {
+            // NOT RECOMMENDED, but allowed: a declaration of version 1.0
+            // in UTF-8, as on a TCP stream (RFC 6120 §11.5, §11.6).
+            check_declaration(&message[..end + 2])?;
             message = &message[end + 2..];
             let text = message.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(message.len());
             message = &message[text..];
@@ -266,8 +281,11 @@ impl Framer {
                 }
             };
             self.elements_in_message += 1;
-            if self.elements_in_message > 1 || !self.in_message {
-                return Err(FramingError::Message("two elements in one message"));
+            // Checked before the element takes effect: nothing may follow
+            // it in its message (found in review: the first of two elements
+            // was acted on before the second was seen).
+            if self.elements_in_message > 1 || !self.in_message || !self.reader.rest_is_blank() {
+                return Err(FramingError::Message("more than one element in one message"));
             }
             return Ok(Some(match (element.name(), element.ns().as_str() == ns::FRAMING) {
                 ("open", true) => Frame::Open(Header::from_attributes(&element)),

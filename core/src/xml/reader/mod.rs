@@ -253,6 +253,13 @@ impl StreamReader {
         }
     }
 
+    /// True if nothing but whitespace was received after what has been
+    /// consumed (message framing: nothing may follow a message's element).
+    pub(crate) fn rest_is_blank(&self) -> bool {
+        self.input.unconsumed_len() == self.input.buf.len() - self.input.pos
+            && self.input.buf[self.input.pos..].bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+    }
+
     /// Bytes examined while framing, for the test that work is linear.
     #[cfg(test)]
     pub(super) fn scanned(&self) -> u64 {
