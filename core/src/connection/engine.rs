@@ -478,6 +478,9 @@ impl<R: Role> Connection<R> {
     /// The transport ended (the peer closed it, or it broke).
     pub fn handle_eof(&mut self, now: Timestamp) {
         self.core.now = now;
+        // What was not written can no longer be: `Closed` comes now, also
+        // for a connection whose end was decided before (found by fuzzing).
+        self.core.out.discard_bytes();
         if self.core.is_over() {
             return;
         }
@@ -485,8 +488,6 @@ impl<R: Role> Connection<R> {
             Phase::Closing => self.core.closing_reason.take().unwrap_or(CloseReason::Clean),
             _ => CloseReason::Eof,
         };
-        // What was not written can no longer be: `Closed` comes now.
-        self.core.out.discard_bytes();
         self.finish(reason);
     }
 

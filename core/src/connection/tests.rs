@@ -1208,3 +1208,18 @@ fn requests_owed_on_a_dead_connection_do_not_follow_the_session() {
     let again = owed_request(&mut h);
     assert_eq!(again.id(), Some("q1"));
 }
+
+/// Found by fuzzing: a connection whose end was decided (a stream error
+/// pending) and whose transport then ended kept its unwritable bytes, so
+/// `Closed` never came.
+#[test]
+fn eof_after_a_fault_with_unwritten_bytes_still_reports_closed() {
+    let mut h = client(config(), entropy());
+    h.online();
+    assert_eq!(h.conn.handle_input(h.now, b"<foo xmlns='urn:example:foo'/>"), 30);
+    assert!(matches!(h.conn.poll_output(), Output::Transmit(_)), "the stream error, offered, never written");
+    h.conn.handle_eof(h.now);
+    h.drain();
+    assert!(matches!(h.closed(), Some(CloseReason::Violation(_))), "{:?}", h.closed());
+    assert_eq!(h.out(), "");
+}

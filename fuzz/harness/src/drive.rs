@@ -231,9 +231,25 @@ impl<R: Role, A: App<R>> Driver<R, A> {
         }
     }
 
-    /// The transport ended.
+    /// The transport ended. What was not written yet can no longer be, and
+    /// the core drops it; for the well-formedness check it still counts
+    /// as written (the output as the core produced it must be well-formed,
+    /// even where the transport cut it short: found by fuzzing, once EOF
+    /// began discarding a half-written close tag).
     pub(crate) fn eof(&mut self) {
+        let mut unwritten = Vec::new();
+        loop {
+            let next = self.conn.transmit();
+            if next.is_empty() {
+                break;
+            }
+            unwritten.extend_from_slice(next);
+            let n = next.len();
+            self.conn.consume_transmit(n);
+        }
+        self.written.extend_from_slice(&unwritten);
         self.conn.handle_eof(self.now);
+        assert!(self.conn.transmit().is_empty(), "bytes left to write after the transport ended");
         self.settle();
     }
 
