@@ -8,6 +8,19 @@
 //! stream-error condition each of its failures calls for
 //! ([`XmlError::condition`]).
 
+/// Matches `$text` against string constants and returns the matching
+/// constant itself (`'static`): the lookup behind the tables of common
+/// names, values and namespaces.
+macro_rules! known_static {
+    ($text:ident; $($constant:literal)*) => {
+        match $text {
+            $($constant => Some($constant),)*
+            _ => None,
+        }
+    };
+}
+pub(crate) use known_static;
+
 mod chars;
 mod element;
 mod error;

@@ -97,15 +97,7 @@ impl fmt::Debug for Str {
 /// The element and attribute names of RFC 6120/6121 and the common XEPs
 /// (the 10,000-stanza benchmark corpus is made of them).
 fn known_name(name: &str) -> Option<&'static str> {
-    macro_rules! known {
-        ($($name:literal)*) => {
-            match name {
-                $($name => Some($name),)*
-                _ => None,
-            }
-        };
-    }
-    known! {
+    crate::xml::known_static! { name;
         // RFC 6120/6121 stanzas and their children.
         "message" "presence" "iq" "body" "subject" "thread" "show" "status" "priority" "error" "text"
         "query" "item" "group"
@@ -124,15 +116,7 @@ fn known_name(name: &str) -> Option<&'static str> {
 
 /// The attribute values that recur in nearly every stanza.
 fn known_value(value: &str) -> Option<&'static str> {
-    macro_rules! known {
-        ($($value:literal)*) => {
-            match value {
-                $($value => Some($value),)*
-                _ => None,
-            }
-        };
-    }
-    known! {
+    crate::xml::known_static! { value;
         // Stanza types (RFC 6120 §8.2.3, RFC 6121 §4.7.1, §5.2.2).
         "chat" "groupchat" "normal" "headline" "error" "get" "set" "result" "unavailable" "subscribe"
         "subscribed" "unsubscribe" "unsubscribed" "probe"

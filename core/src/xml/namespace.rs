@@ -171,15 +171,7 @@ impl Interner {
 /// Namespaces nearly every XMPP stream uses: `'static` from the start, so
 /// they cost no allocation and no slot in the cache.
 fn known(uri: &str) -> Option<&'static str> {
-    macro_rules! known {
-        ($($uri:literal)*) => {
-            match uri {
-                $($uri => Some($uri),)*
-                _ => None,
-            }
-        };
-    }
-    known! {
+    crate::xml::known_static! { uri;
         "jabber:client" "jabber:server" "jabber:component:accept" "http://etherx.jabber.org/streams"
         "urn:ietf:params:xml:ns:xmpp-streams" "urn:ietf:params:xml:ns:xmpp-stanzas"
         "urn:ietf:params:xml:ns:xmpp-tls" "urn:ietf:params:xml:ns:xmpp-sasl" "urn:ietf:params:xml:ns:xmpp-bind"
