@@ -22,7 +22,7 @@ use sxmpp::stream::Framing;
 use sxmpp::time::Timestamp;
 use sxmpp::xml::{Element, Limits};
 
-use crate::drive::{App as DriverApp, Driver, decode};
+use crate::drive::{App as DriverApp, Driver, Peer, Reads, decode};
 
 /// RFC 6120 §9.1's account, password, SCRAM salt and iteration count.
 pub const JID: &str = "juliet@im.example.com/balcony";
@@ -206,29 +206,14 @@ pub fn run(data: &[u8]) {
     let script = decode::<Config, Op>(data);
     // Direct TLS needs nothing special: the handshake is the first output.
     let mut d = App::driver(&script.config, script.config.hold_output);
-    let mut reads = script.reads.into_iter();
-    let mut last: &[u8] = &[];
+    let mut reads = Reads::new(script.reads);
     for op in script.ops {
         match op {
-            Op::Read => match reads.next() {
-                Some(r) => {
-                    last = r;
-                    d.read(r);
-                }
-                None => continue,
-            },
-            Op::Repeat(times) => {
-                for _ in 0..times % 4096 {
-                    if last.is_empty() || d.is_closed() {
-                        break;
-                    }
-                    d.read(last);
-                }
-            }
-            Op::Inject(bytes) if !bytes.is_empty() => d.read(&bytes),
-            Op::Inject(_) => {}
-            Op::Advance(ms) => d.advance(ms % 3_600_000),
-            Op::Drain(n) => d.drain(usize::from(n)),
+            Op::Read => d.peer(Peer::Read, &mut reads),
+            Op::Repeat(times) => d.peer(Peer::Repeat(times), &mut reads),
+            Op::Inject(bytes) => d.peer(Peer::Inject(&bytes), &mut reads),
+            Op::Advance(ms) => d.peer(Peer::Advance(ms), &mut reads),
+            Op::Drain(n) => d.peer(Peer::Drain(n), &mut reads),
             Op::SendMessage(body) => {
                 // Text XML cannot carry is refused where the stanza is built.
                 if let Ok(message) = Message::chat(Jid::new("romeo@example.net").unwrap(), &body) {
@@ -266,8 +251,5 @@ pub fn run(data: &[u8]) {
         }
         d.settle();
     }
-    for r in reads {
-        d.read(r);
-    }
-    d.finish();
+    d.finish_with(reads);
 }

@@ -17,7 +17,7 @@ use sxmpp::time::Timestamp;
 use sxmpp::xml::Limits;
 
 use crate::client::handshake;
-use crate::drive::{App as DriverApp, Driver, decode};
+use crate::drive::{App as DriverApp, Driver, Peer, Reads, decode};
 
 /// The component's domain.
 pub const DOMAIN: &str = "plays.shakespeare.lit";
@@ -142,29 +142,14 @@ pub fn run_server(data: &[u8]) {
 
 /// The script, the same for both sides.
 fn play<R: Role>(mut d: Driver<R, App>, ops: Vec<Op>, reads: Vec<&[u8]>) {
-    let mut reads = reads.into_iter();
-    let mut last: &[u8] = &[];
+    let mut reads = Reads::new(reads);
     for op in ops {
         match op {
-            Op::Read => match reads.next() {
-                Some(r) => {
-                    last = r;
-                    d.read(r);
-                }
-                None => continue,
-            },
-            Op::Repeat(times) => {
-                for _ in 0..times % 4096 {
-                    if last.is_empty() || d.is_closed() {
-                        break;
-                    }
-                    d.read(last);
-                }
-            }
-            Op::Inject(bytes) if !bytes.is_empty() => d.read(&bytes),
-            Op::Inject(_) => {}
-            Op::Advance(ms) => d.advance(ms % 3_600_000),
-            Op::Drain(n) => d.drain(usize::from(n)),
+            Op::Read => d.peer(Peer::Read, &mut reads),
+            Op::Repeat(times) => d.peer(Peer::Repeat(times), &mut reads),
+            Op::Inject(bytes) => d.peer(Peer::Inject(&bytes), &mut reads),
+            Op::Advance(ms) => d.peer(Peer::Advance(ms), &mut reads),
+            Op::Drain(n) => d.peer(Peer::Drain(n), &mut reads),
             Op::Send { from, to, body } => {
                 let from = match from % 3 {
                     0 => "hamlet@plays.shakespeare.lit/stage",
@@ -185,8 +170,5 @@ fn play<R: Role>(mut d: Driver<R, App>, ops: Vec<Op>, reads: Vec<&[u8]>) {
         }
         d.settle();
     }
-    for r in reads {
-        d.read(r);
-    }
-    d.finish();
+    d.finish_with(reads);
 }

@@ -34,6 +34,34 @@ pub(crate) fn decode<'a, C: Arbitrary<'a> + Default, O: Arbitrary<'a>>(data: &'a
     Script { config, ops, reads }
 }
 
+/// What the peer's side of the transport does in a script: the same in
+/// every connection target.
+pub(crate) enum Peer<'a> {
+    /// Deliver the next read of the peer's bytes.
+    Read,
+    /// Deliver the last read again this many times (floods from short
+    /// inputs).
+    Repeat(u16),
+    /// Deliver these bytes as one read.
+    Inject(&'a [u8]),
+    /// Move the clock (milliseconds) and fire what is due.
+    Advance(u32),
+    /// The peer reads up to this many bytes.
+    Drain(u16),
+}
+
+/// The peer's reads still to come, and the last one delivered.
+pub(crate) struct Reads<'a> {
+    rest: std::vec::IntoIter<&'a [u8]>,
+    last: &'a [u8],
+}
+
+impl<'a> Reads<'a> {
+    pub(crate) fn new(reads: Vec<&'a [u8]>) -> Reads<'a> {
+        Reads { rest: reads.into_iter(), last: &[] }
+    }
+}
+
 /// The application's part around a connection of role `R`: what it
 /// answers when the core asks, and what its TLS stack reports.
 pub(crate) trait App<R: Role> {
@@ -143,11 +171,6 @@ impl<R: Role, A: App<R>> Driver<R, A> {
         panic!("poll_output never says wait");
     }
 
-    /// `Closed` has been seen.
-    pub(crate) fn is_closed(&self) -> bool {
-        self.closed
-    }
-
     /// The end is decided (its last bytes may still be unwritten).
     fn is_over(&self) -> bool {
         self.conn.close_reason().is_some()
@@ -216,6 +239,38 @@ impl<R: Role, A: App<R>> Driver<R, A> {
             assert_eq!(self.conn.transmit().len(), pending, "output after the end");
             assert_eq!(self.settle(), 0, "events after the end");
         }
+    }
+
+    /// Plays one step of the peer's side.
+    pub(crate) fn peer(&mut self, op: Peer<'_>, reads: &mut Reads<'_>) {
+        match op {
+            Peer::Read => {
+                if let Some(r) = reads.rest.next() {
+                    reads.last = r;
+                    self.read(r);
+                }
+            }
+            Peer::Repeat(times) => {
+                for _ in 0..times % 4096 {
+                    if reads.last.is_empty() || self.closed {
+                        break;
+                    }
+                    self.read(reads.last);
+                }
+            }
+            Peer::Inject(bytes) if !bytes.is_empty() => self.read(bytes),
+            Peer::Inject(_) => {}
+            Peer::Advance(ms) => self.advance(ms % 3_600_000),
+            Peer::Drain(n) => self.drain(usize::from(n)),
+        }
+    }
+
+    /// Delivers the reads the script left, then [`finish`](Driver::finish).
+    pub(crate) fn finish_with(mut self, reads: Reads<'_>) {
+        for r in reads.rest {
+            self.read(r);
+        }
+        self.finish();
     }
 
     /// Moves the clock and fires what is due; a timer that fired must not

@@ -23,7 +23,7 @@ use sxmpp::time::Timestamp;
 use sxmpp::xml::Limits;
 
 use crate::client::{ITERATIONS, PASSWORD, SALT, handshake};
-use crate::drive::{App as DriverApp, Driver, decode};
+use crate::drive::{App as DriverApp, Driver, Peer, Reads, decode};
 
 /// The server's domain.
 pub const DOMAIN: &str = "im.example.com";
@@ -185,29 +185,14 @@ impl DriverApp<ServerRole> for App {
 pub fn run(data: &[u8]) {
     let script = decode::<Config, Op>(data);
     let mut d = App::driver(&script.config, script.config.hold_output);
-    let mut reads = script.reads.into_iter();
-    let mut last: &[u8] = &[];
+    let mut reads = Reads::new(script.reads);
     for op in script.ops {
         match op {
-            Op::Read => match reads.next() {
-                Some(r) => {
-                    last = r;
-                    d.read(r);
-                }
-                None => continue,
-            },
-            Op::Repeat(times) => {
-                for _ in 0..times % 4096 {
-                    if last.is_empty() || d.is_closed() {
-                        break;
-                    }
-                    d.read(last);
-                }
-            }
-            Op::Inject(bytes) if !bytes.is_empty() => d.read(&bytes),
-            Op::Inject(_) => {}
-            Op::Advance(ms) => d.advance(ms % 3_600_000),
-            Op::Drain(n) => d.drain(usize::from(n)),
+            Op::Read => d.peer(Peer::Read, &mut reads),
+            Op::Repeat(times) => d.peer(Peer::Repeat(times), &mut reads),
+            Op::Inject(bytes) => d.peer(Peer::Inject(&bytes), &mut reads),
+            Op::Advance(ms) => d.peer(Peer::Advance(ms), &mut reads),
+            Op::Drain(n) => d.peer(Peer::Drain(n), &mut reads),
             Op::SendMessage(body) => {
                 let to = d.app.session.clone().unwrap_or_else(|| Jid::new(DOMAIN).unwrap());
                 if let Ok(mut message) = Message::chat(to, &body) {
@@ -226,8 +211,5 @@ pub fn run(data: &[u8]) {
         }
         d.settle();
     }
-    for r in reads {
-        d.read(r);
-    }
-    d.finish();
+    d.finish_with(reads);
 }
