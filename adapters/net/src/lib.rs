@@ -1,0 +1,128 @@
+//! # sxmpp-net: what every sxmpp adapter shares
+//!
+//! The adapters (`sxmpp-tokio`, `sxmpp-async-std`, `sxmpp-smol`,
+//! `sxmpp-blocking`) move bytes between a socket and the sans-IO core and
+//! nothing more. Everything they would otherwise each repeat lives here,
+//! written once and free of any runtime:
+//!
+//! - [`Pump`]: the bookkeeping of the drive loop (the clock, input the
+//!   core has not taken yet, the events and responses waiting for the
+//!   application, the console tee), the same for every role;
+//! - [`tls`]: rustls with the ring provider, web-PKI roots plus custom
+//!   CAs, and the channel-binding data (`tls-exporter`,
+//!   `tls-server-end-point`) the core needs;
+//! - [`dns`] and [`endpoints`]: SRV lookups for `_xmpps-client` and
+//!   `_xmpp-client` merged by priority and weight, the 5222 fallback, a
+//!   host override, the Happy Eyeballs order, blocking so adapters run
+//!   them off their loop;
+//! - [`console`]: the opt-in XML console with credentials redacted;
+//! - [`Error`]: one typed error for every adapter.
+//!
+//! Applications normally use an adapter crate, which re-exports what
+//! they need from here.
+
+pub mod console;
+pub mod dns;
+pub mod endpoints;
+mod error;
+mod pump;
+pub mod tls;
+
+use std::time::Duration;
+
+use sxmpp::connection::{Client, ClientConfig, TlsMode};
+use sxmpp::time::Timestamp;
+
+pub use crate::console::Console;
+pub use crate::endpoints::{Endpoint, Security};
+pub use crate::error::{Error, Timeout};
+pub use crate::pump::{Pump, Step};
+pub use crate::tls::{ServerTls, SystemRandom, TlsOptions};
+
+/// How many events wait for the application before input stops being
+/// read (by default).
+pub const DEFAULT_MAX_EVENTS: usize = 1024;
+
+/// How a client reaches its server, besides the account itself
+/// ([`ClientConfig`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ConnectOptions {
+    /// Connect here instead of looking the domain up (`host:port` and how
+    /// TLS starts). TLS still verifies the JID's domain.
+    pub endpoint: Option<Endpoint>,
+    /// Which CAs to trust.
+    pub tls: TlsOptions,
+    /// The name servers for SRV (default: the system's).
+    pub resolver: Option<dns::Resolver>,
+    /// The deadline for each TCP connection attempt.
+    pub tcp_timeout: Duration,
+    /// The deadline for getting online: DNS, TCP, TLS and negotiation
+    /// together.
+    pub connect_timeout: Duration,
+    /// Events kept for the application before reading pauses.
+    pub max_events: usize,
+    /// Tee the plaintext both ways here (credentials redacted).
+    pub console: Option<Console>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> ConnectOptions {
+        ConnectOptions {
+            endpoint: None,
+            tls: TlsOptions::default(),
+            resolver: None,
+            tcp_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(60),
+            max_events: DEFAULT_MAX_EVENTS,
+            console: None,
+        }
+    }
+}
+
+impl ConnectOptions {
+    /// Connect to `host:port` directly, STARTTLS or direct TLS.
+    pub fn endpoint(mut self, host: impl Into<String>, port: u16, security: Security) -> ConnectOptions {
+        self.endpoint = Some(Endpoint { host: host.into(), port, security });
+        self
+    }
+
+    /// Trust these CAs besides the web-PKI roots.
+    pub fn tls(mut self, tls: TlsOptions) -> ConnectOptions {
+        self.tls = tls;
+        self
+    }
+
+    /// Tee the stream to this console.
+    pub fn console(mut self, console: Console) -> ConnectOptions {
+        self.console = Some(console);
+        self
+    }
+
+    /// The endpoints to try for `config`'s domain, in order (blocking:
+    /// DNS).
+    pub fn plan(&self, config: &ClientConfig) -> Result<Vec<Endpoint>, Error> {
+        let domain = config.jid.domain().to_owned();
+        let system;
+        let resolver = match &self.resolver {
+            Some(resolver) => resolver,
+            None => {
+                system = dns::Resolver::system();
+                &system
+            }
+        };
+        endpoints::plan(&domain, self.endpoint.as_ref(), resolver).map_err(|source| Error::Resolve { domain, source })
+    }
+}
+
+/// The core's client for one endpoint: direct TLS where the endpoint
+/// says so, the configuration's own TLS mode otherwise.
+pub fn client_for(config: &ClientConfig, endpoint: &Endpoint, now: Timestamp) -> Result<Client, Error> {
+    let mut config = config.clone();
+    config.tls = match (endpoint.security, config.tls) {
+        (Security::DirectTls, _) => TlsMode::Direct,
+        (Security::StartTls, TlsMode::Direct) => TlsMode::Required,
+        (Security::StartTls, mode) => mode,
+    };
+    Ok(Client::new(config, Box::new(SystemRandom), now)?)
+}
