@@ -28,16 +28,30 @@ mod error;
 mod pump;
 pub mod tls;
 
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use sxmpp::connection::{Client, ClientConfig, TlsMode};
-use sxmpp::time::Timestamp;
+use sxmpp::time::{Origin, Timestamp};
 
 pub use crate::console::Console;
 pub use crate::endpoints::{Endpoint, Security};
 pub use crate::error::{Error, Timeout};
 pub use crate::pump::{Pump, Step};
 pub use crate::tls::{ServerTls, SystemRandom, TlsOptions};
+
+/// The process's clock for the core: every adapter's timestamps count
+/// from this one origin, so connections made by an application (a
+/// server's, say) and by an adapter agree.
+pub fn clock() -> Origin {
+    static ORIGIN: OnceLock<Origin> = OnceLock::new();
+    *ORIGIN.get_or_init(|| Origin::new(Instant::now()))
+}
+
+/// The core's time now, on [`clock`].
+pub fn now() -> Timestamp {
+    clock().timestamp(Instant::now())
+}
 
 /// How many events wait for the application before input stops being
 /// read (by default).
@@ -102,17 +116,23 @@ impl ConnectOptions {
     /// The endpoints to try for `config`'s domain, in order (blocking:
     /// DNS).
     pub fn plan(&self, config: &ClientConfig) -> Result<Vec<Endpoint>, Error> {
-        let domain = config.jid.domain().to_owned();
-        let system;
-        let resolver = match &self.resolver {
-            Some(resolver) => resolver,
-            None => {
-                system = dns::Resolver::system();
-                &system
-            }
-        };
-        endpoints::plan(&domain, self.endpoint.as_ref(), resolver).map_err(|source| Error::Resolve { domain, source })
+        plan(config.jid.domain(), self.endpoint.as_ref(), self.resolver.as_ref())
     }
+}
+
+/// The endpoints to try for `domain`: the override alone, or SRV (on the
+/// system's name servers unless `resolver` is given), or the domain on
+/// 5222. Blocking: run it off the event loop.
+pub fn plan(domain: &str, endpoint: Option<&Endpoint>, resolver: Option<&dns::Resolver>) -> Result<Vec<Endpoint>, Error> {
+    let system;
+    let resolver = match resolver {
+        Some(resolver) => resolver,
+        None => {
+            system = dns::Resolver::system();
+            &system
+        }
+    };
+    endpoints::plan(domain, endpoint, resolver).map_err(|source| Error::Resolve { domain: domain.to_owned(), source })
 }
 
 /// The core's client for one endpoint: direct TLS where the endpoint

@@ -50,13 +50,14 @@ pub struct Pump<R: Role> {
 }
 
 impl<R: Role> Pump<R> {
-    /// Drives `conn`, whose timestamps count from `origin`. Up to
+    /// Drives `conn`, whose timestamps count from [`clock`](crate::clock)
+    /// (create it with [`now`](crate::now)). Up to
     /// `max_events` events are kept for the application; past that input
     /// stops being read until it takes some (backpressure, not loss).
-    pub fn new(conn: Connection<R>, origin: Origin, max_events: usize, console: Option<Console>) -> Pump<R> {
+    pub fn new(conn: Connection<R>, max_events: usize, console: Option<Console>) -> Pump<R> {
         Pump {
             conn,
-            origin,
+            origin: crate::clock(),
             buf: vec![0; READ_CHUNK].into_boxed_slice(),
             unread: 0..0,
             events: VecDeque::new(),

@@ -1,0 +1,74 @@
+//! # sxmpp-futures-io: the async drive loop, written once
+//!
+//! [`Connection`] drives any role of the sans-IO core over a byte stream
+//! with the `futures-io` traits. What differs between runtimes (how to
+//! open a socket, sleep, run blocking work, and which TLS crate wraps the
+//! socket) is a [`Runtime`]; `sxmpp-async-std`, `sxmpp-smol` and
+//! `sxmpp-tokio` each supply one and re-export the rest. Applications use
+//! those crates; this one is for writing a binding to another runtime.
+//!
+//! The loop never waits for one thing at a time: in every wait it writes
+//! what is pending, reads when the application keeps up with the events,
+//! and arms the core's deadline, all at once.
+
+mod connect;
+mod connection;
+mod futures_tls;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_io::{AsyncRead, AsyncWrite};
+use rustls::pki_types::ServerName;
+use sxmpp::tls::{TlsError, TlsInfo};
+use sxmpp_net::ServerTls;
+
+pub use crate::connect::{connect, connect_with};
+pub use crate::connection::{Connection, Options, TlsSetup};
+pub use crate::futures_tls::{accept as futures_tls_accept, connect as futures_tls_connect};
+
+/// A boxed, sendable future: what [`Runtime`] methods return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a runtime provides to the drive loop.
+pub trait Runtime: Send + Sync + Sized + 'static {
+    /// A connected TCP stream.
+    type Tcp: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// A TLS stream over [`Runtime::Tcp`].
+    type Tls: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// A timer.
+    type Sleep: Future<Output = ()> + Unpin + Send;
+
+    /// A timer firing at `deadline`.
+    fn sleep_until(deadline: Instant) -> Self::Sleep;
+    /// Opens a TCP connection.
+    fn connect_tcp(addr: SocketAddr) -> BoxFuture<'static, io::Result<Self::Tcp>>;
+    /// Runs blocking work (DNS) off the event loop.
+    fn unblock<T: Send + 'static>(work: Box<dyn FnOnce() -> T + Send>) -> BoxFuture<'static, T>;
+    /// The client side of a TLS handshake, verifying `name`.
+    fn tls_connect(
+        tcp: Self::Tcp,
+        name: ServerName<'static>,
+        config: Arc<rustls::ClientConfig>,
+    ) -> BoxFuture<'static, Result<(Self::Tls, TlsInfo), TlsError>>;
+    /// The server side of a TLS handshake.
+    fn tls_accept(tcp: Self::Tcp, tls: ServerTls) -> BoxFuture<'static, Result<(Self::Tls, TlsInfo), TlsError>>;
+}
+
+/// Waits for `future` until `deadline`; `None` when the deadline came
+/// first.
+pub async fn deadline<Rt: Runtime, T>(deadline: Instant, future: impl Future<Output = T>) -> Option<T> {
+    let mut future = std::pin::pin!(future);
+    let mut sleep = Rt::sleep_until(deadline);
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(value) = future.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Some(value));
+        }
+        Pin::new(&mut sleep).poll(cx).map(|()| None)
+    })
+    .await
+}

@@ -1,0 +1,132 @@
+//! # sxmpp-smol: sxmpp on smol
+//!
+//! XMPP over [smol](https://docs.rs/smol): a client that logs in with
+//! DNS SRV, TLS (rustls, ring) and SCRAM, the receiving side of client
+//! connections, and XEP-0114 components. All protocol work is the
+//! sans-IO core's (`sxmpp`); this crate only provides smol's sockets,
+//! timers and blocking pool to the shared loop of `sxmpp-futures-io`.
+//!
+//! ```no_run
+//! use sxmpp::stanza::Message;
+//!
+//! smol::block_on(async {
+//!     let mut client = sxmpp_smol::connect("juliet@example.com", "secret").await?;
+//!     client.send(Message::chat("romeo@example.net".parse()?, "Art thou not Romeo?")?).await?;
+//!     client.close().await?;
+//!     Ok::<_, Box<dyn std::error::Error>>(())
+//! })?;
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! For a private server, trust its CA and name the host:
+//!
+//! ```no_run
+//! use sxmpp::connection::ClientConfig;
+//! use sxmpp::sasl::Credentials;
+//! use sxmpp_smol::{ConnectOptions, Security, TlsOptions};
+//!
+//! smol::block_on(async {
+//!     let mut tls = TlsOptions::default();
+//!     tls.add_pem_file("ca.pem")?;
+//!     let config = ClientConfig::new("juliet@localhost".parse()?, Credentials::password("secret"));
+//!     let options = ConnectOptions::default().tls(tls).endpoint("127.0.0.1", 5222, Security::StartTls);
+//!     let client = sxmpp_smol::connect_with(config, options).await?;
+//!     client.close().await?;
+//!     Ok::<_, Box<dyn std::error::Error>>(())
+//! })?;
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! ```
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use rustls::pki_types::ServerName;
+use smol::net::TcpStream;
+use sxmpp::connection::{self as core, ClientConfig, ClientRole, ComponentRole, ComponentServerRole, ServerRole};
+use sxmpp::tls::{TlsError, TlsInfo};
+use sxmpp_futures_io::{BoxFuture, Runtime};
+
+pub use sxmpp_futures_io::{Options, TlsSetup};
+pub use sxmpp_net::{ConnectOptions, Console, Error, Security, ServerTls, Timeout, TlsOptions};
+
+/// smol as a [`Runtime`] for the shared loop.
+#[derive(Debug)]
+pub struct Smol;
+
+/// A connection in role `R`, driven on smol.
+pub type Connection<R> = sxmpp_futures_io::Connection<R, Smol>;
+/// A client connection.
+pub type Client = Connection<ClientRole>;
+/// The receiving side of a client connection.
+pub type Server = Connection<ServerRole>;
+/// An external component (XEP-0114).
+pub type Component = Connection<ComponentRole>;
+/// A server's side of a component connection.
+pub type ComponentServer = Connection<ComponentServerRole>;
+
+/// Logs in to `jid`'s server with `password`: DNS SRV, TLS required,
+/// web-PKI roots.
+pub async fn connect(jid: &str, password: &str) -> Result<Client, Error> {
+    sxmpp_futures_io::connect::<Smol>(jid, password).await
+}
+
+/// Logs in as `config` says, reaching the server as `options` says.
+pub async fn connect_with(config: ClientConfig, options: ConnectOptions) -> Result<Client, Error> {
+    sxmpp_futures_io::connect_with::<Smol>(config, options).await
+}
+
+/// Drives an accepted TCP connection: a server, or a component server
+/// (`tls` answers the core's TLS requests; see [`TlsSetup`]).
+pub fn drive<R: core::Role>(conn: core::Connection<R>, tcp: TcpStream, tls: TlsSetup, options: Options) -> Connection<R> {
+    Connection::new(conn, tcp, tls, options)
+}
+
+/// A smol timer as a `()` future.
+#[derive(Debug)]
+pub struct Sleep(smol::Timer);
+
+impl Future for Sleep {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.0).poll(cx).map(|_| ())
+    }
+}
+
+impl Runtime for Smol {
+    type Tcp = TcpStream;
+    type Tls = futures_rustls::TlsStream<TcpStream>;
+    type Sleep = Sleep;
+
+    fn sleep_until(deadline: Instant) -> Sleep {
+        Sleep(smol::Timer::at(deadline))
+    }
+
+    fn connect_tcp(addr: SocketAddr) -> BoxFuture<'static, io::Result<TcpStream>> {
+        Box::pin(async move {
+            let tcp = TcpStream::connect(addr).await?;
+            tcp.set_nodelay(true)?;
+            Ok(tcp)
+        })
+    }
+
+    fn unblock<T: Send + 'static>(work: Box<dyn FnOnce() -> T + Send>) -> BoxFuture<'static, T> {
+        Box::pin(smol::unblock(work))
+    }
+
+    fn tls_connect(
+        tcp: TcpStream,
+        name: ServerName<'static>,
+        config: Arc<rustls::ClientConfig>,
+    ) -> BoxFuture<'static, Result<(Self::Tls, TlsInfo), TlsError>> {
+        Box::pin(sxmpp_futures_io::futures_tls_connect(tcp, name, config))
+    }
+
+    fn tls_accept(tcp: TcpStream, tls: ServerTls) -> BoxFuture<'static, Result<(Self::Tls, TlsInfo), TlsError>> {
+        Box::pin(sxmpp_futures_io::futures_tls_accept(tcp, tls))
+    }
+}

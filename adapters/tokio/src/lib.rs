@@ -1,0 +1,164 @@
+//! # sxmpp-tokio: sxmpp on tokio
+//!
+//! XMPP over [tokio](https://docs.rs/tokio): a client that logs in with
+//! DNS SRV, TLS (tokio-rustls, ring) and SCRAM, the receiving side of
+//! client connections, and XEP-0114 components. All protocol work is the
+//! sans-IO core's (`sxmpp`); this crate only provides tokio's sockets,
+//! timers and blocking pool (DNS runs there) to the shared loop of
+//! `sxmpp-futures-io`.
+//!
+//! ```no_run
+//! use sxmpp::stanza::Message;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut client = sxmpp_tokio::connect("juliet@example.com", "secret").await?;
+//! client.send(Message::chat("romeo@example.net".parse()?, "Art thou not Romeo?")?).await?;
+//! while let Some(event) = client.next_event().await? {
+//!     println!("{event:?}");
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use sxmpp::connection::{self as core, ClientConfig, ClientRole, ComponentRole, ComponentServerRole, ServerRole};
+use sxmpp::tls::{TlsError, TlsInfo};
+use sxmpp_futures_io::{BoxFuture, Runtime};
+
+pub use sxmpp_futures_io::{Options, TlsSetup};
+pub use sxmpp_net::{ConnectOptions, Console, Error, Security, ServerTls, Timeout, TlsOptions};
+
+/// tokio as a [`Runtime`] for the shared loop.
+#[derive(Debug)]
+pub struct Tokio;
+
+/// A connection in role `R`, driven on tokio.
+pub type Connection<R> = sxmpp_futures_io::Connection<R, Tokio>;
+/// A client connection.
+pub type Client = Connection<ClientRole>;
+/// The receiving side of a client connection.
+pub type Server = Connection<ServerRole>;
+/// An external component (XEP-0114).
+pub type Component = Connection<ComponentRole>;
+/// A server's side of a component connection.
+pub type ComponentServer = Connection<ComponentServerRole>;
+
+/// Logs in to `jid`'s server with `password`: DNS SRV, TLS required,
+/// web-PKI roots.
+pub async fn connect(jid: &str, password: &str) -> Result<Client, Error> {
+    sxmpp_futures_io::connect::<Tokio>(jid, password).await
+}
+
+/// Logs in as `config` says, reaching the server as `options` says.
+pub async fn connect_with(config: ClientConfig, options: ConnectOptions) -> Result<Client, Error> {
+    sxmpp_futures_io::connect_with::<Tokio>(config, options).await
+}
+
+/// Drives an accepted TCP connection: a server, or a component server
+/// (`tls` answers the core's TLS requests; see [`TlsSetup`]).
+pub fn drive<R: core::Role>(conn: core::Connection<R>, tcp: TcpStream, tls: TlsSetup, options: Options) -> Connection<R> {
+    Connection::new(conn, Compat(tcp), tls, options)
+}
+
+/// A tokio timer as a `()` future.
+#[derive(Debug)]
+pub struct Sleep(Pin<Box<tokio::time::Sleep>>);
+
+impl Future for Sleep {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl Runtime for Tokio {
+    type Tcp = Compat<TcpStream>;
+    type Tls = Compat<tokio_rustls::TlsStream<TcpStream>>;
+    type Sleep = Sleep;
+
+    fn sleep_until(deadline: Instant) -> Sleep {
+        Sleep(Box::pin(tokio::time::sleep_until(deadline.into())))
+    }
+
+    fn connect_tcp(addr: SocketAddr) -> BoxFuture<'static, io::Result<Self::Tcp>> {
+        Box::pin(async move {
+            let tcp = TcpStream::connect(addr).await?;
+            tcp.set_nodelay(true)?;
+            Ok(Compat(tcp))
+        })
+    }
+
+    fn unblock<T: Send + 'static>(work: Box<dyn FnOnce() -> T + Send>) -> BoxFuture<'static, T> {
+        Box::pin(async move {
+            match tokio::task::spawn_blocking(work).await {
+                Ok(value) => value,
+                Err(error) => std::panic::resume_unwind(error.into_panic()),
+            }
+        })
+    }
+
+    fn tls_connect(
+        tcp: Self::Tcp,
+        name: ServerName<'static>,
+        config: Arc<rustls::ClientConfig>,
+    ) -> BoxFuture<'static, Result<(Self::Tls, TlsInfo), TlsError>> {
+        Box::pin(async move {
+            let stream = tokio_rustls::TlsConnector::from(config)
+                .connect(name, tcp.0)
+                .await
+                .map_err(|e| sxmpp_net::tls::handshake_error(&e))?;
+            let info = sxmpp_net::tls::client_info(stream.get_ref().1);
+            Ok((Compat(tokio_rustls::TlsStream::Client(stream)), info))
+        })
+    }
+
+    fn tls_accept(tcp: Self::Tcp, tls: ServerTls) -> BoxFuture<'static, Result<(Self::Tls, TlsInfo), TlsError>> {
+        Box::pin(async move {
+            let stream = tokio_rustls::TlsAcceptor::from(tls.config.clone())
+                .accept(tcp.0)
+                .await
+                .map_err(|e| sxmpp_net::tls::handshake_error(&e))?;
+            let info = sxmpp_net::tls::server_info(stream.get_ref().1, &tls);
+            Ok((Compat(tokio_rustls::TlsStream::Server(stream)), info))
+        })
+    }
+}
+
+/// A tokio stream seen through the futures-io traits.
+#[derive(Debug)]
+pub struct Compat<T>(pub T);
+
+impl<T: AsyncRead + Unpin> futures_io::AsyncRead for Compat<T> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let mut buf = ReadBuf::new(buf);
+        match Pin::new(&mut self.0).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(buf.filled().len())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> futures_io::AsyncWrite for Compat<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
