@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # interop/run.sh [--flood N]: every adapter against real servers on
+# (INTEROP_SERVERS="prosody ..." to run a subset)
 # loopback. Starts Prosody (SCRAM-SHA-1) and ejabberd twice (SCRAM-SHA-256
 # and SCRAM-SHA-512 stored), runs the interop program, and stops every
 # server by its PID on the way out, also when something failed.
@@ -23,7 +24,13 @@ up() { # label server [env...]
 	env "$@" interop/peer.sh up "$server" "$work" >/dev/null
 	args+=(--peer "$label=$work/peer.env")
 }
-up prosody prosody
-up ejabberd-sha256 ejabberd PEER_SCRAM=sha256
-up ejabberd-sha512 ejabberd PEER_SCRAM=sha512
+SERVERS=${INTEROP_SERVERS:-"prosody ejabberd-sha256 ejabberd-sha512"}
+for s in $SERVERS; do
+	case $s in
+	prosody) up prosody prosody ;;
+	ejabberd-sha256) up ejabberd-sha256 ejabberd PEER_SCRAM=sha256 ;;
+	ejabberd-sha512) up ejabberd-sha512 ejabberd PEER_SCRAM=sha512 ;;
+	*) echo "run.sh: unknown server $s" >&2; exit 2 ;;
+	esac
+done
 target/release/sxmpp-interop "${args[@]}" "$@"

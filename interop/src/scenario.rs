@@ -20,7 +20,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// Every case for adapter `A` against `peer`.
 pub(crate) fn all<A: Adapter>(peer: &Peer, flood: usize) -> Vec<(bool, String)> {
-    let mut lines = Vec::new();
+    let mut lines = Report(Vec::new());
     for security in [Security::StartTls, Security::DirectTls] {
         let mode = if security == Security::StartTls { "starttls" } else { "direct-tls" };
         let started = Instant::now();
@@ -45,7 +45,17 @@ pub(crate) fn all<A: Adapter>(peer: &Peer, flood: usize) -> Vec<(bool, String)> 
             Err(e) => (false, format!("{} × {} × {flood} messages: {e}", A::NAME, peer.label)),
         });
     }
-    lines
+    lines.0
+}
+
+/// Lines printed as they come (a hang shows where it is).
+struct Report(Vec<(bool, String)>);
+
+impl Report {
+    fn push(&mut self, (ok, line): (bool, String)) {
+        println!("{} {line}", if ok { "PASS" } else { "FAIL" });
+        self.0.push((ok, line));
+    }
 }
 
 /// The SCRAM family the server is tested with: SHA-1 on Prosody, the

@@ -301,7 +301,8 @@ impl<R: Role> Connection<R> {
     fn turn(&mut self, deadline: Option<Instant>) -> Result<(), Error> {
         let _entered = self.span.clone().entered();
         let core_deadline = self.write_pending();
-        if self.pump.is_closed() {
+        // New events: back to the caller, who may be waiting for one.
+        if self.pump.is_closed() || self.pump.take_fresh() {
             return Ok(());
         }
         let until = [core_deadline, deadline].into_iter().flatten().min();

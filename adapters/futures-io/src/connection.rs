@@ -141,15 +141,26 @@ impl<R: Role, Rt: Runtime> Connection<R, Rt> {
         }
     }
 
-    /// Writes everything queued.
+    /// Writes everything queued (stanzas are serialised when the core is
+    /// stepped, so this steps it first).
     pub async fn flush(&mut self) -> Result<(), Error> {
-        while !self.pump.transmit().is_empty() || self.unflushed {
-            if self.pump.is_closed() && self.pump.transmit().is_empty() {
-                break;
+        loop {
+            match self.pump.step() {
+                Step::StartTls(request) => {
+                    self.start_tls(request).await;
+                    continue;
+                }
+                Step::Closed => {
+                    self.shutdown().await;
+                    return Ok(());
+                }
+                Step::Wait(_) => {}
+            }
+            if self.pump.transmit().is_empty() && !self.unflushed {
+                return Ok(());
             }
             self.turn(None).await?;
         }
-        Ok(())
     }
 
     /// Closes the stream and waits for the peer's close (bounded by the
@@ -195,6 +206,10 @@ impl<R: Role, Rt: Runtime> Connection<R, Rt> {
                 }
                 Step::Wait(wait) => wait,
             };
+            // New events: back to the caller, who may be waiting for one.
+            if self.pump.take_fresh() {
+                return Ok(());
+            }
             match poll_fn(|cx| self.poll_wait(cx, wait, caller_timer.as_mut())).await {
                 Woken::Wrote => return Ok(()),
                 Woken::Read(Ok(n)) => {
@@ -234,7 +249,10 @@ impl<R: Role, Rt: Runtime> Connection<R, Rt> {
         }
         if self.unflushed && self.pump.transmit().is_empty() {
             match self.transport.poll_flush(cx) {
-                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Ok(())) => {
+                    self.unflushed = false;
+                    wrote = true;
+                }
                 Poll::Ready(Err(error)) => return Poll::Ready(Woken::Read(Err(error))),
                 Poll::Pending => {}
             }

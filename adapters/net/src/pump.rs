@@ -47,6 +47,8 @@ pub struct Pump<R: Role> {
     max_events: usize,
     console: Option<Console>,
     closed: bool,
+    /// Events were queued since [`Pump::take_fresh`] was last called.
+    fresh: bool,
 }
 
 impl<R: Role> Pump<R> {
@@ -64,6 +66,7 @@ impl<R: Role> Pump<R> {
             max_events: max_events.max(1),
             console,
             closed: false,
+            fresh: false,
         }
     }
 
@@ -101,6 +104,7 @@ impl<R: Role> Pump<R> {
                 Output::Event(event) => {
                     trace_event(&event);
                     self.events.push_back(event);
+                    self.fresh = true;
                 }
                 Output::Closed(reason) => {
                     tracing::debug!(?reason, "closed");
@@ -205,6 +209,12 @@ impl<R: Role> Pump<R> {
     /// How many events wait.
     pub fn queued_events(&self) -> usize {
         self.events.len()
+    }
+
+    /// Whether events were queued since the last call: then the adapter
+    /// returns to its caller instead of blocking for input.
+    pub fn take_fresh(&mut self) -> bool {
+        std::mem::take(&mut self.fresh)
     }
 
     /// Whether no more events can be queued until some are taken.
