@@ -56,7 +56,7 @@ impl<Rt: Runtime> Session for sxmpp_futures_io::Connection<ClientRole, Rt> {
         sxmpp_futures_io::Connection::close(self).await
     }
     fn jid(&self) -> Option<sxmpp::jid::Jid> {
-        sxmpp_futures_io::Connection::jid(self).map(|j| j.as_str().parse().ok()).flatten()
+        sxmpp_futures_io::Connection::jid(self).and_then(|j| j.as_str().parse().ok())
     }
 }
 

@@ -27,12 +27,17 @@ pub(crate) fn all<A: Adapter>(peer: &Peer, flood: usize) -> Vec<(bool, String)> 
         let result = A::block_on(session::<A>(peer, security));
         let took = started.elapsed().as_secs_f64();
         lines.push(match result {
-            Ok(report) => (true, format!("{} × {} {} × {mode}: {report} ({took:.2}s)", A::NAME, peer.label, peer.version)),
+            Ok(report) => {
+                (true, format!("{} × {} {} × {mode}: {report} ({took:.2}s)", A::NAME, peer.label, peer.version))
+            }
             Err(e) => (false, format!("{} × {} × {mode}: {e}", A::NAME, peer.label)),
         });
     }
-    let checks: [(&str, fn(&Peer) -> Result<String, String>); 3] =
-        [("wrong password", wrong_password::<A>), ("unknown CA", unknown_ca::<A>), ("no STARTTLS offered", no_starttls::<A>)];
+    let checks: [(&str, Check); 3] = [
+        ("wrong password", wrong_password::<A>),
+        ("unknown CA", unknown_ca::<A>),
+        ("no STARTTLS offered", no_starttls::<A>),
+    ];
     for (name, check) in checks {
         lines.push(match check(peer) {
             Ok(report) => (true, format!("{} × {} × {name}: {report}", A::NAME, peer.label)),
@@ -47,6 +52,9 @@ pub(crate) fn all<A: Adapter>(peer: &Peer, flood: usize) -> Vec<(bool, String)> 
     }
     lines.0
 }
+
+/// A case that runs on its own.
+type Check = fn(&Peer) -> Result<String, String>;
 
 /// Lines printed as they come (a hang shows where it is).
 struct Report(Vec<(bool, String)>);
@@ -104,8 +112,11 @@ impl Offer {
     fn describe(&self) -> String {
         let seen = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let mechanisms = between_all(&seen, "<mechanism>", "</mechanism>");
-        let bindings: Vec<String> =
-            seen.split("<channel-binding ").skip(1).filter_map(|rest| between_all(rest, "type='", "'").into_iter().next()).collect();
+        let bindings: Vec<String> = seen
+            .split("<channel-binding ")
+            .skip(1)
+            .filter_map(|rest| between_all(rest, "type='", "'").into_iter().next())
+            .collect();
         format!("offered [{}] cb-types [{}]", mechanisms.join(" "), bindings.join(" "))
     }
 }
@@ -125,7 +136,12 @@ fn between_all(text: &str, open: &str, close: &str) -> Vec<String> {
     out
 }
 
-async fn login<A: Adapter>(peer: &Peer, user: usize, security: Security, resource: &str) -> Result<(A::Conn, String), String> {
+async fn login<A: Adapter>(
+    peer: &Peer,
+    user: usize,
+    security: Security,
+    resource: &str,
+) -> Result<(A::Conn, String), String> {
     let offer = Offer::default();
     let options = options(peer, security)?.console(offer.console());
     let mut conn = A::connect(config(peer, user, resource)?, options).await.map_err(|e| format!("login: {e}"))?;
@@ -176,15 +192,24 @@ async fn session<A: Adapter>(peer: &Peer, security: Security) -> Result<String, 
     let (mut bob, _) = login::<A>(peer, 1, security, "interop-b").await?;
     let alice_jid = alice.jid().ok_or("alice not bound")?;
     let bob_jid = bob.jid().ok_or("bob not bound")?;
-    let roster = alice.request(Iq::get(None, Element::new("query", "jabber:iq:roster"))).await.map_err(|e| format!("roster: {e}"))?;
+    let roster = alice
+        .request(Iq::get(None, Element::new("query", "jabber:iq:roster")))
+        .await
+        .map_err(|e| format!("roster: {e}"))?;
     roster.result.map_err(|e| format!("roster refused: {e:?}"))?;
-    let chat = |to: &Jid, body: &str| Message::chat(to.clone(), body).map(Into::<Stanza>::into).map_err(|e| e.to_string());
+    let chat =
+        |to: &Jid, body: &str| Message::chat(to.clone(), body).map(Into::<Stanza>::into).map_err(|e| e.to_string());
     alice.send(chat(&bob_jid, "hello bob")?).await.map_err(|e| e.to_string())?;
     expect_message(&mut bob, "hello bob").await?;
     bob.send(chat(&alice_jid, "hello alice")?).await.map_err(|e| e.to_string())?;
     expect_message(&mut alice, "hello alice").await?;
     let server = Jid::new(&peer.domain).map_err(|e| e.to_string())?;
-    alice.request(ping(Some(server))).await.map_err(|e| format!("ping server: {e}"))?.result.map_err(|e| format!("ping server: {e:?}"))?;
+    alice
+        .request(ping(Some(server)))
+        .await
+        .map_err(|e| format!("ping server: {e}"))?
+        .result
+        .map_err(|e| format!("ping server: {e:?}"))?;
     ping_peer(&mut alice, &mut bob, &bob_jid).await?;
     ping_peer(&mut bob, &mut alice, &alice_jid).await?;
     alice.close().await.map_err(|e| format!("alice close: {e}"))?;
@@ -197,7 +222,11 @@ async fn ping_peer<S: Session>(from: &mut S, to: &mut S, to_jid: &Jid) -> Result
     let id = from.send_iq(ping(Some(to_jid.clone()))).map_err(|e| e.to_string())?;
     from.flush().await.map_err(|e| e.to_string())?;
     idle(to, Duration::from_millis(300)).await?;
-    from.response(id).await.map_err(|e| format!("ping {to_jid}: {e}"))?.result.map_err(|e| format!("ping {to_jid}: {e:?}"))?;
+    from.response(id)
+        .await
+        .map_err(|e| format!("ping {to_jid}: {e}"))?
+        .result
+        .map_err(|e| format!("ping {to_jid}: {e:?}"))?;
     Ok(())
 }
 
@@ -260,7 +289,9 @@ fn no_starttls<A: Adapter>(peer: &Peer) -> Result<String, String> {
         return Err(format!("credentials sent without TLS: {sent}"));
     }
     match result {
-        Err(Error::Negotiation(NegotiationError::TlsUnavailable)) => Ok("refused before credentials (TlsUnavailable)".into()),
+        Err(Error::Negotiation(e)) if matches!(*e, NegotiationError::TlsUnavailable) => {
+            Ok("refused before credentials (TlsUnavailable)".into())
+        }
         Err(other) => Err(format!("expected TlsUnavailable, got {other}")),
         Ok(_) => Err("went online without TLS".into()),
     }

@@ -29,8 +29,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use rustls::pki_types::ServerName;
 use async_std::net::TcpStream;
+use rustls::pki_types::ServerName;
 use sxmpp::connection::{self as core, ClientConfig, ClientRole, ComponentRole, ComponentServerRole, ServerRole};
 use sxmpp::tls::{TlsError, TlsInfo};
 use sxmpp_futures_io::{BoxFuture, Runtime};
@@ -66,7 +66,12 @@ pub async fn connect_with(config: ClientConfig, options: ConnectOptions) -> Resu
 
 /// Drives an accepted TCP connection: a server, or a component server
 /// (`tls` answers the core's TLS requests; see [`TlsSetup`]).
-pub fn drive<R: core::Role>(conn: core::Connection<R>, tcp: TcpStream, tls: TlsSetup, options: Options) -> Connection<R> {
+pub fn drive<R: core::Role>(
+    conn: core::Connection<R>,
+    tcp: TcpStream,
+    tls: TlsSetup,
+    options: Options,
+) -> Connection<R> {
     Connection::new(conn, tcp, tls, options)
 }
 

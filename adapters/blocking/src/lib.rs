@@ -22,7 +22,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use sxmpp::connection::{self as core, ClientConfig, ClientRole, ComponentRole, ComponentServerRole, Event, Role, ServerRole};
+use sxmpp::connection::{
+    self as core, ClientConfig, ClientRole, ComponentRole, ComponentServerRole, Event, Role, ServerRole,
+};
 use sxmpp::connection::{TlsRequest, TlsSide};
 use sxmpp::jid::Jid;
 use sxmpp::sasl::Credentials;
@@ -103,11 +105,16 @@ pub fn connect_with(config: ClientConfig, mut options: ConnectOptions) -> Result
             client: Some(if endpoint.security == Security::DirectTls { direct.clone() } else { starttls.clone() }),
             server: None,
         };
-        let mut conn = Connection::with_span(client, tcp, setup, options.max_events, options.console.take(), span.clone())?;
+        let mut conn =
+            Connection::with_span(client, tcp, setup, options.max_events, options.console.take(), span.clone())?;
         // Past TCP, a failure is the server's answer: not retried elsewhere.
         while !conn.pump.connection_ref().is_online() {
             if conn.pump.is_closed() {
-                return Err(conn.pump.close_result().err().unwrap_or(Error::Closed(core::CloseReason::Clean)));
+                return Err(conn
+                    .pump
+                    .close_result()
+                    .err()
+                    .unwrap_or(Error::Closed(Box::new(core::CloseReason::Clean))));
             }
             conn.turn(Some(deadline)).map_err(|e| match e {
                 Error::Timeout(Timeout::Event) => Error::Timeout(Timeout::Connect),
@@ -122,7 +129,11 @@ pub fn connect_with(config: ClientConfig, mut options: ConnectOptions) -> Result
 /// RFC 8305 with threads: the next address every [`ATTEMPT_DELAY`] while
 /// earlier attempts are pending (at once when they failed); the first
 /// connected wins.
-fn happy_eyeballs(addrs: &[SocketAddr], timeout: Duration, failures: &mut Vec<(String, io::Error)>) -> Option<TcpStream> {
+fn happy_eyeballs(
+    addrs: &[SocketAddr],
+    timeout: Duration,
+    failures: &mut Vec<(String, io::Error)>,
+) -> Option<TcpStream> {
     let (done, results) = mpsc::channel();
     let (mut started, mut finished) = (0, 0);
     loop {
@@ -165,7 +176,12 @@ impl<R: Role> Connection<R> {
     }
 
     /// [`new`](Self::new) with an XML console.
-    pub fn with_console(conn: core::Connection<R>, tcp: TcpStream, tls: TlsSetup, console: Console) -> io::Result<Connection<R>> {
+    pub fn with_console(
+        conn: core::Connection<R>,
+        tcp: TcpStream,
+        tls: TlsSetup,
+        console: Console,
+    ) -> io::Result<Connection<R>> {
         Connection::with_span(conn, tcp, tls, sxmpp_net::DEFAULT_MAX_EVENTS, Some(console), tracing::info_span!("xmpp"))
             .map_err(|e| io::Error::other(e.to_string()))
     }
@@ -180,7 +196,14 @@ impl<R: Role> Connection<R> {
     ) -> Result<Connection<R>, Error> {
         tcp.set_nodelay(true)?;
         tcp.set_write_timeout(Some(WRITE_TIMEOUT))?;
-        Ok(Connection { pump: Pump::new(conn, max_events, console), tcp, transport: Transport::Plain, tls, read_timeout: None, span })
+        Ok(Connection {
+            pump: Pump::new(conn, max_events, console),
+            tcp,
+            transport: Transport::Plain,
+            tls,
+            read_timeout: None,
+            span,
+        })
     }
 
     /// The core connection, for the calls of its role; the next call here
@@ -238,7 +261,11 @@ impl<R: Role> Connection<R> {
                 return result;
             }
             if self.pump.is_closed() {
-                return Err(self.pump.close_result().err().unwrap_or(Error::Closed(core::CloseReason::Clean)));
+                return Err(self
+                    .pump
+                    .close_result()
+                    .err()
+                    .unwrap_or(Error::Closed(Box::new(core::CloseReason::Clean))));
             }
             if self.pump.is_backlogged() {
                 return Err(Error::Backlog(self.pump.queued_events()));
@@ -307,10 +334,8 @@ impl<R: Role> Connection<R> {
         }
         let until = [core_deadline, deadline].into_iter().flatten().min();
         let now = Instant::now();
-        if let Some(at) = until {
-            if at <= now {
-                return self.expire(core_deadline, deadline, now);
-            }
+        if until.is_some_and(|at| at <= now) {
+            return self.expire(core_deadline, deadline, now);
         }
         if !self.pump.wants_input() {
             return Err(Error::Backlog(self.pump.queued_events()));
@@ -366,11 +391,17 @@ impl<R: Role> Connection<R> {
         }
     }
 
-    fn handshake(&mut self, request: &TlsRequest, limit: Duration) -> Result<(rustls::Connection, sxmpp::tls::TlsInfo), TlsError> {
+    fn handshake(
+        &mut self,
+        request: &TlsRequest,
+        limit: Duration,
+    ) -> Result<(rustls::Connection, sxmpp::tls::TlsInfo), TlsError> {
         let transport = |e: io::Error| TlsError::new(TlsErrorKind::Transport, e.to_string());
         let mut conn: rustls::Connection = match (&request.side, &self.tls) {
             (TlsSide::Client { server_name }, TlsSetup { client: Some(config), .. }) => {
-                rustls::ClientConnection::new(config.clone(), tls::server_name(server_name)?).map_err(tls::handshake)?.into()
+                rustls::ClientConnection::new(config.clone(), tls::server_name(server_name)?)
+                    .map_err(tls::handshake)?
+                    .into()
             }
             (TlsSide::Server, TlsSetup { server: Some(server), .. }) => {
                 rustls::ServerConnection::new(server.config.clone()).map_err(tls::handshake)?.into()
@@ -386,7 +417,9 @@ impl<R: Role> Connection<R> {
             }
             match conn.complete_io(&mut self.tcp) {
                 Ok(_) => {}
-                Err(e) if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => return Err(tls::handshake_error(&e)),
+                Err(e) if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
+                    return Err(tls::handshake_error(&e));
+                }
                 Err(e) => {
                     // rustls may have queued an alert explaining a refusal.
                     let _ = conn.write_tls(&mut self.tcp);

@@ -71,7 +71,8 @@ async fn connect_inner<Rt: Runtime>(
             client: Some(if endpoint.security == Security::DirectTls { direct.clone() } else { starttls.clone() }),
             server: None,
         };
-        let drive = Options { max_events: options.max_events, console: options.console.take(), span: Some(span.clone()) };
+        let drive =
+            Options { max_events: options.max_events, console: options.console.take(), span: Some(span.clone()) };
         let mut conn = Connection::<ClientRole, Rt>::new(client, tcp, tls, drive);
         // Past TCP, a failure is the server's answer: not retried
         // elsewhere (a refused certificate or password would be again).

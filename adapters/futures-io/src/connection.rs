@@ -132,7 +132,11 @@ impl<R: Role, Rt: Runtime> Connection<R, Rt> {
                 return result;
             }
             if self.pump.is_closed() {
-                return Err(self.pump.close_result().err().unwrap_or(Error::Closed(core::CloseReason::Clean)));
+                return Err(self
+                    .pump
+                    .close_result()
+                    .err()
+                    .unwrap_or(Error::Closed(Box::new(core::CloseReason::Clean))));
             }
             if self.pump.is_backlogged() {
                 return Err(Error::Backlog(self.pump.queued_events()));
@@ -180,7 +184,11 @@ impl<R: Role, Rt: Runtime> Connection<R, Rt> {
     pub(crate) async fn wait_online(&mut self) -> Result<(), Error> {
         while !self.pump.connection_ref().is_online() {
             if self.pump.is_closed() {
-                return Err(self.pump.close_result().err().unwrap_or(Error::Closed(core::CloseReason::Clean)));
+                return Err(self
+                    .pump
+                    .close_result()
+                    .err()
+                    .unwrap_or(Error::Closed(Box::new(core::CloseReason::Clean))));
             }
             self.turn(None).await?;
         }
@@ -228,7 +236,12 @@ impl<R: Role, Rt: Runtime> Connection<R, Rt> {
     }
 
     /// Writes, reads and timers at once.
-    fn poll_wait(&mut self, cx: &mut Context<'_>, wait: Option<Instant>, caller: Option<&mut Rt::Sleep>) -> Poll<Woken> {
+    fn poll_wait(
+        &mut self,
+        cx: &mut Context<'_>,
+        wait: Option<Instant>,
+        caller: Option<&mut Rt::Sleep>,
+    ) -> Poll<Woken> {
         // 1. Write what is pending, then flush the TLS layer.
         let mut wrote = false;
         loop {
@@ -261,26 +274,26 @@ impl<R: Role, Rt: Runtime> Connection<R, Rt> {
             return Poll::Ready(Woken::Wrote);
         }
         // 2. Read, while the application keeps up.
-        if self.pump.wants_input() {
-            if let Poll::Ready(result) = self.transport.poll_read(cx, self.pump.read_buf()) {
-                return Poll::Ready(Woken::Read(result));
-            }
+        if self.pump.wants_input()
+            && let Poll::Ready(result) = self.transport.poll_read(cx, self.pump.read_buf())
+        {
+            return Poll::Ready(Woken::Read(result));
         }
         // 3. The core's deadline, then the caller's.
         if let Some(at) = wait {
             if self.timer.as_ref().is_none_or(|(armed, _)| *armed != at) {
                 self.timer = Some((at, Rt::sleep_until(at)));
             }
-            if let Some((_, sleep)) = &mut self.timer {
-                if Pin::new(sleep).poll(cx).is_ready() {
-                    return Poll::Ready(Woken::CoreTimer);
-                }
+            if let Some((_, sleep)) = &mut self.timer
+                && Pin::new(sleep).poll(cx).is_ready()
+            {
+                return Poll::Ready(Woken::CoreTimer);
             }
         }
-        if let Some(sleep) = caller {
-            if Pin::new(sleep).poll(cx).is_ready() {
-                return Poll::Ready(Woken::Deadline);
-            }
+        if let Some(sleep) = caller
+            && Pin::new(sleep).poll(cx).is_ready()
+        {
+            return Poll::Ready(Woken::Deadline);
         }
         Poll::Pending
     }
@@ -288,7 +301,8 @@ impl<R: Role, Rt: Runtime> Connection<R, Rt> {
     /// Runs the handshake the core asked for, within its deadline.
     async fn start_tls(&mut self, request: TlsRequest) {
         let Transport::Plain(tcp) = std::mem::replace(&mut self.transport, Transport::Gone) else {
-            self.pump.tls_failed(sxmpp::tls::TlsError::new(sxmpp::tls::TlsErrorKind::Handshake, "TLS is already running"));
+            self.pump
+                .tls_failed(sxmpp::tls::TlsError::new(sxmpp::tls::TlsErrorKind::Handshake, "TLS is already running"));
             return;
         };
         let limit = self
@@ -298,12 +312,17 @@ impl<R: Role, Rt: Runtime> Connection<R, Rt> {
             .map(|t| sxmpp_net::clock().instant(t))
             .unwrap_or_else(|| Instant::now() + TLS_HANDSHAKE_TIMEOUT);
         let handshake = match (&request.side, &self.tls) {
-            (TlsSide::Client { server_name }, TlsSetup { client: Some(config), .. }) => match tls::server_name(server_name) {
-                Ok(name) => Ok(Rt::tls_connect(tcp, name, config.clone())),
-                Err(e) => Err(e),
-            },
+            (TlsSide::Client { server_name }, TlsSetup { client: Some(config), .. }) => {
+                match tls::server_name(server_name) {
+                    Ok(name) => Ok(Rt::tls_connect(tcp, name, config.clone())),
+                    Err(e) => Err(e),
+                }
+            }
             (TlsSide::Server, TlsSetup { server: Some(server), .. }) => Ok(Rt::tls_accept(tcp, server.clone())),
-            _ => Err(sxmpp::tls::TlsError::new(sxmpp::tls::TlsErrorKind::Handshake, "no TLS configuration for this side")),
+            _ => Err(sxmpp::tls::TlsError::new(
+                sxmpp::tls::TlsErrorKind::Handshake,
+                "no TLS configuration for this side",
+            )),
         };
         let outcome = match handshake {
             Ok(handshake) => crate::deadline::<Rt, _>(limit, handshake).await.unwrap_or_else(|| {
@@ -323,7 +342,9 @@ impl<R: Role, Rt: Runtime> Connection<R, Rt> {
     /// Shuts the transport down (TLS close_notify first), once.
     async fn shutdown(&mut self) {
         let mut transport = std::mem::replace(&mut self.transport, Transport::Gone);
-        let _ = crate::deadline::<Rt, _>(Instant::now() + Duration::from_secs(2), poll_fn(|cx| transport.poll_close(cx))).await;
+        let _ =
+            crate::deadline::<Rt, _>(Instant::now() + Duration::from_secs(2), poll_fn(|cx| transport.poll_close(cx)))
+                .await;
     }
 }
 

@@ -21,7 +21,10 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// The server side of a handshake over `tcp`.
-pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(tcp: S, config: ServerTls) -> Result<(TlsStream<S>, TlsInfo), TlsError> {
+pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
+    tcp: S,
+    config: ServerTls,
+) -> Result<(TlsStream<S>, TlsInfo), TlsError> {
     let stream = TlsAcceptor::from(config.config.clone()).accept(tcp).await.map_err(|e| tls::handshake_error(&e))?;
     let info = tls::server_info(stream.get_ref().1, &config);
     Ok((TlsStream::Server(stream), info))

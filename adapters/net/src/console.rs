@@ -20,8 +20,17 @@ pub enum Direction {
 pub type Sink = Box<dyn FnMut(Direction, &str) + Send>;
 
 /// Elements whose text is a credential or derived from one.
-const SECRET_ELEMENTS: &[&str] =
-    &["auth", "response", "challenge", "success", "initial-response", "additional-data", "handshake", "password", "token"];
+const SECRET_ELEMENTS: &[&str] = &[
+    "auth",
+    "response",
+    "challenge",
+    "success",
+    "initial-response",
+    "additional-data",
+    "handshake",
+    "password",
+    "token",
+];
 
 /// What replaces a secret's text.
 pub const REDACTED: &str = "[redacted]";
@@ -155,8 +164,7 @@ mod tests {
         for chunk in chunks {
             console.tee(Direction::Out, chunk);
         }
-        let text = seen.lock().unwrap().clone();
-        text
+        seen.lock().unwrap().clone()
     }
 
     #[test]
@@ -171,7 +179,8 @@ mod tests {
 
     #[test]
     fn a_secret_split_across_chunks_is_still_redacted() {
-        let stream: &[u8] = b"<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>Yz1iaXdzLHI9c2VjcmV0</response><body>ok</body>";
+        let stream: &[u8] =
+            b"<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>Yz1iaXdzLHI9c2VjcmV0</response><body>ok</body>";
         for split in 1..stream.len() {
             let text = run(&[&stream[..split], &stream[split..]]);
             assert!(!text.contains("Yz1i") && !text.contains("c2VjcmV0"), "split at {split}: {text}");
@@ -181,7 +190,10 @@ mod tests {
 
     #[test]
     fn prefixed_and_empty_secret_elements() {
-        assert_eq!(run(&[b"<sasl:success xmlns:sasl='x'>dj1yb290</sasl:success>"]), "<sasl:success xmlns:sasl='x'>[redacted]</sasl:success>");
+        assert_eq!(
+            run(&[b"<sasl:success xmlns:sasl='x'>dj1yb290</sasl:success>"]),
+            "<sasl:success xmlns:sasl='x'>[redacted]</sasl:success>"
+        );
         assert_eq!(run(&[b"<success xmlns='x'/><b>t</b>"]), "<success xmlns='x'/><b>t</b>");
         assert_eq!(run(&[b"<handshake>aaf4c61d</handshake>"]), "<handshake>[redacted]</handshake>");
     }

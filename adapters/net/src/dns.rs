@@ -124,7 +124,8 @@ impl Resolver {
     }
 
     fn ask_udp(&self, server: SocketAddr, query: &[u8]) -> Result<Vec<u8>, ResolveError> {
-        let local: SocketAddr = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().map_err(|_| ResolveError::BadName)?;
+        let local: SocketAddr =
+            if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().map_err(|_| ResolveError::BadName)?;
         let socket = UdpSocket::bind(local)?;
         // Connected: datagrams from anyone else are dropped by the kernel.
         socket.connect(server)?;
@@ -136,7 +137,9 @@ impl Resolver {
                 buf.truncate(n);
                 Ok(buf)
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => Err(ResolveError::Timeout),
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                Err(ResolveError::Timeout)
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -370,7 +373,8 @@ pub(crate) mod tests {
 
     #[test]
     fn resolv_conf_name_servers() {
-        let r = Resolver::from_resolv_conf("# c\nsearch x\nnameserver 10.0.0.1\nnameserver fe80::1%eth0\nnameserver bad\n");
+        let r =
+            Resolver::from_resolv_conf("# c\nsearch x\nnameserver 10.0.0.1\nnameserver fe80::1%eth0\nnameserver bad\n");
         assert_eq!(r.nameservers, vec!["10.0.0.1:53".parse().unwrap(), "[fe80::1]:53".parse().unwrap()]);
         assert_eq!(Resolver::from_resolv_conf("").nameservers, vec!["127.0.0.1:53".parse().unwrap()]);
     }
@@ -404,7 +408,8 @@ pub(crate) mod tests {
     #[test]
     fn a_silent_name_server_times_out() {
         let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let resolver = Resolver { nameservers: vec![udp.local_addr().unwrap()], timeout: Duration::from_millis(100), attempts: 1 };
+        let resolver =
+            Resolver { nameservers: vec![udp.local_addr().unwrap()], timeout: Duration::from_millis(100), attempts: 1 };
         assert!(matches!(resolver.lookup_srv("_xmpp-client._tcp.example.com"), Err(ResolveError::Timeout)));
     }
 }

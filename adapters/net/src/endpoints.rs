@@ -43,7 +43,11 @@ pub struct Endpoint {
 
 /// The endpoints of `domain`, in the order to try them: an explicit
 /// `host_override` alone, else SRV, else the domain on 5222.
-pub fn plan(domain: &str, host_override: Option<&Endpoint>, resolver: &Resolver) -> Result<Vec<Endpoint>, ResolveError> {
+pub fn plan(
+    domain: &str,
+    host_override: Option<&Endpoint>,
+    resolver: &Resolver,
+) -> Result<Vec<Endpoint>, ResolveError> {
     if let Some(endpoint) = host_override {
         return Ok(vec![endpoint.clone()]);
     }
@@ -176,7 +180,8 @@ mod tests {
                 counter = counter.wrapping_mul(1_103_515_245).wrapping_add(12345);
                 counter >> 8
             };
-            let plan = order("d", vec![srv(1, 30, 1, "a")], vec![srv(1, 10, 2, "b"), srv(1, 0, 3, "c")], &mut random).unwrap();
+            let plan =
+                order("d", vec![srv(1, 30, 1, "a")], vec![srv(1, 10, 2, "b"), srv(1, 0, 3, "c")], &mut random).unwrap();
             assert_eq!(plan.len(), 3);
             *firsts.entry(plan[0].host.clone()).or_insert(0) += 1;
         }
@@ -188,7 +193,10 @@ mod tests {
 
     #[test]
     fn dot_targets_mean_no_service() {
-        assert!(matches!(order("d", vec![srv(0, 0, 0, ".")], vec![srv(0, 0, 0, ".")], &mut || 0), Err(ResolveError::NoService)));
+        assert!(matches!(
+            order("d", vec![srv(0, 0, 0, ".")], vec![srv(0, 0, 0, ".")], &mut || 0),
+            Err(ResolveError::NoService)
+        ));
         // One service withdrawn, the other kept.
         let plan = order("d", vec![srv(0, 0, 0, ".")], vec![srv(0, 0, 5222, "x.d")], &mut || 0).unwrap();
         assert_eq!(plan, vec![Endpoint { host: "x.d".into(), port: 5222, security: Security::StartTls }]);
@@ -222,8 +230,11 @@ mod tests {
                 let mut buf = [0; 512];
                 let (n, from) = udp.recv_from(&mut buf).unwrap();
                 let question = String::from_utf8_lossy(&buf[12..n]).into_owned();
-                let records: &[(u16, u16, u16, &str)] =
-                    if question.contains("xmpps") { &[(5, 0, 5223, "direct.example.com")] } else { &[(1, 0, 5222, "plain.example.com")] };
+                let records: &[(u16, u16, u16, &str)] = if question.contains("xmpps") {
+                    &[(5, 0, 5223, "direct.example.com")]
+                } else {
+                    &[(1, 0, 5222, "plain.example.com")]
+                };
                 udp.send_to(&crate::dns::tests::answer(&buf[..n], records, false), from).unwrap();
             }
         });

@@ -52,14 +52,14 @@ pub enum Error {
     /// acceptable mechanism, the server's SCRAM proof wrong, binding
     /// refused…): nothing was sent that should not have been.
     #[error("negotiation failed: {0}")]
-    Negotiation(NegotiationError),
+    Negotiation(Box<NegotiationError>),
     /// The peer ended the stream with this stream error.
     #[error("stream error from the peer: {0:?}")]
-    Stream(StreamError),
+    Stream(Box<StreamError>),
     /// The connection ended otherwise (the peer broke the protocol, the
     /// transport closed without a stream close, …): the core's reason.
     #[error("connection closed: {0:?}")]
-    Closed(CloseReason),
+    Closed(Box<CloseReason>),
     /// A wait ran out: the core's own timers (ping, close, negotiation) or
     /// a deadline the application gave.
     #[error("timed out: {0}")]
@@ -114,10 +114,10 @@ impl Error {
             CloseReason::Negotiation(NegotiationError::Auth(AuthError::Failure { condition, text })) => {
                 Error::Auth { condition: *condition, text: text.clone() }
             }
-            CloseReason::Negotiation(e) => Error::Negotiation(e.clone()),
-            CloseReason::StreamError(e) => Error::Stream(e.clone()),
+            CloseReason::Negotiation(e) => Error::Negotiation(Box::new(e.clone())),
+            CloseReason::StreamError(e) => Error::Stream(Box::new(e.clone())),
             CloseReason::Timeout(kind) => Error::Timeout(Timeout::Connection(*kind)),
-            other => Error::Closed(other.clone()),
+            other => Error::Closed(Box::new(other.clone())),
         })
     }
 }

@@ -123,7 +123,11 @@ impl ConnectOptions {
 /// The endpoints to try for `domain`: the override alone, or SRV (on the
 /// system's name servers unless `resolver` is given), or the domain on
 /// 5222. Blocking: run it off the event loop.
-pub fn plan(domain: &str, endpoint: Option<&Endpoint>, resolver: Option<&dns::Resolver>) -> Result<Vec<Endpoint>, Error> {
+pub fn plan(
+    domain: &str,
+    endpoint: Option<&Endpoint>,
+    resolver: Option<&dns::Resolver>,
+) -> Result<Vec<Endpoint>, Error> {
     let system;
     let resolver = match resolver {
         Some(resolver) => resolver,

@@ -106,7 +106,8 @@ impl ServerTls {
     /// From PEM files: the chain, and the key (PKCS#8, PKCS#1 or SEC1).
     pub fn from_pem_files(chain: impl AsRef<Path>, key: impl AsRef<Path>) -> io::Result<ServerTls> {
         let certs = read_certs(chain.as_ref())?;
-        let key = PrivateKeyDer::from_pem_file(key.as_ref()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let key =
+            PrivateKeyDer::from_pem_file(key.as_ref()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         ServerTls::new(certs, key).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 }
@@ -139,10 +140,10 @@ fn info<D>(conn: &rustls::ConnectionCommon<D>, end_point: Option<Vec<u8>>, sni: 
     let mut binding = ChannelBinding::none();
     // Without TLS 1.3 the exporter is only safe with the extended master
     // secret, which rustls does not report: left out.
-    if conn.protocol_version() == Some(ProtocolVersion::TLSv1_3) {
-        if let Ok(exported) = conn.export_keying_material([0u8; 32], EXPORTER_LABEL, None) {
-            binding = binding.with(ChannelBindingType::TlsExporter, exported.to_vec());
-        }
+    if conn.protocol_version() == Some(ProtocolVersion::TLSv1_3)
+        && let Ok(exported) = conn.export_keying_material([0u8; 32], EXPORTER_LABEL, None)
+    {
+        binding = binding.with(ChannelBindingType::TlsExporter, exported.to_vec());
     }
     if let Some(hash) = end_point {
         binding = binding.with(ChannelBindingType::TlsServerEndPoint, hash);

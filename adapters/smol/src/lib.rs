@@ -82,7 +82,12 @@ pub async fn connect_with(config: ClientConfig, options: ConnectOptions) -> Resu
 
 /// Drives an accepted TCP connection: a server, or a component server
 /// (`tls` answers the core's TLS requests; see [`TlsSetup`]).
-pub fn drive<R: core::Role>(conn: core::Connection<R>, tcp: TcpStream, tls: TlsSetup, options: Options) -> Connection<R> {
+pub fn drive<R: core::Role>(
+    conn: core::Connection<R>,
+    tcp: TcpStream,
+    tls: TlsSetup,
+    options: Options,
+) -> Connection<R> {
     Connection::new(conn, tcp, tls, options)
 }
 

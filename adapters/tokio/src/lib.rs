@@ -29,11 +29,11 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use sxmpp::connection::{self as core, ClientConfig, ClientRole, ComponentRole, ComponentServerRole, ServerRole};
 use sxmpp::tls::{TlsError, TlsInfo};
 use sxmpp_futures_io::{BoxFuture, Runtime};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 
 pub use sxmpp_futures_io::{Options, TlsSetup};
 pub use sxmpp_net::{ConnectOptions, Console, Error, Security, ServerTls, Timeout, TlsOptions};
@@ -66,7 +66,12 @@ pub async fn connect_with(config: ClientConfig, options: ConnectOptions) -> Resu
 
 /// Drives an accepted TCP connection: a server, or a component server
 /// (`tls` answers the core's TLS requests; see [`TlsSetup`]).
-pub fn drive<R: core::Role>(conn: core::Connection<R>, tcp: TcpStream, tls: TlsSetup, options: Options) -> Connection<R> {
+pub fn drive<R: core::Role>(
+    conn: core::Connection<R>,
+    tcp: TcpStream,
+    tls: TlsSetup,
+    options: Options,
+) -> Connection<R> {
     Connection::new(conn, Compat(tcp), tls, options)
 }
 
