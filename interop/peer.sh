@@ -198,6 +198,8 @@ start_prosody() {
 		timeout 30 prosodyctl --config "$cfg" register "${entry%%:*}" "$DOMAIN" "${entry#*:}" >>"$WORK/users.log" 2>&1 \
 			|| { cat "$WORK/users.log" >&2; die "registering ${entry%%:*} failed"; }
 	done
+	# Room for the 1,000-connection example (and more).
+	ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
 	nohup prosody -F --config "$cfg" </dev/null >"$WORK/server.out" 2>&1 &
 	LAUNCHED=$!
 }

@@ -14,7 +14,7 @@ stop_all() {
 	done
 }
 trap stop_all EXIT
-cargo build -q --release -p sxmpp-interop
+cargo build -q --release -p sxmpp-interop -p sxmpp-net --example custom_loop
 args=()
 up() { # label server [env...]
 	local label=$1 server=$2 work=$ROOT/$1
@@ -34,3 +34,9 @@ for s in $SERVERS; do
 	esac
 done
 target/release/sxmpp-interop "${args[@]}" "$@"
+# The custom-loop example (mio, one thread, no runtime) against Prosody:
+# 1,000 clients log in, each sends one message to the next, all close.
+if [[ " $SERVERS " == *" prosody "* ]]; then
+	ulimit -n 8192 2>/dev/null || true
+	(set -a; . "$ROOT/prosody/peer.env"; set +a; target/release/examples/custom_loop "${CUSTOM_LOOP_CONNECTIONS:-1000}")
+fi

@@ -31,7 +31,7 @@ pub mod tls;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use sxmpp::connection::{Client, ClientConfig, TlsMode};
+use sxmpp::connection::{Client, ClientConfig, ConfigError, TlsMode};
 use sxmpp::time::{Origin, Timestamp};
 
 pub use crate::console::Console;
@@ -137,6 +137,33 @@ pub fn plan(
         }
     };
     endpoints::plan(domain, endpoint, resolver).map_err(|source| Error::Resolve { domain: domain.to_owned(), source })
+}
+
+/// An account and how to reach it from the environment, for examples
+/// and tools: `XMPP_JID` and `XMPP_PASSWORD`; optionally `XMPP_HOST` with
+/// `XMPP_C2S_PORT` (STARTTLS) or `XMPP_C2S_TLS_PORT` (direct TLS) instead
+/// of DNS, and `XMPP_CA_CERT`, a PEM file of CAs trusted besides the
+/// web-PKI roots (the names `interop/peer.sh` writes to its `peer.env`).
+pub fn from_env() -> Result<(ClientConfig, ConnectOptions), Error> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let missing = |name: &str| Error::Io(std::io::Error::other(format!("set {name}")));
+    let jid = var("XMPP_JID").ok_or_else(|| missing("XMPP_JID"))?;
+    let password = var("XMPP_PASSWORD").ok_or_else(|| missing("XMPP_PASSWORD"))?;
+    let jid = sxmpp::jid::Jid::new(&jid).map_err(ConfigError::Resource)?;
+    let config = ClientConfig::new(jid, sxmpp::sasl::Credentials::password(password));
+    let mut options = ConnectOptions::default();
+    if let Some(path) = var("XMPP_CA_CERT") {
+        options.tls.add_pem_file(path)?;
+    }
+    if let Some(host) = var("XMPP_HOST") {
+        let port = |name: &str| var(name).and_then(|p| p.parse::<u16>().ok());
+        options.endpoint = match (port("XMPP_C2S_TLS_PORT"), port("XMPP_C2S_PORT")) {
+            (_, Some(port)) => Some(Endpoint { host, port, security: Security::StartTls }),
+            (Some(port), None) => Some(Endpoint { host, port, security: Security::DirectTls }),
+            (None, None) => Some(Endpoint { host, port: endpoints::DEFAULT_PORT, security: Security::StartTls }),
+        };
+    }
+    Ok((config, options))
 }
 
 /// The core's client for one endpoint: direct TLS where the endpoint

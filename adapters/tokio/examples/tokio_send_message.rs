@@ -1,0 +1,20 @@
+//! Sends one message and closes: `send_message TO BODY`.
+//!
+//! ```sh
+//! XMPP_JID=juliet@example.com XMPP_PASSWORD=secret \
+//!     cargo run -p sxmpp-tokio --example tokio_send_message -- romeo@example.net "Art thou not Romeo?"
+//! ```
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let (Some(to), Some(body)) = (args.next(), args.next()) else {
+        return Err("usage: send_message TO BODY".into());
+    };
+    let (config, options) = sxmpp_net::from_env()?;
+    let mut client = sxmpp_tokio::connect_with(config, options).await?;
+    client.send(sxmpp::stanza::Message::chat(to.parse()?, &body)?).await?;
+    client.close().await?;
+    println!("sent");
+    Ok(())
+}
