@@ -108,6 +108,12 @@ impl Runtime for AsyncStd {
         })
     }
 
+    fn from_std(tcp: std::net::TcpStream) -> io::Result<TcpStream> {
+        tcp.set_nodelay(true)?;
+        tcp.set_nonblocking(true)?;
+        Ok(TcpStream::from(tcp))
+    }
+
     fn unblock<T: Send + 'static>(work: Box<dyn FnOnce() -> T + Send>) -> BoxFuture<'static, T> {
         Box::pin(async_std::task::spawn_blocking(work))
     }

@@ -73,6 +73,18 @@ impl<R: Role, Rt: Runtime> Connection<R, Rt> {
         }
     }
 
+    /// [`new`](Self::new) for a std socket (one accepted from a
+    /// `std::net::TcpListener`, say). With tokio, call it inside the
+    /// runtime.
+    pub fn from_std(
+        conn: core::Connection<R>,
+        tcp: std::net::TcpStream,
+        tls: TlsSetup,
+        options: Options,
+    ) -> io::Result<Self> {
+        Ok(Connection::new(conn, Rt::from_std(tcp)?, tls, options))
+    }
+
     /// The core connection, for the calls of its role (a server's
     /// `authenticate`, say) with [`sxmpp_net::now`]; [`flush`](Self::flush)
     /// or any other method sends what they queued.

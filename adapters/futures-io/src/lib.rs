@@ -47,6 +47,8 @@ pub trait Runtime: Send + Sync + Sized + 'static {
     fn sleep_until(deadline: Instant) -> Self::Sleep;
     /// Opens a TCP connection.
     fn connect_tcp(addr: SocketAddr) -> BoxFuture<'static, io::Result<Self::Tcp>>;
+    /// Adopts a connected or accepted std socket (made non-blocking).
+    fn from_std(tcp: std::net::TcpStream) -> io::Result<Self::Tcp>;
     /// Runs blocking work (DNS) off the event loop.
     fn unblock<T: Send + 'static>(work: Box<dyn FnOnce() -> T + Send>) -> BoxFuture<'static, T>;
     /// The client side of a TLS handshake, verifying `name`.

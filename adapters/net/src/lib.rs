@@ -25,6 +25,8 @@ pub mod console;
 pub mod dns;
 pub mod endpoints;
 mod error;
+#[cfg(feature = "pki")]
+pub mod pki;
 mod pump;
 pub mod tls;
 

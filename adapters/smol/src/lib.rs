@@ -119,6 +119,11 @@ impl Runtime for Smol {
         })
     }
 
+    fn from_std(tcp: std::net::TcpStream) -> io::Result<TcpStream> {
+        tcp.set_nodelay(true)?;
+        TcpStream::try_from(tcp)
+    }
+
     fn unblock<T: Send + 'static>(work: Box<dyn FnOnce() -> T + Send>) -> BoxFuture<'static, T> {
         Box::pin(smol::unblock(work))
     }

@@ -103,6 +103,12 @@ impl Runtime for Tokio {
         })
     }
 
+    fn from_std(tcp: std::net::TcpStream) -> io::Result<Self::Tcp> {
+        tcp.set_nodelay(true)?;
+        tcp.set_nonblocking(true)?;
+        TcpStream::from_std(tcp).map(Compat)
+    }
+
     fn unblock<T: Send + 'static>(work: Box<dyn FnOnce() -> T + Send>) -> BoxFuture<'static, T> {
         Box::pin(async move {
             match tokio::task::spawn_blocking(work).await {
