@@ -18,8 +18,8 @@
 //! ```
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::{Arc, mpsc};
+use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sxmpp::connection::{
@@ -31,7 +31,7 @@ use sxmpp::sasl::Credentials;
 use sxmpp::session::{IqResponse, RequestId};
 use sxmpp::stanza::{Iq, Stanza};
 use sxmpp::tls::{TlsError, TlsErrorKind};
-use sxmpp_net::endpoints::{self, ATTEMPT_DELAY};
+use sxmpp_net::endpoints;
 use sxmpp_net::{Pump, Step, tls};
 
 pub use sxmpp_net::{ConnectOptions, Console, Error, Security, ServerTls, Timeout, TlsOptions};
@@ -99,7 +99,7 @@ pub fn connect_with(config: ClientConfig, mut options: ConnectOptions) -> Result
             }
         };
         tracing::debug!(parent: &span, host = %endpoint.host, port = endpoint.port, ?addrs, "connecting");
-        let Some(tcp) = happy_eyeballs(&addrs, options.tcp_timeout, &mut attempts) else { continue };
+        let Some(tcp) = endpoints::connect_std(&addrs, options.tcp_timeout, &mut attempts) else { continue };
         let client = sxmpp_net::client_for(&config, &endpoint, sxmpp_net::now())?;
         let setup = TlsSetup {
             client: Some(if endpoint.security == Security::DirectTls { direct.clone() } else { starttls.clone() }),
@@ -124,47 +124,6 @@ pub fn connect_with(config: ClientConfig, mut options: ConnectOptions) -> Result
         return Ok(conn);
     }
     Err(Error::Connect { domain: config.jid.domain().to_owned(), attempts })
-}
-
-/// RFC 8305 with threads: the next address every [`ATTEMPT_DELAY`] while
-/// earlier attempts are pending (at once when they failed); the first
-/// connected wins.
-fn happy_eyeballs(
-    addrs: &[SocketAddr],
-    timeout: Duration,
-    failures: &mut Vec<(String, io::Error)>,
-) -> Option<TcpStream> {
-    let (done, results) = mpsc::channel();
-    let (mut started, mut finished) = (0, 0);
-    loop {
-        // One attempt starts when none runs; more on the stagger below.
-        if started < addrs.len() && started == finished {
-            spawn_attempt(addrs[started], timeout, done.clone());
-            started += 1;
-        }
-        let wait = if started < addrs.len() { ATTEMPT_DELAY } else { timeout + Duration::from_secs(1) };
-        match results.recv_timeout(wait) {
-            Ok((_, Ok(tcp))) => return Some(tcp),
-            Ok((addr, Err(e))) => {
-                failures.push((addr.to_string(), e));
-                finished += 1;
-                if finished == addrs.len() {
-                    return None;
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) if started < addrs.len() => {
-                spawn_attempt(addrs[started], timeout, done.clone());
-                started += 1;
-            }
-            Err(_) => return None,
-        }
-    }
-}
-
-fn spawn_attempt(addr: SocketAddr, timeout: Duration, done: mpsc::Sender<(SocketAddr, io::Result<TcpStream>)>) {
-    std::thread::spawn(move || {
-        let _ = done.send((addr, TcpStream::connect_timeout(&addr, timeout)));
-    });
 }
 
 impl<R: Role> Connection<R> {

@@ -8,7 +8,9 @@
 //! Whatever host is reached, TLS verifies the JID's domain (the core's
 //! `TlsSide::Client`), never the SRV target (HARDENING 12).
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::io;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::dns::{ResolveError, Resolver, SrvRecord};
@@ -141,6 +143,47 @@ pub fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
     }
 }
 
+/// Happy Eyeballs (RFC 8305) for blocking code, with threads: the next address every [`ATTEMPT_DELAY`] while
+/// earlier attempts are pending (at once when they failed); the first
+/// connected wins.
+pub fn connect_std(
+    addrs: &[SocketAddr],
+    timeout: Duration,
+    failures: &mut Vec<(String, io::Error)>,
+) -> Option<TcpStream> {
+    let (done, results) = mpsc::channel();
+    let (mut started, mut finished) = (0, 0);
+    loop {
+        // One attempt starts when none runs; more on the stagger below.
+        if started < addrs.len() && started == finished {
+            spawn_attempt(addrs[started], timeout, done.clone());
+            started += 1;
+        }
+        let wait = if started < addrs.len() { ATTEMPT_DELAY } else { timeout + Duration::from_secs(1) };
+        match results.recv_timeout(wait) {
+            Ok((_, Ok(tcp))) => return Some(tcp),
+            Ok((addr, Err(e))) => {
+                failures.push((addr.to_string(), e));
+                finished += 1;
+                if finished == addrs.len() {
+                    return None;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) if started < addrs.len() => {
+                spawn_attempt(addrs[started], timeout, done.clone());
+                started += 1;
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+fn spawn_attempt(addr: SocketAddr, timeout: Duration, done: mpsc::Sender<(SocketAddr, io::Result<TcpStream>)>) {
+    std::thread::spawn(move || {
+        let _ = done.send((addr, TcpStream::connect_timeout(&addr, timeout)));
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +260,20 @@ mod tests {
         assert_eq!(order, ["[::1]:1", "10.0.0.1:1", "[::2]:1", "10.0.0.2:1", "[::3]:1"]);
         let v4_first: Vec<SocketAddr> = ["10.0.0.1:1", "[::1]:1"].iter().map(|a| a.parse().unwrap()).collect();
         assert_eq!(interleave(v4_first.clone()), v4_first);
+    }
+
+    #[test]
+    fn blocking_happy_eyeballs_moves_past_a_refused_address() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut failures = Vec::new();
+        let tcp = connect_std(&[closed, open.local_addr().unwrap()], Duration::from_secs(5), &mut failures).unwrap();
+        assert_eq!(tcp.peer_addr().unwrap(), open.local_addr().unwrap());
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].1.kind(), io::ErrorKind::ConnectionRefused);
+        let mut failures = Vec::new();
+        assert!(connect_std(&[closed], Duration::from_secs(5), &mut failures).is_none());
+        assert_eq!(failures.len(), 1);
     }
 
     /// The whole lookup against a name server on loopback: both services
