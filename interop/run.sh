@@ -14,7 +14,8 @@ stop_all() {
 	done
 }
 trap stop_all EXIT
-cargo build -q --release -p sxmpp-interop -p sxmpp-net --example custom_loop
+cargo build -q --release -p sxmpp-interop
+cargo build -q --release -p sxmpp-net --example custom_loop
 args=()
 up() { # label server [env...]
 	local label=$1 server=$2 work=$ROOT/$1

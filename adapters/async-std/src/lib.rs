@@ -31,38 +31,15 @@ use std::time::Instant;
 
 use async_std::net::TcpStream;
 use rustls::pki_types::ServerName;
-use sxmpp::connection::{self as core, ClientConfig, ClientRole, ComponentRole, ComponentServerRole, ServerRole};
+use sxmpp::connection as core;
 use sxmpp::tls::{TlsError, TlsInfo};
 use sxmpp_futures_io::{BoxFuture, Runtime};
-
-pub use sxmpp_futures_io::{Options, TlsSetup};
-pub use sxmpp_net::{ConnectOptions, Console, Error, Security, ServerTls, Timeout, TlsOptions};
 
 /// async-std as a [`Runtime`] for the shared loop.
 #[derive(Debug)]
 pub struct AsyncStd;
 
-/// A connection in role `R`, driven on async-std.
-pub type Connection<R> = sxmpp_futures_io::Connection<R, AsyncStd>;
-/// A client connection.
-pub type Client = Connection<ClientRole>;
-/// The receiving side of a client connection.
-pub type Server = Connection<ServerRole>;
-/// An external component (XEP-0114).
-pub type Component = Connection<ComponentRole>;
-/// A server's side of a component connection.
-pub type ComponentServer = Connection<ComponentServerRole>;
-
-/// Logs in to `jid`'s server with `password`: DNS SRV, TLS required,
-/// web-PKI roots.
-pub async fn connect(jid: &str, password: &str) -> Result<Client, Error> {
-    sxmpp_futures_io::connect::<AsyncStd>(jid, password).await
-}
-
-/// Logs in as `config` says, reaching the server as `options` says.
-pub async fn connect_with(config: ClientConfig, options: ConnectOptions) -> Result<Client, Error> {
-    sxmpp_futures_io::connect_with::<AsyncStd>(config, options).await
-}
+sxmpp_futures_io::runtime_api!(AsyncStd);
 
 /// Drives an accepted TCP connection: a server, or a component server
 /// (`tls` answers the core's TLS requests; see [`TlsSetup`]).

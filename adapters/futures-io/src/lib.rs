@@ -61,6 +61,54 @@ pub trait Runtime: Send + Sync + Sized + 'static {
     fn tls_accept(tcp: Self::Tcp, tls: ServerTls) -> BoxFuture<'static, Result<(Self::Tls, TlsInfo), TlsError>>;
 }
 
+/// The public face of a runtime adapter, the same in each: the
+/// connection types for every role and `connect`/`connect_with`, bound to
+/// runtime `$rt`. `sxmpp-tokio`, `sxmpp-smol` and `sxmpp-async-std` each
+/// invoke it once.
+#[macro_export]
+macro_rules! runtime_api {
+    ($rt:ty) => {
+        pub use $crate::__private::sxmpp_net::{
+            ConnectOptions, Console, Error, Security, ServerTls, Timeout, TlsOptions,
+        };
+        pub use $crate::{Options, TlsSetup};
+
+        /// A connection in role `R`, driven on this runtime: every method
+        /// drives it while it waits.
+        pub type Connection<R> = $crate::Connection<R, $rt>;
+        /// A client connection.
+        pub type Client = Connection<$crate::__private::ClientRole>;
+        /// The receiving side of a client connection.
+        pub type Server = Connection<$crate::__private::ServerRole>;
+        /// An external component (XEP-0114).
+        pub type Component = Connection<$crate::__private::ComponentRole>;
+        /// A server's side of a component connection.
+        pub type ComponentServer = Connection<$crate::__private::ComponentServerRole>;
+
+        /// Logs in to `jid`'s server with `password`: DNS SRV, TLS
+        /// required, web-PKI roots.
+        pub async fn connect(jid: &str, password: &str) -> Result<Client, Error> {
+            $crate::connect::<$rt>(jid, password).await
+        }
+
+        /// Logs in as `config` says, reaching the server as `options`
+        /// says.
+        pub async fn connect_with(
+            config: $crate::__private::ClientConfig,
+            options: ConnectOptions,
+        ) -> Result<Client, Error> {
+            $crate::connect_with::<$rt>(config, options).await
+        }
+    };
+}
+
+/// What [`runtime_api`] names; not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use sxmpp::connection::{ClientConfig, ClientRole, ComponentRole, ComponentServerRole, ServerRole};
+    pub use sxmpp_net;
+}
+
 /// Waits for `future` until `deadline`; `None` when the deadline came
 /// first.
 pub async fn deadline<Rt: Runtime, T>(deadline: Instant, future: impl Future<Output = T>) -> Option<T> {

@@ -47,38 +47,15 @@ use std::time::Instant;
 
 use rustls::pki_types::ServerName;
 use smol::net::TcpStream;
-use sxmpp::connection::{self as core, ClientConfig, ClientRole, ComponentRole, ComponentServerRole, ServerRole};
+use sxmpp::connection as core;
 use sxmpp::tls::{TlsError, TlsInfo};
 use sxmpp_futures_io::{BoxFuture, Runtime};
-
-pub use sxmpp_futures_io::{Options, TlsSetup};
-pub use sxmpp_net::{ConnectOptions, Console, Error, Security, ServerTls, Timeout, TlsOptions};
 
 /// smol as a [`Runtime`] for the shared loop.
 #[derive(Debug)]
 pub struct Smol;
 
-/// A connection in role `R`, driven on smol.
-pub type Connection<R> = sxmpp_futures_io::Connection<R, Smol>;
-/// A client connection.
-pub type Client = Connection<ClientRole>;
-/// The receiving side of a client connection.
-pub type Server = Connection<ServerRole>;
-/// An external component (XEP-0114).
-pub type Component = Connection<ComponentRole>;
-/// A server's side of a component connection.
-pub type ComponentServer = Connection<ComponentServerRole>;
-
-/// Logs in to `jid`'s server with `password`: DNS SRV, TLS required,
-/// web-PKI roots.
-pub async fn connect(jid: &str, password: &str) -> Result<Client, Error> {
-    sxmpp_futures_io::connect::<Smol>(jid, password).await
-}
-
-/// Logs in as `config` says, reaching the server as `options` says.
-pub async fn connect_with(config: ClientConfig, options: ConnectOptions) -> Result<Client, Error> {
-    sxmpp_futures_io::connect_with::<Smol>(config, options).await
-}
+sxmpp_futures_io::runtime_api!(Smol);
 
 /// Drives an accepted TCP connection: a server, or a component server
 /// (`tls` answers the core's TLS requests; see [`TlsSetup`]).

@@ -29,40 +29,17 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use rustls::pki_types::ServerName;
-use sxmpp::connection::{self as core, ClientConfig, ClientRole, ComponentRole, ComponentServerRole, ServerRole};
+use sxmpp::connection as core;
 use sxmpp::tls::{TlsError, TlsInfo};
 use sxmpp_futures_io::{BoxFuture, Runtime};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-pub use sxmpp_futures_io::{Options, TlsSetup};
-pub use sxmpp_net::{ConnectOptions, Console, Error, Security, ServerTls, Timeout, TlsOptions};
-
 /// tokio as a [`Runtime`] for the shared loop.
 #[derive(Debug)]
 pub struct Tokio;
 
-/// A connection in role `R`, driven on tokio.
-pub type Connection<R> = sxmpp_futures_io::Connection<R, Tokio>;
-/// A client connection.
-pub type Client = Connection<ClientRole>;
-/// The receiving side of a client connection.
-pub type Server = Connection<ServerRole>;
-/// An external component (XEP-0114).
-pub type Component = Connection<ComponentRole>;
-/// A server's side of a component connection.
-pub type ComponentServer = Connection<ComponentServerRole>;
-
-/// Logs in to `jid`'s server with `password`: DNS SRV, TLS required,
-/// web-PKI roots.
-pub async fn connect(jid: &str, password: &str) -> Result<Client, Error> {
-    sxmpp_futures_io::connect::<Tokio>(jid, password).await
-}
-
-/// Logs in as `config` says, reaching the server as `options` says.
-pub async fn connect_with(config: ClientConfig, options: ConnectOptions) -> Result<Client, Error> {
-    sxmpp_futures_io::connect_with::<Tokio>(config, options).await
-}
+sxmpp_futures_io::runtime_api!(Tokio);
 
 /// Drives an accepted TCP connection: a server, or a component server
 /// (`tls` answers the core's TLS requests; see [`TlsSetup`]).
