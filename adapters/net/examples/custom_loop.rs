@@ -162,6 +162,23 @@ enum Got {
     WouldBlock,
 }
 
+/// Counts what the events say.
+fn tally(conn: &mut Conn, events: Vec<Event>, online: &mut usize, received: &mut usize) {
+    for event in events {
+        match event {
+            Event::Online(_) => {
+                conn.online = true;
+                *online += 1;
+            }
+            Event::Stanza(Stanza::Message(m)) if m.body().is_some() => {
+                conn.received = true;
+                *received += 1;
+            }
+            _ => {}
+        }
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let count: usize = std::env::args().nth(1).map(|n| n.parse()).transpose()?.unwrap_or(1000);
     let var = |name: &str| std::env::var(name).map_err(|_| format!("set {name} (source a peer.env)"));
@@ -193,6 +210,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let (mut online, mut received, mut closed) = (0, 0, 0);
     let mut all_online_at = None;
+    let mut closing = false;
     let mut events = Events::with_capacity(1024);
     let limit = started + Duration::from_secs(300);
     while closed < count {
@@ -218,19 +236,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 continue;
             }
             let was_done = conn.done;
-            for event in conn.drive(&tls_config)? {
-                match event {
-                    Event::Online(_) => {
-                        conn.online = true;
-                        online += 1;
-                    }
-                    Event::Stanza(Stanza::Message(m)) if m.body().is_some() => {
-                        conn.received = true;
-                        received += 1;
-                    }
-                    _ => {}
-                }
-            }
+            let events = conn.drive(&tls_config)?;
+            tally(conn, events, &mut online, &mut received);
             if conn.done && !was_done {
                 closed += 1;
                 if let Some(reason) =
@@ -246,19 +253,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for (i, conn) in conns.iter_mut().enumerate() {
                 let to = Jid::new(&format!("{account}/c{}", (i + 1) % count))?;
                 conn.pump.connection().send(sxmpp_net::now(), Message::chat(to, &format!("hello from c{i}"))?)?;
-                conn.drive(&tls_config)?;
+                // What arrives meanwhile counts too (the previous
+                // connection's message, say).
+                let events = conn.drive(&tls_config)?;
+                tally(conn, events, &mut online, &mut received);
             }
         }
-        if received == count && all_online_at.is_some() && conns.iter().all(|c| c.received) {
+        if !closing && all_online_at.is_some() && conns.iter().all(|c| c.received) {
+            closing = true;
             println!("{count} messages exchanged after {:.2}s", started.elapsed().as_secs_f64());
             for conn in conns.iter_mut().filter(|c| !c.done && !c.pump.connection_ref().is_closed()) {
                 conn.pump.connection().close(sxmpp_net::now())?;
-                conn.drive(&tls_config)?;
+                let events = conn.drive(&tls_config)?;
+                tally(conn, events, &mut online, &mut received);
                 if conn.done {
                     closed += 1;
                 }
             }
-            received += 1; // close once
         }
     }
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
