@@ -64,6 +64,8 @@ pub struct TlsInfo {
     /// The application protocol agreed (ALPN), if any (`xmpp-client`
     /// for XEP-0368).
     pub alpn: Option<Vec<u8>>,
+    /// The protocol version negotiated (`TLSv1.3`), for display.
+    pub version: Option<String>,
 }
 
 impl TlsInfo {
@@ -90,6 +92,12 @@ impl TlsInfo {
         self
     }
 
+    /// With the protocol version's name.
+    pub fn with_version(mut self, version: impl Into<String>) -> TlsInfo {
+        self.version = Some(version.into());
+        self
+    }
+
     /// With the ALPN protocol.
     pub fn with_alpn(mut self, alpn: impl Into<Vec<u8>>) -> TlsInfo {
         self.alpn = Some(alpn.into());
@@ -104,6 +112,7 @@ impl fmt::Debug for TlsInfo {
             .field("peer_identities", &self.peer_identities)
             .field("server_name", &self.server_name)
             .field("alpn", &self.alpn.as_deref().map(String::from_utf8_lossy))
+            .field("version", &self.version)
             .finish()
     }
 }

@@ -383,8 +383,20 @@ async fn connection(tcp: tokio::net::TcpStream, direct: bool, tls: sxmpp_net::Se
             }
             Event::Stanza(stanza) => {
                 let Some(from) = bound.clone() else { continue };
-                if let Some(reply) = handle(state, &from, stanza) {
-                    let _ = conn.core().respond(now, &reply.0, reply.1);
+                if let Some((request, answer)) = handle(state, &from, stanza) {
+                    // Requests to the server are the core's to settle;
+                    // those to the account's bare JID are answered in its
+                    // name (RFC 6120 §10.3.3).
+                    if conn.core().respond(now, &request, answer.clone()).is_err() {
+                        let reply = match answer {
+                            Ok(payload) => Some(request.result_for(payload)),
+                            Err(error) => request.error_for(&error).ok(),
+                        };
+                        if let Some(mut reply) = reply {
+                            reply.set_from(request.to().cloned());
+                            let _ = conn.core().send(now, reply);
+                        }
+                    }
                 }
             }
             _ => {}
@@ -447,6 +459,8 @@ fn handle(state: &Mutex<State>, from: &FullJid, stanza: Stanza) -> Option<Answer
                         None => Err(StanzaError::new(StanzaErrorCondition::ItemNotFound)),
                     }
                 }
+                // RFC 6120 §10.3.3: the server answers for the account.
+                (IqType::Get, Some(ping)) if ping.is("ping", "urn:xmpp:ping") => Ok(None),
                 _ => Err(StanzaError::new(StanzaErrorCondition::ServiceUnavailable)),
             };
             Some((iq, answer))

@@ -59,6 +59,13 @@ fn login_binds_to_the_channel_over_both_tls_modes() {
             .request(Iq::get(Some(Jid::new("localhost").unwrap()), Element::new("ping", "urn:xmpp:ping")))
             .unwrap();
         assert!(pong.result.is_ok());
+        // The server answers for the account (RFC 6120 §10.3.3), and
+        // refuses what it does not serve.
+        let own = Jid::new("alice@localhost").unwrap();
+        let pong = alice.request(Iq::get(Some(own.clone()), Element::new("ping", "urn:xmpp:ping"))).unwrap();
+        assert!(pong.result.is_ok(), "{pong:?}");
+        let other = alice.request(Iq::get(Some(own), Element::new("query", "urn:example:nothing"))).unwrap();
+        assert_eq!(other.result.unwrap_err().condition, sxmpp::condition::StanzaErrorCondition::ServiceUnavailable);
         alice.close().unwrap();
     }
     let mut config = server.client_config("alice").unwrap();

@@ -181,6 +181,13 @@ impl<R: Role> Connection<R> {
         }
     }
 
+    /// The next event already received, without waiting or doing I/O
+    /// (after `connect`, the `Authenticated` and `Online` events wait
+    /// here).
+    pub fn queued_event(&mut self) -> Option<Event> {
+        self.pump.pop_event()
+    }
+
     /// [`next_event`](Self::next_event), giving up after `timeout`
     /// ([`Timeout::Event`]; the connection goes on).
     pub fn next_event_timeout(&mut self, timeout: Duration) -> Result<Option<Event>, Error> {

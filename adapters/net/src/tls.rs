@@ -149,6 +149,14 @@ fn info<D>(conn: &rustls::ConnectionCommon<D>, end_point: Option<Vec<u8>>, sni: 
         binding = binding.with(ChannelBindingType::TlsServerEndPoint, hash);
     }
     let mut info = TlsInfo::new().with_channel_binding(binding);
+    if let Some(version) = conn.protocol_version() {
+        let name = match version {
+            ProtocolVersion::TLSv1_3 => "TLSv1.3".to_owned(),
+            ProtocolVersion::TLSv1_2 => "TLSv1.2".to_owned(),
+            other => format!("{other:?}"),
+        };
+        info = info.with_version(name);
+    }
     if let Some(alpn) = conn.alpn_protocol() {
         info = info.with_alpn(alpn.to_vec());
     }

@@ -58,6 +58,7 @@ fn both_ends_derive_the_same_channel_binding() {
         sha2::Sha256::digest(leaf.as_ref()).as_slice()
     );
     assert_eq!(client_info.alpn.as_deref(), Some(ALPN_XMPP_CLIENT));
+    assert_eq!(client_info.version.as_deref(), Some("TLSv1.3"));
     assert_eq!(server_info.server_name.as_deref(), Some("example.com"));
     // Two sessions never share exporter data.
     let config = pki.client_options().client_config(None).unwrap();
