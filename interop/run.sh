@@ -16,6 +16,7 @@ stop_all() {
 trap stop_all EXIT
 cargo build -q --release -p sxmpp-interop
 cargo build -q --release -p sxmpp-net --example custom_loop
+cargo build -q --release -p sxmpp-cli
 args=()
 up() { # label server [env...]
 	local label=$1 server=$2 work=$ROOT/$1
@@ -35,6 +36,15 @@ for s in $SERVERS; do
 	esac
 done
 target/release/sxmpp-interop "${args[@]}" "$@"
+# The sxmpp CLI against the real Prosody: ping, send, roster.
+if [[ " $SERVERS " == *" prosody "* ]]; then
+	(
+		set -a; . "$ROOT/prosody/peer.env"; set +a
+		cli() { target/release/sxmpp --jid alice@localhost --password alicepass --host "127.0.0.1:$XMPP_C2S_PORT" --ca "$XMPP_CA_CERT" "$@" 2>/dev/null; }
+		cli ping | grep -q '^pong from localhost' && cli send bob@localhost "hello from the sxmpp CLI" && cli roster >/dev/null \
+			&& echo "PASS sxmpp CLI × prosody: ping, send, roster" || { echo "FAIL sxmpp CLI × prosody"; exit 1; }
+	)
+fi
 # The custom-loop example (mio, one thread, no runtime) against Prosody:
 # 1,000 clients log in, each sends one message to the next, all close.
 if [[ " $SERVERS " == *" prosody "* ]]; then

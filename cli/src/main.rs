@@ -74,6 +74,9 @@ enum Command {
         /// Write the server's CA certificate here.
         #[arg(long, value_name = "FILE", default_value = "sxmpp-test-ca.pem")]
         ca_out: String,
+        /// Do not offer SCRAM-*-PLUS (for clients that bind only with tls-unique, absent in TLS 1.3).
+        #[arg(long)]
+        no_channel_binding: bool,
     },
     /// A server and two clients (on two adapters) in this process: login, messages, a roster push, pings.
     Demo,
@@ -108,7 +111,7 @@ fn run(cli: Cli) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     match &cli.command {
         Command::Demo => return demo::run(),
-        Command::Serve { users, ca_out } => return serve(users, ca_out),
+        Command::Serve { users, ca_out, no_channel_binding } => return serve(users, ca_out, !no_channel_binding),
         _ => {}
     }
     let (config, options) = client_setup(&cli)?;
@@ -282,8 +285,8 @@ fn parse_stanza(line: &str) -> Result<Stanza> {
 }
 
 /// `sxmpp serve`: a test server until interrupted.
-fn serve(users: &[String], ca_out: &str) -> Result<()> {
-    let mut builder = sxmpp_testserver::TestServer::builder();
+fn serve(users: &[String], ca_out: &str, channel_binding: bool) -> Result<()> {
+    let mut builder = sxmpp_testserver::TestServer::builder().channel_binding(channel_binding);
     for user in users {
         let (name, password) = user.split_once(':').ok_or_else(|| format!("--user {user}: want NAME:PASSWORD"))?;
         builder = builder.user(name, password);

@@ -51,9 +51,19 @@ pub struct Builder {
     domain: String,
     users: Vec<(String, String)>,
     limits: Limits,
+    channel_binding: bool,
 }
 
 impl Builder {
+    /// Whether to offer the `-PLUS` (channel-binding) mechanisms (default
+    /// yes). Off is for clients that can bind only with `tls-unique`, which
+    /// TLS 1.3 lacks (slixmpp 1.8): offered `-PLUS`, they try it and fail,
+    /// then (RFC 5802) their `y` flag rightly reads as a downgrade.
+    pub fn channel_binding(mut self, offer: bool) -> Builder {
+        self.channel_binding = offer;
+        self
+    }
+
     /// The domain served (default `localhost`).
     pub fn domain(mut self, domain: impl Into<String>) -> Builder {
         self.domain = domain.into();
@@ -80,7 +90,8 @@ impl Builder {
         let direct = std::net::TcpListener::bind("127.0.0.1:0")?;
         let (starttls_addr, direct_addr) = (starttls.local_addr()?, direct.local_addr()?);
         let (stop, stopped) = watch::channel(false);
-        let state = Arc::new(Mutex::new(router::State::new(&self.domain, &self.users, self.limits)?));
+        let state =
+            Arc::new(Mutex::new(router::State::new(&self.domain, &self.users, self.limits, self.channel_binding)?));
         let tls = pki.server.clone();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let thread = std::thread::Builder::new().name("sxmpp-testserver".into()).spawn(move || {
@@ -114,7 +125,7 @@ impl TestServer {
     /// A server for `localhost` with no users yet: add them with
     /// [`Builder::user`].
     pub fn builder() -> Builder {
-        Builder { domain: "localhost".into(), users: Vec::new(), limits: Limits::default() }
+        Builder { domain: "localhost".into(), users: Vec::new(), limits: Limits::default(), channel_binding: true }
     }
 
     /// The domain served.

@@ -55,12 +55,18 @@ pub(crate) struct State {
     users: HashMap<String, User>,
     sessions: HashMap<String, Session>,
     limits: Limits,
+    channel_binding: bool,
     connections: usize,
     clock: u64,
 }
 
 impl State {
-    pub(crate) fn new(domain: &str, users: &[(String, String)], limits: Limits) -> io::Result<State> {
+    pub(crate) fn new(
+        domain: &str,
+        users: &[(String, String)],
+        limits: Limits,
+        channel_binding: bool,
+    ) -> io::Result<State> {
         let mut table = HashMap::new();
         for (name, password) in users {
             let salt = format!("sxmpp-testserver-{name}");
@@ -76,6 +82,7 @@ impl State {
             users: table,
             sessions: HashMap::new(),
             limits,
+            channel_binding,
             connections: 0,
             clock: 0,
         })
@@ -331,11 +338,14 @@ pub(crate) async fn serve(
 
 /// One client, from accept to close.
 async fn connection(tcp: tokio::net::TcpStream, direct: bool, tls: sxmpp_net::ServerTls, state: &Mutex<State>) {
-    let (domain, queue) = {
+    let (domain, queue, channel_binding) = {
         let shared = lock(state);
-        (shared.domain.clone(), shared.limits.session_queue)
+        (shared.domain.clone(), shared.limits.session_queue, shared.channel_binding)
     };
     let mut config = ServerConfig::new(domain, ServerSecret::new(random_secret()));
+    if !channel_binding {
+        config.mechanisms.retain(|m| !m.as_str().ends_with("-PLUS"));
+    }
     config.tls = if direct { ServerTls::Direct } else { ServerTls::Required };
     let Ok(core) = Server::new(config, Box::new(SystemRandom), sxmpp_net::now()) else { return };
     let mut conn = sxmpp_tokio::drive(core, tcp, TlsSetup { client: None, server: Some(tls) }, Options::new());

@@ -20,6 +20,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             && message.type_() == MessageType::Chat
             && let (Some(from), Some(body)) = (message.from(), message.body())
         {
+            println!("echo to {from}: {body}");
             client.send(Message::chat(from.clone(), &body)?).await?;
         }
     }

@@ -443,8 +443,9 @@ impl<R: Role> Connection<R> {
         }
         let mut taken = 0;
         loop {
-            self.run(taken < data.len());
-            if self.core.is_over() {
+            self.run(&data[taken..]);
+            // At the hand-off the rest was whitespace, dropped (`run`).
+            if self.core.is_over() || self.core.phase == Phase::Handshake {
                 return data.len();
             }
             let reading = matches!(self.core.phase, Phase::Open | Phase::Closing);
@@ -462,7 +463,7 @@ impl<R: Role> Connection<R> {
     fn handle_message(&mut self, message: &[u8]) -> usize {
         if self.core.framing.message_pending() {
             // The last message is not read to its end yet (events waited).
-            self.run(false);
+            self.run(&[]);
         }
         if self.core.framing.message_pending() || !self.core.out.has_room(self.core.framing.offset()) {
             return 0;
@@ -471,7 +472,7 @@ impl<R: Role> Connection<R> {
             self.fail(Violation::from(e).into());
             return message.len();
         }
-        self.run(false);
+        self.run(&[]);
         message.len()
     }
 
@@ -549,7 +550,7 @@ impl<R: Role> Connection<R> {
     pub fn poll_output(&mut self) -> Output<'_> {
         if !self.core.out.has_events() && matches!(self.core.phase, Phase::Open | Phase::Closing) {
             // Input that arrived while events waited is parsed now.
-            self.run(false);
+            self.run(&[]);
         }
         if let Some(event) = self.core.out.pop_event() {
             return Output::Event(event);
@@ -788,14 +789,16 @@ impl<R: Role> Connection<R> {
         }
     }
 
-    /// Parses what the reader holds; `unfed` says the caller still has
-    /// bytes the reader has not seen.
-    fn run(&mut self, unfed: bool) {
+    /// Parses what the reader holds; `unfed` is what the caller still has
+    /// that the reader has not seen.
+    fn run(&mut self, unfed: &[u8]) {
         self.process();
         if self.core.phase == Phase::Handoff {
-            if unfed || self.core.framing.unconsumed_len() > 0 {
-                // Bytes behind <proceed/>: never processed as plaintext
-                // (HARDENING 11, 29).
+            // Bytes behind <proceed/> (or <starttls/>): never processed as
+            // plaintext (HARDENING 11, 29). Whitespace alone carries
+            // nothing and is dropped (go-xmpp writes `<starttls/>\n`).
+            let whitespace = crate::xml::is_xml_whitespace(unfed) && self.core.framing.unconsumed_is_whitespace();
+            if !whitespace {
                 return self.fail(Violation::DataAfterProceed.into());
             }
             self.core.phase = Phase::Handshake;

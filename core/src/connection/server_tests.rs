@@ -178,6 +178,28 @@ fn hardening_11_data_after_proceed_is_not_processed() {
     assert_eq!(s.out(), "", "nothing more in plaintext");
 }
 
+/// go-xmpp (go-sendxmpp) writes `<starttls/>` followed by a newline in
+/// one write. Whitespace carries nothing: it is dropped, the handshake
+/// goes ahead, and nothing of it is read after TLS.
+#[test]
+fn whitespace_after_starttls_is_dropped_not_a_violation() {
+    for tail in ["\n", " \r\n\t"] {
+        let mut s = script(ServerConfig::new("im.example.com", ServerSecret::new([7; 32])));
+        s.feed(&header("im.example.com"));
+        s.out();
+        s.feed(&format!("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>{tail}"));
+        assert!(s.out().contains("<proceed"), "{tail:?}");
+        assert_eq!(s.closed(), None, "{tail:?}");
+        assert!(s.tls.is_some(), "the handshake is asked for ({tail:?})");
+    }
+    // Whitespace then anything else is still injection.
+    let mut s = script(ServerConfig::new("im.example.com", ServerSecret::new([7; 32])));
+    s.feed(&header("im.example.com"));
+    s.out();
+    s.feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>\n<auth");
+    assert_eq!(s.closed(), Some(&CloseReason::Violation(Violation::DataAfterProceed)));
+}
+
 /// CVE-2011-0411 class: plaintext pipelined after `<starttls/>` in the
 /// same read must never be processed as if it had come over TLS.
 #[test]

@@ -284,6 +284,17 @@ fn hardening_11_bytes_after_proceed_are_never_processed() {
 }
 
 #[test]
+fn whitespace_after_proceed_is_dropped_not_a_violation() {
+    let mut h = client(config(), entropy());
+    h.feed(&server_header("a"));
+    h.feed(FEATURES_TLS);
+    h.out();
+    h.feed(&format!("{PROCEED}\n"));
+    assert_eq!(h.closed(), None);
+    assert!(h.tls.is_some(), "the TLS hand-off comes");
+}
+
+#[test]
 fn hardening_11_pre_tls_features_are_forgotten() {
     // Before TLS the server offers PLAIN only; after TLS, SCRAM only. The
     // client must act on the second list, not remember the first.

@@ -300,10 +300,11 @@ impl Framer {
         }
     }
 
-    /// Bytes received and not yet consumed (at a TLS hand-off this must be
-    /// zero, HARDENING 11 and 29).
-    pub(crate) fn unconsumed_len(&self) -> usize {
-        self.reader.unconsumed_len()
+    /// Whether the bytes received and not yet consumed are only XML
+    /// whitespace (at a TLS hand-off anything else is injected plaintext,
+    /// HARDENING 11 and 29).
+    pub(crate) fn unconsumed_is_whitespace(&self) -> bool {
+        self.reader.unconsumed_is_whitespace()
     }
 
     /// Total bytes consumed so far.

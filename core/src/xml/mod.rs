@@ -33,6 +33,7 @@ pub use chars::InvalidXml;
 pub use element::{Attribute, Element, Node};
 pub use error::{Limit, Restricted, XmlError};
 pub use namespace::{Namespace, XML_NS, XMLNS_NS};
+pub(crate) use reader::is_xml_whitespace;
 pub use reader::{Limits, StreamEvent, StreamHeader, StreamReader};
 pub use writer::StreamWriter;
 

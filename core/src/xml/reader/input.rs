@@ -37,6 +37,11 @@ impl Input {
         self.buf.len() - self.pos + self.carry_len + usize::from(self.deferred_error.is_some())
     }
 
+    /// Whether everything received and not consumed is XML whitespace.
+    pub(super) fn unconsumed_is_whitespace(&self) -> bool {
+        self.carry_len == 0 && self.deferred_error.is_none() && is_xml_whitespace(&self.buf.as_bytes()[self.pos..])
+    }
+
     /// Total bytes consumed so far.
     pub(super) fn offset(&self) -> u64 {
         self.base + self.pos as u64
@@ -155,4 +160,10 @@ impl Input {
     pub(super) fn at(&self, i: usize) -> u64 {
         self.base + i as u64
     }
+}
+
+/// XML's `S` (space, tab, CR, LF): bytes that carry nothing between
+/// elements.
+pub(crate) fn is_xml_whitespace(bytes: &[u8]) -> bool {
+    bytes.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }

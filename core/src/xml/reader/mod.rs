@@ -41,6 +41,7 @@ use super::namespace::{Interner, Namespace};
 mod escape;
 mod framing;
 mod input;
+pub(crate) use input::is_xml_whitespace;
 mod scope;
 mod tree;
 
@@ -233,6 +234,12 @@ impl StreamReader {
     /// [`next_event`]: StreamReader::next_event
     pub fn unconsumed_len(&self) -> usize {
         self.input.unconsumed_len()
+    }
+
+    /// Whether what [`unconsumed_len`](StreamReader::unconsumed_len)
+    /// counts is only XML whitespace (nothing a peer could inject).
+    pub fn unconsumed_is_whitespace(&self) -> bool {
+        self.input.unconsumed_is_whitespace()
     }
 
     /// True while a first-level element has started but not ended.
