@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 need() { dpkg -s "$1" >/dev/null 2>&1 || (export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q "$1" >/dev/null); }
 need python3-slixmpp
 need go-sendxmpp
+need python3-openssl
 W=$(mktemp -d /tmp/sxmpp-realclients.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }

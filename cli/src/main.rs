@@ -8,6 +8,7 @@
 //! ```
 
 mod demo;
+mod status;
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
@@ -116,10 +117,11 @@ fn run(cli: Cli) -> Result<()> {
     }
     let (config, options) = client_setup(&cli)?;
     let domain = config.jid.domain().to_owned();
+    status::install();
     runtime.block_on(async {
         status(&format!("connecting as {}", config.jid));
         let started = Instant::now();
-        let mut client = sxmpp_tokio::connect_with(config, options).await?;
+        let mut client = status::progress("connecting", sxmpp_tokio::connect_with(config, options)).await?;
         report_online(&mut client, started);
         match cli.command {
             Command::Send { to, text } => {
@@ -133,14 +135,22 @@ fn run(cli: Cli) -> Result<()> {
                     None => Jid::new(&domain)?,
                 };
                 let sent = Instant::now();
-                let pong = client.request(Iq::get(Some(to.clone()), Element::new("ping", "urn:xmpp:ping"))).await?;
+                let pong = status::progress(
+                    "the pong",
+                    client.request(Iq::get(Some(to.clone()), Element::new("ping", "urn:xmpp:ping"))),
+                )
+                .await?;
                 match pong.result {
                     Ok(_) => println!("pong from {to} in {:.1} ms", sent.elapsed().as_secs_f64() * 1000.0),
                     Err(e) => return Err(format!("{to} answered with an error: {}", e.condition).into()),
                 }
             }
             Command::Roster => {
-                let answer = client.request(Iq::get(None, Element::new("query", "jabber:iq:roster"))).await?;
+                let answer = status::progress(
+                    "the roster",
+                    client.request(Iq::get(None, Element::new("query", "jabber:iq:roster"))),
+                )
+                .await?;
                 let query = answer.result.map_err(|e| format!("roster refused: {}", e.condition))?;
                 let items: Vec<&Element> = query.iter().flat_map(|q| q.children()).collect();
                 if items.is_empty() {

@@ -133,6 +133,33 @@ fn send_ping_and_roster_work_against_the_embedded_server() {
 }
 
 #[test]
+fn the_console_sends_typed_stanzas_and_shows_the_xml_with_credentials_redacted() {
+    use std::io::Write;
+    let (server, ca) = server_with_ca();
+    let host = server.starttls_addr().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sxmpp"))
+        .args(["--jid", "alice@localhost", "--password", "alicepass", "--host", &host, "--ca", ca.as_str(), "console"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "<iq type='get' id='c1'><ping xmlns='urn:xmpp:ping'/></iq>").unwrap();
+    writeln!(stdin, "this is not xml <").unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains(">> <iq type='get' id='c1'><ping xmlns='urn:xmpp:ping'/></iq>"), "{stderr}");
+    assert!(stderr.contains("<< <iq") && stderr.contains("id='c1'"), "the answer is shown: {stderr}");
+    assert!(stderr.contains("not sent"), "bad XML is reported, not sent: {stderr}");
+    // The SASL exchange is on the console, its payloads are not.
+    assert!(stderr.contains("[redacted]</auth>"), "{stderr}");
+    assert!(!stderr.contains("alicepass"), "{stderr}");
+}
+
+#[test]
 fn the_demo_passes() {
     let output = sxmpp(&["demo"]);
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -181,7 +181,8 @@ impl<R: Role> Pump<R> {
 
     /// The TLS handshake succeeded.
     pub fn tls_established(&mut self, info: TlsInfo) {
-        tracing::debug!(bindings = ?info.channel_binding, "TLS established");
+        let bindings: Vec<&str> = info.channel_binding.types().map(|t| t.as_str()).collect();
+        tracing::debug!(version = info.version.as_deref().unwrap_or("?"), ?bindings, "TLS established");
         self.conn.handle_tls_established(self.now(), info);
     }
 
@@ -271,7 +272,7 @@ fn trace_event(event: &Event) {
     match event {
         Event::Online(jid) => tracing::info!(%jid, "online"),
         Event::Authenticated(auth) => {
-            tracing::info!(mechanism = ?auth.mechanism, channel_binding = ?auth.channel_binding, "authenticated")
+            tracing::info!(mechanism = auth.mechanism.as_str(), channel_binding = ?auth.channel_binding, "authenticated")
         }
         other => tracing::trace!(event = ?other, "event"),
     }
