@@ -21,17 +21,13 @@
 //! # Ok::<_, Box<dyn std::error::Error>>(())
 //! ```
 
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use async_std::net::TcpStream;
 use rustls::pki_types::ServerName;
-use sxmpp::connection as core;
 use sxmpp::tls::{TlsError, TlsInfo};
 use sxmpp_futures_io::{BoxFuture, Runtime};
 
@@ -41,40 +37,12 @@ pub struct AsyncStd;
 
 sxmpp_futures_io::runtime_api!(AsyncStd);
 
-/// Drives an accepted TCP connection: a server, or a component server
-/// (`tls` answers the core's TLS requests; see [`TlsSetup`]).
-pub fn drive<R: core::Role>(
-    conn: core::Connection<R>,
-    tcp: TcpStream,
-    tls: TlsSetup,
-    options: Options,
-) -> Connection<R> {
-    Connection::new(conn, tcp, tls, options)
-}
-
-/// An async-std timer as a `()` future.
-pub struct Sleep(Pin<Box<dyn Future<Output = ()> + Send>>);
-
-impl std::fmt::Debug for Sleep {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Sleep")
-    }
-}
-
-impl Future for Sleep {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.0.as_mut().poll(cx)
-    }
-}
-
 impl Runtime for AsyncStd {
     type Tcp = TcpStream;
     type Tls = futures_rustls::TlsStream<TcpStream>;
-    type Sleep = Sleep;
 
-    fn sleep_until(deadline: Instant) -> Sleep {
-        Sleep(Box::pin(async_std::task::sleep(deadline.saturating_duration_since(Instant::now()))))
+    fn sleep_until(deadline: Instant) -> BoxFuture<'static, ()> {
+        Box::pin(async_std::task::sleep(deadline.saturating_duration_since(Instant::now())))
     }
 
     fn connect_tcp(addr: SocketAddr) -> BoxFuture<'static, io::Result<TcpStream>> {

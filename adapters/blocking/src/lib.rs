@@ -108,20 +108,15 @@ pub fn connect_with(config: ClientConfig, mut options: ConnectOptions) -> Result
         let mut conn =
             Connection::with_span(client, tcp, setup, options.max_events, options.console.take(), span.clone())?;
         // Past TCP, a failure is the server's answer: not retried elsewhere.
-        while !conn.pump.connection_ref().is_online() {
-            if conn.pump.is_closed() {
-                return Err(conn
-                    .pump
-                    .close_result()
-                    .err()
-                    .unwrap_or(Error::Closed(Box::new(core::CloseReason::Clean))));
+        loop {
+            if let Some(online) = conn.pump.online_or_end() {
+                return online.map(|()| conn);
             }
             conn.turn(Some(deadline)).map_err(|e| match e {
                 Error::Timeout(Timeout::Event) => Error::Timeout(Timeout::Connect),
                 other => other,
             })?;
         }
-        return Ok(conn);
     }
     Err(Error::Connect { domain: config.jid.domain().to_owned(), attempts })
 }
@@ -223,18 +218,8 @@ impl<R: Role> Connection<R> {
     /// (`send_iq`): to do other work between sending and waiting.
     pub fn response(&mut self, id: RequestId) -> Result<IqResponse, Error> {
         loop {
-            if let Some(result) = self.pump.take_response(&id) {
+            if let Some(result) = self.pump.response_for(&id) {
                 return result;
-            }
-            if self.pump.is_closed() {
-                return Err(self
-                    .pump
-                    .close_result()
-                    .err()
-                    .unwrap_or(Error::Closed(Box::new(core::CloseReason::Clean))));
-            }
-            if self.pump.is_backlogged() {
-                return Err(Error::Backlog(self.pump.queued_events()));
             }
             self.turn(None)?;
         }

@@ -1,10 +1,9 @@
 //! Connecting a client: the endpoints (SRV or the override), each host's
 //! addresses raced Happy Eyeballs style, then the stream up to online.
 
-use std::future::{Future, poll_fn};
+use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::task::Poll;
 use std::time::Instant;
 
@@ -93,10 +92,10 @@ async fn happy_eyeballs<Rt: Runtime>(
     type Attempt<T> = (SocketAddr, BoxFuture<'static, io::Result<T>>);
     let mut running: Vec<Attempt<Rt::Tcp>> = Vec::new();
     let mut next = 0;
-    let mut stagger: Option<Rt::Sleep> = None;
+    let mut stagger: Option<BoxFuture<'static, ()>> = None;
     poll_fn(|cx| {
         loop {
-            let due = running.is_empty() || stagger.as_mut().is_some_and(|s| Pin::new(s).poll(cx).is_ready());
+            let due = running.is_empty() || stagger.as_mut().is_some_and(|s| s.as_mut().poll(cx).is_ready());
             if next < addrs.len() && due {
                 let addr = addrs[next];
                 next += 1;

@@ -1,6 +1,6 @@
 //! The async drive loop over a futures-io byte stream, for every role.
 
-use std::future::{Future, poll_fn};
+use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use sxmpp::session::IqResponse;
 use sxmpp::stanza::{Iq, Stanza};
 use sxmpp_net::{Error, Pump, ServerTls, Step, Timeout, tls};
 
-use crate::Runtime;
+use crate::{BoxFuture, Runtime};
 
 /// How long a TLS handshake may take when the core has no deadline.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -28,7 +28,7 @@ pub struct Connection<R: Role, Rt: Runtime> {
     transport: Transport<Rt>,
     tls: TlsSetup,
     /// The core's deadline, armed.
-    timer: Option<(Instant, Rt::Sleep)>,
+    timer: Option<(Instant, BoxFuture<'static, ()>)>,
     /// The TLS stream wants a flush after writes.
     unflushed: bool,
     span: tracing::Span,
@@ -147,18 +147,8 @@ impl<R: Role, Rt: Runtime> Connection<R, Rt> {
     /// (`send_iq`): to do other work between sending and waiting.
     pub async fn response(&mut self, id: sxmpp::session::RequestId) -> Result<IqResponse, Error> {
         loop {
-            if let Some(result) = self.pump.take_response(&id) {
+            if let Some(result) = self.pump.response_for(&id) {
                 return result;
-            }
-            if self.pump.is_closed() {
-                return Err(self
-                    .pump
-                    .close_result()
-                    .err()
-                    .unwrap_or(Error::Closed(Box::new(core::CloseReason::Clean))));
-            }
-            if self.pump.is_backlogged() {
-                return Err(Error::Backlog(self.pump.queued_events()));
             }
             self.turn(None).await?;
         }
@@ -168,18 +158,7 @@ impl<R: Role, Rt: Runtime> Connection<R, Rt> {
     /// stepped, so this steps it first).
     pub async fn flush(&mut self) -> Result<(), Error> {
         loop {
-            match self.pump.step() {
-                Step::StartTls(request) => {
-                    self.start_tls(request).await;
-                    continue;
-                }
-                Step::Closed => {
-                    self.shutdown().await;
-                    return Ok(());
-                }
-                Step::Wait(_) => {}
-            }
-            if self.pump.transmit().is_empty() && !self.unflushed {
+            if self.advance().await.is_none() || self.pump.transmit().is_empty() && !self.unflushed {
                 return Ok(());
             }
             self.turn(None).await?;
@@ -201,43 +180,48 @@ impl<R: Role, Rt: Runtime> Connection<R, Rt> {
 
     /// Drives until the connection is online.
     pub(crate) async fn wait_online(&mut self) -> Result<(), Error> {
-        while !self.pump.connection_ref().is_online() {
-            if self.pump.is_closed() {
-                return Err(self
-                    .pump
-                    .close_result()
-                    .err()
-                    .unwrap_or(Error::Closed(Box::new(core::CloseReason::Clean))));
+        loop {
+            if let Some(result) = self.pump.online_or_end() {
+                return result;
             }
             self.turn(None).await?;
         }
-        Ok(())
+    }
+
+    /// Steps the core, running TLS when it asks: the core's deadline, or
+    /// `None` once it closed (the transport is shut down then).
+    async fn advance(&mut self) -> Option<Option<Instant>> {
+        loop {
+            let step = {
+                let _entered = self.span.enter();
+                self.pump.step()
+            };
+            match step {
+                Step::StartTls(request) => self.start_tls(request).await,
+                Step::Closed => {
+                    self.shutdown().await;
+                    return None;
+                }
+                Step::Wait(wait) => return Some(wait),
+            }
+        }
     }
 
     /// One round of the loop: until something was written or read, a
-    /// timer was handled, or the connection closed. `deadline`
-    /// is the caller's: [`Timeout::Event`] when it passes.
+    /// timer was handled, or the connection closed. `deadline` is the
+    /// caller's: [`Timeout::Event`] when it passes. The span is entered
+    /// only around synchronous work, never across an await.
     async fn turn(&mut self, deadline: Option<Instant>) -> Result<(), Error> {
-        let span = self.span.clone();
-        let _entered = span.enter();
         let mut caller_timer = deadline.map(Rt::sleep_until);
         loop {
-            let wait = match self.pump.step() {
-                Step::StartTls(request) => {
-                    self.start_tls(request).await;
-                    continue;
-                }
-                Step::Closed => {
-                    self.shutdown().await;
-                    return Ok(());
-                }
-                Step::Wait(wait) => wait,
-            };
+            let Some(wait) = self.advance().await else { return Ok(()) };
             // New events: back to the caller, who may be waiting for one.
             if self.pump.take_fresh() {
                 return Ok(());
             }
-            match poll_fn(|cx| self.poll_wait(cx, wait, caller_timer.as_mut())).await {
+            let woken = poll_fn(|cx| self.poll_wait(cx, wait, caller_timer.as_mut())).await;
+            let _entered = self.span.enter();
+            match woken {
                 Woken::Wrote => return Ok(()),
                 Woken::Read(Ok(n)) => {
                     self.pump.received(n);
@@ -259,7 +243,7 @@ impl<R: Role, Rt: Runtime> Connection<R, Rt> {
         &mut self,
         cx: &mut Context<'_>,
         wait: Option<Instant>,
-        caller: Option<&mut Rt::Sleep>,
+        caller: Option<&mut BoxFuture<'static, ()>>,
     ) -> Poll<Woken> {
         // 1. Write what is pending, then flush the TLS layer.
         let mut wrote = false;
@@ -304,13 +288,13 @@ impl<R: Role, Rt: Runtime> Connection<R, Rt> {
                 self.timer = Some((at, Rt::sleep_until(at)));
             }
             if let Some((_, sleep)) = &mut self.timer
-                && Pin::new(sleep).poll(cx).is_ready()
+                && sleep.as_mut().poll(cx).is_ready()
             {
                 return Poll::Ready(Woken::CoreTimer);
             }
         }
         if let Some(sleep) = caller
-            && Pin::new(sleep).poll(cx).is_ready()
+            && sleep.as_mut().poll(cx).is_ready()
         {
             return Poll::Ready(Woken::Deadline);
         }
@@ -349,6 +333,7 @@ impl<R: Role, Rt: Runtime> Connection<R, Rt> {
             }),
             Err(e) => Err(e),
         };
+        let _entered = self.span.enter();
         match outcome {
             Ok((stream, info)) => {
                 self.transport = Transport::Tls(stream);

@@ -40,11 +40,9 @@ pub trait Runtime: Send + Sync + Sized + 'static {
     type Tcp: AsyncRead + AsyncWrite + Unpin + Send + 'static;
     /// A TLS stream over [`Runtime::Tcp`].
     type Tls: AsyncRead + AsyncWrite + Unpin + Send + 'static;
-    /// A timer.
-    type Sleep: Future<Output = ()> + Unpin + Send;
-
-    /// A timer firing at `deadline`.
-    fn sleep_until(deadline: Instant) -> Self::Sleep;
+    /// A timer firing at `deadline` (boxed: timers are made only when a
+    /// deadline changes).
+    fn sleep_until(deadline: Instant) -> BoxFuture<'static, ()>;
     /// Opens a TCP connection.
     fn connect_tcp(addr: SocketAddr) -> BoxFuture<'static, io::Result<Self::Tcp>>;
     /// Adopts a connected or accepted std socket (made non-blocking).
@@ -99,13 +97,27 @@ macro_rules! runtime_api {
         ) -> Result<Client, Error> {
             $crate::connect_with::<$rt>(config, options).await
         }
+
+        /// Drives an accepted TCP connection in any role: a server, a
+        /// component server (`tls` answers the core's TLS requests; see
+        /// [`TlsSetup`]).
+        pub fn drive<R: $crate::__private::Role>(
+            conn: $crate::__private::Connection<R>,
+            tcp: impl Into<<$rt as $crate::Runtime>::Tcp>,
+            tls: TlsSetup,
+            options: Options,
+        ) -> Connection<R> {
+            Connection::new(conn, tcp.into(), tls, options)
+        }
     };
 }
 
 /// What [`runtime_api`] names; not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use sxmpp::connection::{ClientConfig, ClientRole, ComponentRole, ComponentServerRole, ServerRole};
+    pub use sxmpp::connection::{
+        ClientConfig, ClientRole, ComponentRole, ComponentServerRole, Connection, Role, ServerRole,
+    };
     pub use sxmpp_net;
 }
 
@@ -118,7 +130,7 @@ pub async fn deadline<Rt: Runtime, T>(deadline: Instant, future: impl Future<Out
         if let std::task::Poll::Ready(value) = future.as_mut().poll(cx) {
             return std::task::Poll::Ready(Some(value));
         }
-        Pin::new(&mut sleep).poll(cx).map(|()| None)
+        sleep.as_mut().poll(cx).map(|()| None)
     })
     .await
 }

@@ -237,6 +237,34 @@ impl<R: Role> Pump<R> {
         }
     }
 
+    /// For a caller waiting on request `id`: its response (or its
+    /// timeout), or why it cannot come (the connection ended, too many
+    /// events wait unread); `None` while it may still come.
+    pub fn response_for(&mut self, id: &RequestId) -> Option<Result<IqResponse, Error>> {
+        if let Some(result) = self.take_response(id) {
+            return Some(result);
+        }
+        if self.closed {
+            return Some(Err(self.end_error()));
+        }
+        self.is_backlogged().then_some(Err(Error::Backlog(self.events.len())))
+    }
+
+    /// For a caller waiting to get online: `Ok` once online, the end's
+    /// error once closed, `None` while negotiation goes on.
+    pub fn online_or_end(&self) -> Option<Result<(), Error>> {
+        if self.conn.is_online() {
+            return Some(Ok(()));
+        }
+        self.closed.then(|| Err(self.end_error()))
+    }
+
+    /// The error for a caller whose wait the end cut short (even a clean
+    /// close: what it waited for will not come).
+    fn end_error(&self) -> Error {
+        self.close_result().err().unwrap_or_else(|| Error::Closed(Box::new(CloseReason::Clean)))
+    }
+
     /// What the end of the connection means for a caller waiting on it:
     /// `Ok` for a clean close.
     pub fn close_result(&self) -> Result<(), Error> {

@@ -170,10 +170,7 @@ fn info<D>(conn: &rustls::ConnectionCommon<D>, end_point: Option<Vec<u8>>, sni: 
 /// named as such, with rustls's reason.
 pub fn handshake_error(error: &io::Error) -> TlsError {
     match error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-        Some(rustls::Error::InvalidCertificate(problem)) => {
-            TlsError::new(TlsErrorKind::Certificate, format!("certificate refused: {problem:?}"))
-        }
-        Some(other) => handshake(other.clone()),
+        Some(tls) => handshake(tls.clone()),
         None => TlsError::new(TlsErrorKind::Transport, error.to_string()),
     }
 }

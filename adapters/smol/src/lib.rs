@@ -37,17 +37,13 @@
 //! # Ok::<_, Box<dyn std::error::Error>>(())
 //! ```
 
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use rustls::pki_types::ServerName;
 use smol::net::TcpStream;
-use sxmpp::connection as core;
 use sxmpp::tls::{TlsError, TlsInfo};
 use sxmpp_futures_io::{BoxFuture, Runtime};
 
@@ -57,35 +53,14 @@ pub struct Smol;
 
 sxmpp_futures_io::runtime_api!(Smol);
 
-/// Drives an accepted TCP connection: a server, or a component server
-/// (`tls` answers the core's TLS requests; see [`TlsSetup`]).
-pub fn drive<R: core::Role>(
-    conn: core::Connection<R>,
-    tcp: TcpStream,
-    tls: TlsSetup,
-    options: Options,
-) -> Connection<R> {
-    Connection::new(conn, tcp, tls, options)
-}
-
-/// A smol timer as a `()` future.
-#[derive(Debug)]
-pub struct Sleep(smol::Timer);
-
-impl Future for Sleep {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        Pin::new(&mut self.0).poll(cx).map(|_| ())
-    }
-}
-
 impl Runtime for Smol {
     type Tcp = TcpStream;
     type Tls = futures_rustls::TlsStream<TcpStream>;
-    type Sleep = Sleep;
 
-    fn sleep_until(deadline: Instant) -> Sleep {
-        Sleep(smol::Timer::at(deadline))
+    fn sleep_until(deadline: Instant) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            smol::Timer::at(deadline).await;
+        })
     }
 
     fn connect_tcp(addr: SocketAddr) -> BoxFuture<'static, io::Result<TcpStream>> {

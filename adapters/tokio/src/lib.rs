@@ -20,7 +20,6 @@
 //! # }
 //! ```
 
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -29,7 +28,6 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use rustls::pki_types::ServerName;
-use sxmpp::connection as core;
 use sxmpp::tls::{TlsError, TlsInfo};
 use sxmpp_futures_io::{BoxFuture, Runtime};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -41,35 +39,12 @@ pub struct Tokio;
 
 sxmpp_futures_io::runtime_api!(Tokio);
 
-/// Drives an accepted TCP connection: a server, or a component server
-/// (`tls` answers the core's TLS requests; see [`TlsSetup`]).
-pub fn drive<R: core::Role>(
-    conn: core::Connection<R>,
-    tcp: TcpStream,
-    tls: TlsSetup,
-    options: Options,
-) -> Connection<R> {
-    Connection::new(conn, Compat(tcp), tls, options)
-}
-
-/// A tokio timer as a `()` future.
-#[derive(Debug)]
-pub struct Sleep(Pin<Box<tokio::time::Sleep>>);
-
-impl Future for Sleep {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.0.as_mut().poll(cx)
-    }
-}
-
 impl Runtime for Tokio {
     type Tcp = Compat<TcpStream>;
     type Tls = Compat<tokio_rustls::TlsStream<TcpStream>>;
-    type Sleep = Sleep;
 
-    fn sleep_until(deadline: Instant) -> Sleep {
-        Sleep(Box::pin(tokio::time::sleep_until(deadline.into())))
+    fn sleep_until(deadline: Instant) -> BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep_until(deadline.into()))
     }
 
     fn connect_tcp(addr: SocketAddr) -> BoxFuture<'static, io::Result<Self::Tcp>> {
@@ -125,6 +100,12 @@ impl Runtime for Tokio {
 /// A tokio stream seen through the futures-io traits.
 #[derive(Debug)]
 pub struct Compat<T>(pub T);
+
+impl From<TcpStream> for Compat<TcpStream> {
+    fn from(tcp: TcpStream) -> Compat<TcpStream> {
+        Compat(tcp)
+    }
+}
 
 impl<T: AsyncRead + Unpin> futures_io::AsyncRead for Compat<T> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
