@@ -206,6 +206,16 @@ fn main() {
         );
     }
 
+    // For profiling one row: SXMPP_BENCH_ONLY=<part of its name> (the
+    // baseline of its group stays, for the ratios).
+    if let Ok(only) = std::env::var("SXMPP_BENCH_ONLY") {
+        let mut seen = Vec::new();
+        rows.retain(|r| {
+            let first_of_group = !seen.contains(&r.group);
+            seen.push(r.group);
+            first_of_group || r.name.contains(&only)
+        });
+    }
     let results = meter::rounds(&mut rows, rounds);
 
     println!(

@@ -34,11 +34,8 @@ impl Meter {
         let out = std::hint::black_box(work());
         let time = start.elapsed();
         let change = region.change();
-        self.sample = Some(Sample {
-            time,
-            allocs: change.allocations + change.reallocations,
-            bytes: change.bytes_allocated,
-        });
+        self.sample =
+            Some(Sample { time, allocs: change.allocations + change.reallocations, bytes: change.bytes_allocated });
         out
     }
 }

@@ -43,7 +43,69 @@ pub enum Node {
     /// A child element.
     Element(Element),
     /// Character data, with entity and character references resolved.
-    Text(String),
+    Text(CharData),
+}
+
+/// A run of character data. It reads as a `str`; what the reader took
+/// verbatim from a stanza is a span of one copy of that stanza's text,
+/// shared by all its values, so a stanza costs one allocation for all of
+/// its text rather than one per run.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct CharData(pub(crate) Str);
+
+impl CharData {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Appends text (the run becomes owned).
+    pub(crate) fn push_str(&mut self, text: &str) {
+        self.0.make_owned().push_str(text);
+    }
+}
+
+impl core::ops::Deref for CharData {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for CharData {
+    fn from(text: String) -> CharData {
+        CharData(Str::Owned(text))
+    }
+}
+
+impl From<&str> for CharData {
+    fn from(text: &str) -> CharData {
+        CharData(Str::Owned(text.into()))
+    }
+}
+
+impl PartialEq<str> for CharData {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for CharData {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl core::fmt::Debug for CharData {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl core::fmt::Display for CharData {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self)
+    }
 }
 
 impl Attribute {
@@ -58,6 +120,12 @@ impl Attribute {
     }
     /// The attribute's value, with references resolved.
     pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// How the value is held (for the tests of the reader's spans).
+    #[cfg(test)]
+    pub(crate) fn stored(&self) -> &Str {
         &self.value
     }
 }
@@ -358,11 +426,37 @@ impl Element {
     }
 
     /// Appends a text node the reader has already assembled.
-    pub(crate) fn push_text_node(&mut self, text: String) {
+    pub(crate) fn push_text_node(&mut self, text: CharData) {
         match self.children.last_mut() {
             Some(Node::Text(t)) => t.push_str(&text),
-            _ if text.is_empty() => {}
+            _ if text.0.is_empty() => {}
             _ => self.children.push(Node::Text(text)),
+        }
+    }
+
+    /// Points every pending span in this tree into `text`, the stanza's
+    /// text (the reader, once the stanza has ended). Recursion is bounded
+    /// by the reader's depth cap.
+    pub(crate) fn resolve_spans(&mut self, text: &alloc::sync::Arc<str>) {
+        for a in &mut self.attrs {
+            a.value.resolve(text);
+        }
+        for node in &mut self.children {
+            match node {
+                Node::Element(child) => child.resolve_spans(text),
+                Node::Text(run) => run.0.resolve(text),
+            }
+        }
+    }
+
+    /// Makes the last text run owned if it is a pending span of `stanza`
+    /// (the stanza's text from its first byte), before text is merged
+    /// into it.
+    pub(crate) fn own_last_text(&mut self, stanza: &str) {
+        if let Some(Node::Text(run)) = self.children.last_mut()
+            && let Str::Pending { start, end } = run.0
+        {
+            run.0 = Str::Owned(stanza.get(start as usize..end as usize).unwrap_or_default().into());
         }
     }
 

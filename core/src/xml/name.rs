@@ -2,9 +2,12 @@
 //! as `'static` strings when they are, owned otherwise, so reading a
 //! typical stanza allocates nothing for `message`, `body`, `to` or
 //! `type='chat'`, and building one from constants allocates nothing for its
-//! names either.
+//! names either. Values and text the reader takes verbatim from a stanza
+//! are spans of one shared copy of that stanza's text: one allocation per
+//! stanza, not one per value.
 
 use alloc::string::String;
+use alloc::sync::Arc;
 use core::fmt;
 use core::hash::{Hash, Hasher};
 use core::ops::Deref;
@@ -16,6 +19,19 @@ use core::ops::Deref;
 pub(crate) enum Str {
     Static(&'static str),
     Owned(String),
+    /// `text[start..end]`: a span of the stanza text it was read from.
+    Shared {
+        text: Arc<str>,
+        start: u32,
+        end: u32,
+    },
+    /// A span of the stanza being read, relative to its first byte, while
+    /// the stanza is still arriving; the reader turns every one into
+    /// `Shared` before the stanza leaves it (reads as empty until then).
+    Pending {
+        start: u32,
+        end: u32,
+    },
 }
 
 impl Str {
@@ -35,19 +51,43 @@ impl Str {
         }
     }
 
-    /// An attribute value: a constant when it is a common one.
-    pub(crate) fn value(text: &str) -> Str {
-        match known_value(text) {
-            Some(value) => Str::Static(value),
-            None => Str::Owned(text.into()),
+    /// Whether the text is empty; unlike `str::is_empty` through `Deref`,
+    /// also right for a `Pending` span.
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            Str::Pending { start, end } => start == end,
+            other => other.len() == 0,
         }
+    }
+
+    /// A common attribute value as a constant, if it is one.
+    pub(crate) fn constant_value(text: &str) -> Option<Str> {
+        known_value(text).map(Str::Static)
     }
 
     /// The text, owned (no copy if it already is).
     pub(crate) fn into_string(self) -> String {
         match self {
-            Str::Static(s) => s.into(),
             Str::Owned(s) => s,
+            other => String::from(&*other),
+        }
+    }
+
+    /// Makes the text owned, to change it.
+    pub(crate) fn make_owned(&mut self) -> &mut String {
+        if !matches!(self, Str::Owned(_)) {
+            *self = Str::Owned(String::from(&**self));
+        }
+        match self {
+            Str::Owned(s) => s,
+            _ => unreachable!("just made owned"),
+        }
+    }
+
+    /// Turns a `Pending` span into a span of `text`, the stanza's text.
+    pub(crate) fn resolve(&mut self, text: &Arc<str>) {
+        if let Str::Pending { start, end } = *self {
+            *self = Str::Shared { text: Arc::clone(text), start, end };
         }
     }
 }
@@ -58,6 +98,9 @@ impl Deref for Str {
         match self {
             Str::Static(s) => s,
             Str::Owned(s) => s,
+            // The reader made the span from this text; `get` cannot fail.
+            Str::Shared { text, start, end } => text.get(*start as usize..*end as usize).unwrap_or_default(),
+            Str::Pending { .. } => "",
         }
     }
 }
@@ -134,8 +177,8 @@ mod tests {
     fn common_names_and_values_are_constants_and_compare_as_text() {
         assert!(matches!(Str::name("message"), Str::Static(_)));
         assert!(matches!(Str::name("x-unknown"), Str::Owned(_)));
-        assert!(matches!(Str::value("chat"), Str::Static(_)));
-        assert!(matches!(Str::value("juliet@im.example.com"), Str::Owned(_)));
+        assert!(matches!(Str::constant_value("chat"), Some(Str::Static(_))));
+        assert!(Str::constant_value("juliet@im.example.com").is_none());
         assert_eq!(Str::name("body"), Str::Owned("body".into()));
         assert_eq!(Str::owned_name("query".into()), "query");
     }

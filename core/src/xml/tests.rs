@@ -640,3 +640,37 @@ fn writer_declares_attribute_prefixes_and_undeclares_the_default() {
     assert_eq!(err, None);
     assert_eq!(elements(&events)[0], &el);
 }
+
+/// Verbatim attribute values and text runs of a stanza are spans of one
+/// shared copy of its text (one allocation for all of them), whatever the
+/// chunking and however much the buffer was compacted meanwhile; values
+/// with references, CDATA and common constants are not.
+#[test]
+fn a_stanzas_verbatim_values_share_one_copy_of_its_text() {
+    use super::name::Str;
+    let mut input = String::from(HEADER);
+    for i in 0..50 {
+        input.push_str(&format!("<message to='r{i}@example.net' id='a&amp;b' type='chat'><body>hi {i}</body><x xmlns='urn:x'><![CDATA[c]]></x></message>"));
+    }
+    for chunk in [1, 7, 64, input.len()] {
+        let (events, error) = read_chunked(input.as_bytes(), chunk, Limits::default());
+        assert_eq!(error, None);
+        let messages = elements(&events);
+        assert_eq!(messages.len(), 50);
+        for (i, m) in messages.iter().enumerate() {
+            assert_eq!(m.attr("to"), Some(format!("r{i}@example.net").as_str()), "chunk {chunk}");
+            assert_eq!(m.attr("id"), Some("a&b"));
+            assert_eq!(m.child_text("body", "jabber:client").as_deref(), Some(format!("hi {i}").as_str()));
+            assert_eq!(m.child_text("x", "urn:x").as_deref(), Some("c"));
+            let value = |name: &str| m.attrs().iter().find(|a| a.name() == name).unwrap().stored();
+            let Str::Shared { text, .. } = value("to").clone() else { panic!("to is not a span: {:?}", value("to")) };
+            assert!(matches!(value("id"), Str::Owned(_)), "a value with a reference is owned");
+            assert!(matches!(value("type"), Str::Static(_)), "a common value is a constant");
+            let body = m.child("body", "jabber:client").unwrap();
+            let Some(Node::Text(CharData(Str::Shared { text: body_text, .. }))) = body.nodes().first().cloned() else {
+                panic!("the body is not a span")
+            };
+            assert!(alloc::sync::Arc::ptr_eq(&text, &body_text), "one copy per stanza");
+        }
+    }
+}

@@ -19,6 +19,10 @@ pub(super) struct Input {
     pub(super) scan_quote: Option<u8>,
     /// Stream offset of `buf[0]`.
     pub(super) base: u64,
+    /// While a stanza is being read: where it starts in `buf`. Its text
+    /// stays in the buffer until it ends (its values are spans of it), so
+    /// compaction keeps it.
+    pub(super) hold: Option<usize>,
     /// An unfinished UTF-8 sequence at the end of the last chunk.
     carry: [u8; 4],
     carry_len: usize,
@@ -110,7 +114,7 @@ impl Input {
     /// idle size (HARDENING 32).
     pub(super) fn release_if_drained(&mut self) {
         const KEEP: usize = 4 * 1024;
-        if self.pos == self.buf.len() && self.pos > 0 {
+        if self.pos == self.buf.len() && self.pos > 0 && self.hold.is_none() {
             self.base += self.pos as u64;
             self.buf.clear();
             self.pos = 0;
@@ -124,11 +128,15 @@ impl Input {
     /// Drops consumed text once it is at least as long as what remains, so
     /// each byte is moved at most once on average.
     pub(super) fn compact(&mut self) {
-        if self.pos > 0 && self.pos >= self.buf.len() - self.pos {
-            self.buf.drain(..self.pos);
-            self.base += self.pos as u64;
-            self.scan -= self.pos;
-            self.pos = 0;
+        let keep = self.hold.map_or(self.pos, |hold| hold.min(self.pos));
+        if keep > 0 && keep >= self.buf.len() - keep {
+            self.buf.drain(..keep);
+            self.base += keep as u64;
+            self.scan -= keep;
+            self.pos -= keep;
+            if let Some(hold) = &mut self.hold {
+                *hold -= keep;
+            }
         }
     }
 

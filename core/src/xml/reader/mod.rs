@@ -186,6 +186,8 @@ pub struct StreamReader {
     scope: Scope,
     interner: Interner,
     attrs: Vec<RawAttr>,
+    /// Whether the stanza being read has spans to resolve when it ends.
+    pending_spans: bool,
 }
 
 impl StreamReader {
@@ -205,6 +207,7 @@ impl StreamReader {
             scope: Scope::default(),
             interner: Interner::default(),
             attrs: Vec::new(),
+            pending_spans: false,
         }
     }
 
@@ -225,6 +228,8 @@ impl StreamReader {
         self.scope.clear();
         self.input.scan = self.input.pos;
         self.input.scan_quote = None;
+        self.input.hold = None;
+        self.pending_spans = false;
     }
 
     /// Bytes received but not yet consumed by [`next_event`]. After a

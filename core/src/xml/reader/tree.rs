@@ -6,12 +6,13 @@
 use alloc::borrow::{Cow, ToOwned};
 use alloc::format;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ops::Range;
 
 use xmlparser::{ElementEnd, Token, Tokenizer};
 
-use super::super::element::{Attribute, Element};
+use super::super::element::{Attribute, CharData, Element, Node};
 use super::super::error::{Limit, XmlError};
 use super::super::name::Str;
 use super::super::namespace::Interner;
@@ -65,6 +66,12 @@ impl StreamReader {
                 offset: self.stanza_start,
                 limit: Limit::Depth(self.limits.max_depth),
             });
+        }
+        if !is_root && self.stack.is_empty() {
+            // A stanza begins: its text stays buffered until it ends, and
+            // verbatim values become spans of it.
+            self.stanza_start = offset;
+            self.input.hold = Some(r.start);
         }
 
         // Namespace declarations first: they apply to the tag they are on.
@@ -124,7 +131,16 @@ impl StreamReader {
             }
             let local = Str::name(local);
             let value = match unescape_attr(&self.input.buf[a.value.clone()]).map_err(|e| e.at(offset))? {
-                Cow::Borrowed(value) => Str::value(value),
+                Cow::Borrowed(value) => match Str::constant_value(value) {
+                    Some(constant) => constant,
+                    None => match span(self.input.hold, a.value.clone()) {
+                        Some(span) => {
+                            self.pending_spans = true;
+                            span
+                        }
+                        None => Str::Owned(value.into()),
+                    },
+                },
                 Cow::Owned(value) => Str::Owned(value),
             };
             attributes.push(Element::attribute(attr_ns, local, value));
@@ -145,12 +161,9 @@ impl StreamReader {
             }
             return Ok(Some(StreamEvent::Open(StreamHeader { root: element, namespaces: declared })));
         }
-        if self.stack.is_empty() {
-            self.stanza_start = offset;
-        }
         if empty {
             self.scope.leave();
-            return Ok(self.finish_element(element));
+            return Ok(self.finish_element(element, r.end));
         }
         self.stack.push(element);
         self.open_prefixes.push(prefix);
@@ -158,14 +171,23 @@ impl StreamReader {
     }
 
     /// Appends a finished element to its parent, or returns it as an event
-    /// if it is a stanza.
-    fn finish_element(&mut self, element: Element) -> Option<StreamEvent> {
+    /// if it is a stanza (`end`: where its text ends in the buffer), its
+    /// spans now pointing into one shared copy of its text.
+    fn finish_element(&mut self, mut element: Element, end: usize) -> Option<StreamEvent> {
         match self.stack.last_mut() {
             Some(parent) => {
                 parent.append_child(element);
                 None
             }
-            None => Some(StreamEvent::Element(element)),
+            None => {
+                if let Some(hold) = self.input.hold.take()
+                    && core::mem::take(&mut self.pending_spans)
+                {
+                    let text: Arc<str> = Arc::from(&self.input.buf[hold..end]);
+                    element.resolve_spans(&text);
+                }
+                Some(StreamEvent::Element(element))
+            }
         }
     }
 
@@ -205,7 +227,7 @@ impl StreamReader {
         self.scope.leave();
         self.open_prefixes.pop();
         match self.stack.pop() {
-            Some(element) => Ok(self.finish_element(element)),
+            Some(element) => Ok(self.finish_element(element, r.end)),
             None => {
                 self.close_root();
                 Ok(Some(StreamEvent::Close))
@@ -219,19 +241,43 @@ impl StreamReader {
         // characters is all that is left: faster byte-wise than a tokenizer
         // decoding every character.
         let raw = if cdata { r.start + 9..r.end - 3 } else { r.clone() };
-        let text = &self.input.buf[raw];
+        let text = &self.input.buf[raw.clone()];
         check_chars(text, !cdata).map_err(|e| e.at(self.input.at(r.start)))?;
+        let Some(parent) = self.stack.last_mut() else {
+            return Ok(());
+        };
+        let follows_text = matches!(parent.nodes().last(), Some(Node::Text(_)));
+        let verbatim = !cdata && !text.bytes().any(|b| b == b'&' || b == b'\r');
+        if verbatim
+            && !follows_text
+            && let Some(span) = span(self.input.hold, raw.clone())
+        {
+            self.pending_spans = true;
+            parent.push_text_node(CharData(span));
+            return Ok(());
+        }
         let mut out = String::new();
         if cdata {
             normalize_newlines(&mut out, text);
         } else {
             unescape(&mut out, text, false).map_err(|e| e.at(self.input.at(r.start)))?;
         }
-        if let Some(parent) = self.stack.last_mut() {
-            parent.push_text_node(out);
+        if follows_text && let Some(hold) = self.input.hold {
+            // Merging into a run still pending: make that run owned first.
+            parent.own_last_text(&self.input.buf[hold..]);
         }
+        parent.push_text_node(CharData::from(out));
         Ok(())
     }
+}
+
+/// A span of the stanza being read (which starts at `hold` in the buffer)
+/// for `r`, if a stanza is being read and the span fits.
+fn span(hold: Option<usize>, r: Range<usize>) -> Option<Str> {
+    let hold = hold?;
+    let start = u32::try_from(r.start.checked_sub(hold)?).ok()?;
+    let end = u32::try_from(r.end - hold).ok()?;
+    Some(Str::Pending { start, end })
 }
 
 /// Binds `prefix` (empty for the default namespace) on the element being
