@@ -133,22 +133,32 @@ impl Core {
         if self.session.queued() == 0 || !self.ready() || !matches!(self.phase, Phase::Open | Phase::Closing) {
             return;
         }
-        let content_ns = self.framing.content_ns().clone();
-        let stanzas: Vec<Stanza> = self.session.take_queued().collect();
-        for mut stanza in stanzas {
-            stanza.set_content_ns(&content_ns);
-            self.framing.write_element(&mut self.out.scratch, stanza.element());
+        while let Some(mut stanza) = self.session.pop_queued() {
+            stanza.set_content_ns(self.framing.content_ns());
+            self.framing.write_element(self.out.unit(), stanza.element());
             // One commit per element: one message each when framed so.
             self.committed();
         }
     }
 
     fn committed(&mut self) {
-        self.out.commit_scratch();
+        self.out.commit_unit();
         if let Some(interval) = self.config.keepalive_interval.filter(|_| self.ready())
             && self.framing.allows_whitespace()
         {
             self.timers.set(Timer::Keepalive, self.now + interval);
+        }
+    }
+
+    /// Nothing is pending: gives back what buffers and queues hold, so an
+    /// idle connection is small and a burst leaves no footprint (each is
+    /// empty here, so nothing is lost; the next burst allocates again).
+    fn release_idle(&mut self) {
+        self.out.release_idle();
+        self.framing.release_idle();
+        self.session.release_idle();
+        if self.actions.is_empty() && self.actions.capacity() > 0 {
+            self.actions = Vec::new();
         }
     }
 
@@ -159,7 +169,7 @@ impl Core {
             return;
         }
         self.flush_stanzas();
-        self.framing.write_element(&mut self.out.scratch, element);
+        self.framing.write_element(self.out.unit(), element);
         self.committed();
     }
 
@@ -176,14 +186,14 @@ impl Core {
         if self.header_sent || self.phase != Phase::Open {
             return;
         }
-        self.framing.write_open(&mut self.out.scratch, header);
+        self.framing.write_open(self.out.unit(), header);
         self.header_sent = true;
         self.committed();
     }
 
     fn write_close(&mut self) {
         self.flush_stanzas();
-        self.framing.write_close(&mut self.out.scratch);
+        self.framing.write_close(self.out.unit());
         self.committed();
     }
 
@@ -571,6 +581,7 @@ impl<R: Role> Connection<R> {
             self.core.closed_reported = true;
             return self.core.close.as_ref().map_or(Output::Wait(None), Output::Closed);
         }
+        self.core.release_idle();
         Output::Wait(self.poll_timeout())
     }
 
@@ -1045,7 +1056,7 @@ impl<R: Role> Connection<R> {
         self.core.timers.clear(Timer::Keepalive);
         if self.core.phase == Phase::Open && self.core.ready() {
             // RFC 6120 §4.6.1: whitespace between elements.
-            self.core.out.scratch.push(' ');
+            self.core.out.unit().push(' ');
             self.core.committed();
         }
     }

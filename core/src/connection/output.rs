@@ -4,7 +4,6 @@
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
-use alloc::vec::Vec;
 
 use super::Event;
 
@@ -18,23 +17,27 @@ const MAX_QUEUED_INPUT: u64 = 64 * 1024;
 /// Buffers above this capacity are given back once drained, so a burst
 /// leaves no lasting footprint (HARDENING 32).
 const RETAINED_CAPACITY: usize = 4 * 1024;
+/// What an idle connection keeps of its send buffer.
+const IDLE_CAPACITY: usize = 512;
 /// Likewise for the event queue, in events.
 const RETAINED_EVENTS: usize = 16;
 
 /// The bytes and events waiting for the driver.
 #[derive(Debug)]
 pub(crate) struct OutputQueue {
-    /// Bytes to send; `tx[tx_start..]` is pending.
-    tx: Vec<u8>,
+    /// Bytes to send; `tx[tx_start..]` is pending. Elements are written
+    /// straight into it (no copy through a scratch buffer).
+    tx: String,
     tx_start: usize,
+    /// Where the unit being written began in `tx`, between
+    /// [`OutputQueue::unit`] and [`OutputQueue::commit_unit`].
+    unit_start: Option<usize>,
     /// (Message framing) The lengths of the pending messages, in order;
     /// `None` for a byte stream.
     messages: Option<VecDeque<usize>>,
     /// The pending bytes were offered by `poll_output` and neither
     /// consumed nor added to since: not offered again.
     offered: bool,
-    /// Serialisation scratch, reused.
-    pub(crate) scratch: String,
     events: VecDeque<Event>,
     /// The reader's offset when the event queue was last empty.
     parsed_mark: u64,
@@ -47,41 +50,52 @@ impl OutputQueue {
     /// commit.
     pub(crate) fn new(max_tx: usize, messages: bool) -> OutputQueue {
         OutputQueue {
-            tx: Vec::new(),
+            tx: String::new(),
             tx_start: 0,
+            unit_start: None,
             messages: messages.then(VecDeque::new),
             offered: false,
-            scratch: String::new(),
             events: VecDeque::new(),
             parsed_mark: 0,
             max_tx,
         }
     }
 
-    /// Moves the scratch buffer's text into the bytes to send: with
-    /// message framing, as one message.
-    pub(crate) fn commit_scratch(&mut self) {
-        if self.scratch.is_empty() {
+    /// Where the next unit (an element, a header, a keepalive) is written:
+    /// the end of the bytes to send. [`commit_unit`](OutputQueue::commit_unit)
+    /// ends it: with message framing, as one message.
+    pub(crate) fn unit(&mut self) -> &mut String {
+        if self.unit_start.is_none() {
+            // Written bytes are dropped once they are at least half the
+            // buffer (each byte moved at most once on average); a partial
+            // write can leave `tx_start` inside a character, then later.
+            if self.tx_start > 0 && self.tx_start >= self.tx.len() / 2 && self.tx.is_char_boundary(self.tx_start) {
+                self.tx.drain(..self.tx_start);
+                self.tx_start = 0;
+            }
+            self.unit_start = Some(self.tx.len());
+        }
+        &mut self.tx
+    }
+
+    /// Ends the unit begun by [`unit`](OutputQueue::unit).
+    pub(crate) fn commit_unit(&mut self) {
+        let Some(start) = self.unit_start.take() else { return };
+        let len = self.tx.len() - start;
+        if len == 0 {
             return;
         }
         if let Some(messages) = &mut self.messages {
-            messages.push_back(self.scratch.len());
-        }
-        if self.tx_start > 0 && self.tx_start >= self.tx.len() / 2 {
-            self.tx.drain(..self.tx_start);
-            self.tx_start = 0;
-        }
-        self.tx.extend_from_slice(self.scratch.as_bytes());
-        self.scratch.clear();
-        if self.scratch.capacity() > RETAINED_CAPACITY {
-            self.scratch = String::new();
+            messages.push_back(len);
         }
         self.offered = false;
     }
 
-    /// Bytes not yet taken by the driver.
+    /// Bytes not yet taken by the driver (a unit still being written is
+    /// not).
     pub(crate) fn pending(&self) -> &[u8] {
-        &self.tx[self.tx_start..]
+        let end = self.unit_start.unwrap_or(self.tx.len());
+        &self.tx.as_bytes()[self.tx_start..end]
     }
 
     /// What the driver writes next: every pending byte, or (message
@@ -122,11 +136,11 @@ impl OutputQueue {
             }
         }
         self.tx_start = (self.tx_start + n).min(self.tx.len());
-        if self.tx_start == self.tx.len() {
+        if self.tx_start == self.tx.len() && self.unit_start.is_none() {
             self.tx.clear();
             self.tx_start = 0;
             if self.tx.capacity() > RETAINED_CAPACITY {
-                self.tx = Vec::new();
+                self.tx = String::new();
             }
         }
     }
@@ -147,6 +161,25 @@ impl OutputQueue {
 
     pub(crate) fn push_event(&mut self, event: Event) {
         self.events.push_back(event);
+    }
+
+    /// Frees every buffer that is empty (the connection is idle).
+    pub(crate) fn release_idle(&mut self) {
+        // A buffer a stanza fits in stays: one stanza at a time (the
+        // common case) then allocates nothing for its bytes.
+        if self.pending().is_empty() && self.unit_start.is_none() && self.tx.capacity() > IDLE_CAPACITY {
+            self.tx = String::new();
+            self.tx_start = 0;
+        }
+        if self.events.is_empty() && self.events.capacity() > 0 {
+            self.events = VecDeque::new();
+        }
+        if let Some(messages) = &mut self.messages
+            && messages.is_empty()
+            && messages.capacity() > 0
+        {
+            *messages = VecDeque::new();
+        }
     }
 
     pub(crate) fn pop_event(&mut self) -> Option<Event> {
@@ -174,8 +207,9 @@ impl OutputQueue {
     /// Drops what waits: the connection is over and the driver will not
     /// write it (after a TLS failure, say).
     pub(crate) fn discard_bytes(&mut self) {
-        self.tx = Vec::new();
+        self.tx = String::new();
         self.tx_start = 0;
+        self.unit_start = None;
         self.offered = false;
         if let Some(messages) = &mut self.messages {
             messages.clear();

@@ -58,7 +58,8 @@ pub struct Session {
     owed: Owed,
     handlers: IqHandlers,
     /// Application stanzas not yet written, with their approximate size.
-    outbound: VecDeque<Stanza>,
+    /// Queued stanzas with their approximate size (counted once).
+    outbound: VecDeque<(Stanza, usize)>,
     outbound_bytes: usize,
     limits: SessionLimits,
     /// Stanzas written to a transport so far (XEP-0198 counts them).
@@ -157,13 +158,28 @@ impl Session {
 
     // ----- outbound -----
 
+    /// Frees the empty queues (the connection is idle).
+    pub(crate) fn release_idle(&mut self) {
+        if self.outbound.is_empty() && self.outbound.capacity() > 1 {
+            self.outbound = VecDeque::new();
+        }
+        self.requests.release_idle();
+        self.owed.release_idle();
+    }
+
     /// Queues an application stanza; `false` if the queue is full.
     pub(crate) fn queue(&mut self, stanza: Stanza) -> bool {
         if self.outbound.len() >= self.limits.max_queued_stanzas {
             return false;
         }
-        self.outbound_bytes += stanza.element().approx_len();
-        self.outbound.push_back(stanza);
+        let size = stanza.element().approx_len();
+        self.outbound_bytes += size;
+        if self.outbound.capacity() == 0 {
+            // Room for one: what a stanza sent at a time needs, kept while
+            // idle (`release_idle`).
+            self.outbound.reserve_exact(1);
+        }
+        self.outbound.push_back((stanza, size));
         true
     }
 
@@ -172,11 +188,12 @@ impl Session {
         self.outbound_bytes
     }
 
-    /// Takes the queued stanzas, in order, to be written.
-    pub(crate) fn take_queued(&mut self) -> impl Iterator<Item = Stanza> + '_ {
-        self.outbound_bytes = 0;
-        self.written += self.outbound.len() as u64;
-        self.outbound.drain(..)
+    /// Takes the next queued stanza, to be written.
+    pub(crate) fn pop_queued(&mut self) -> Option<Stanza> {
+        let (stanza, size) = self.outbound.pop_front()?;
+        self.outbound_bytes = self.outbound_bytes.saturating_sub(size);
+        self.written += 1;
+        Some(stanza)
     }
 
     // ----- IQ: our requests -----

@@ -81,6 +81,13 @@ pub struct Requests {
 }
 
 impl Requests {
+    /// Frees the table's memory if it is empty.
+    pub(crate) fn release_idle(&mut self) {
+        if self.pending.is_empty() && self.pending.capacity() > 0 {
+            self.pending = Vec::new();
+        }
+    }
+
     pub(crate) fn new(max: usize) -> Requests {
         Requests { pending: Vec::new(), max }
     }
@@ -166,6 +173,13 @@ pub(crate) struct Owed {
 }
 
 impl Owed {
+    /// Frees the table's memory if it is empty.
+    pub(crate) fn release_idle(&mut self) {
+        if self.owed.is_empty() && self.owed.capacity() > 0 {
+            self.owed = Vec::new();
+        }
+    }
+
     pub(crate) fn new(max: usize) -> Owed {
         Owed { owed: Vec::new(), max }
     }

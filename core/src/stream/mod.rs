@@ -193,6 +193,11 @@ impl Framer {
         }
     }
 
+    /// Frees the reader's empty buffers (the connection is idle).
+    pub(crate) fn release_idle(&mut self) {
+        self.reader.release_idle();
+    }
+
     /// True when input and output come in messages (WebSocket).
     pub(crate) fn is_message_based(&self) -> bool {
         self.framing == Framing::WebSocket

@@ -496,22 +496,50 @@ impl Element {
 
     /// About how many bytes the element takes written out (names, values
     /// and text, without escapes or namespace declarations): what a queue
-    /// bounded in bytes counts before the element is serialised. Walks the
-    /// tree without recursion.
+    /// bounded in bytes counts before the element is serialised. Allocates
+    /// nothing for trees of ordinary depth.
     pub fn approx_len(&self) -> usize {
+        self.approx_len_from(0)
+    }
+
+    /// [`approx_len`](Element::approx_len) by recursion, which allocates
+    /// nothing, to a fixed depth; a deeper subtree (only a program builds
+    /// one: the reader caps depth lower) is walked with an explicit stack.
+    fn approx_len_from(&self, depth: usize) -> usize {
+        const RECURSION: usize = 32;
+        if depth == RECURSION {
+            return self.approx_len_iteratively();
+        }
+        let mut total = self.own_approx_len();
+        for node in &self.children {
+            total = total.saturating_add(match node {
+                Node::Element(child) => child.approx_len_from(depth + 1),
+                Node::Text(t) => t.len(),
+            });
+        }
+        total
+    }
+
+    fn approx_len_iteratively(&self) -> usize {
         let mut total = 0usize;
         let mut stack: Vec<&Element> = alloc::vec![self];
         while let Some(el) = stack.pop() {
-            total = total.saturating_add(2 * el.name.len() + 5);
-            for a in &el.attrs {
-                total = total.saturating_add(a.name.len() + a.value.len() + 4);
-            }
+            total = total.saturating_add(el.own_approx_len());
             for node in &el.children {
                 match node {
                     Node::Element(child) => stack.push(child),
                     Node::Text(t) => total = total.saturating_add(t.len()),
                 }
             }
+        }
+        total
+    }
+
+    /// Name and attributes, as `approx_len` counts them.
+    fn own_approx_len(&self) -> usize {
+        let mut total = 2 * self.name.len() + 5;
+        for a in &self.attrs {
+            total = total.saturating_add(a.name.len() + a.value.len() + 4);
         }
         total
     }

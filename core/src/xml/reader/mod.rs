@@ -247,6 +247,28 @@ impl StreamReader {
         self.input.unconsumed_is_whitespace()
     }
 
+    /// Between stanzas, frees the buffers a stanza used (the element
+    /// stack, the attribute scratch, consumed input): what an idle
+    /// connection holds.
+    pub(crate) fn release_idle(&mut self) {
+        if self.in_stanza() {
+            return;
+        }
+        if self.stack.capacity() > 0 {
+            self.stack = Vec::new();
+        }
+        if self.attrs.capacity() > 0 {
+            self.attrs = Vec::new();
+        }
+        self.input.release_if_drained();
+        if self.input.pos == self.input.buf.len() && self.input.buf.capacity() > 0 && self.input.hold.is_none() {
+            self.input.base += self.input.pos as u64;
+            self.input.buf = String::new();
+            self.input.pos = 0;
+            self.input.scan = 0;
+        }
+    }
+
     /// True while a first-level element has started but not ended.
     pub fn in_stanza(&self) -> bool {
         !self.stack.is_empty()
