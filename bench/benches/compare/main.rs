@@ -206,14 +206,14 @@ fn main() {
         );
     }
 
-    // For profiling one row: SXMPP_BENCH_ONLY=<part of its name> (the
-    // baseline of its group stays, for the ratios).
+    // For profiling: SXMPP_BENCH_ONLY=<part of a row's name>[|<another>]
+    // (the baseline of each group stays, for the ratios).
     if let Ok(only) = std::env::var("SXMPP_BENCH_ONLY") {
         let mut seen = Vec::new();
         rows.retain(|r| {
             let first_of_group = !seen.contains(&r.group);
             seen.push(r.group);
-            first_of_group || r.name.contains(&only)
+            first_of_group || only.split('|').any(|part| r.name.contains(part))
         });
     }
     let results = meter::rounds(&mut rows, rounds);

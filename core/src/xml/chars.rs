@@ -83,40 +83,53 @@ pub(crate) fn check_ncname(s: &str) -> Result<(), InvalidXml> {
 /// reader's end-of-line normalisation gives back the same text; `>` is
 /// escaped so that `]]>` can never appear.
 pub(crate) fn escape_text(out: &mut String, s: &str) {
-    escape(out, s, |b| match b {
-        b'<' => Some("&lt;"),
-        b'>' => Some("&gt;"),
-        b'&' => Some("&amp;"),
-        b'\r' => Some("&#13;"),
-        _ => None,
-    })
+    escape(out, s, &TEXT_SPECIAL);
 }
 
 /// Appends `s` escaped for an attribute value delimited by `'`. Tab, line
 /// feed and carriage return are written as character references because a
 /// reader normalises the literal characters to spaces (XML 1.0 §3.3.3).
 pub(crate) fn escape_attr(out: &mut String, s: &str) {
-    escape(out, s, |b| match b {
-        b'<' => Some("&lt;"),
-        b'&' => Some("&amp;"),
-        b'\'' => Some("&apos;"),
-        b'"' => Some("&quot;"),
-        b'\t' => Some("&#9;"),
-        b'\n' => Some("&#10;"),
-        b'\r' => Some("&#13;"),
-        _ => None,
-    })
+    escape(out, s, &ATTR_SPECIAL);
+}
+
+/// Which bytes need a reference, by byte: one table load per byte instead
+/// of a chain of comparisons.
+const fn special(bytes: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        table[bytes[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+static TEXT_SPECIAL: [bool; 256] = special(b"<>&\r");
+static ATTR_SPECIAL: [bool; 256] = special(b"<&'\"\t\n\r");
+
+fn reference(b: u8) -> &'static str {
+    match b {
+        b'<' => "&lt;",
+        b'>' => "&gt;",
+        b'&' => "&amp;",
+        b'\'' => "&apos;",
+        b'"' => "&quot;",
+        b'\t' => "&#9;",
+        b'\n' => "&#10;",
+        _ => "&#13;",
+    }
 }
 
 #[inline]
-fn escape(out: &mut String, s: &str, replacement: impl Fn(u8) -> Option<&'static str>) {
+fn escape(out: &mut String, s: &str, special: &[bool; 256]) {
+    let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        if let Some(rep) = replacement(b) {
-            out.push_str(&s[start..i]);
-            out.push_str(rep);
-            start = i + 1;
-        }
+    // Only ASCII bytes are special, so every cut is a character boundary.
+    while let Some(i) = bytes[start..].iter().position(|&b| special[b as usize]) {
+        let at = start + i;
+        out.push_str(&s[start..at]);
+        out.push_str(reference(bytes[at]));
+        start = at + 1;
     }
     out.push_str(&s[start..]);
 }

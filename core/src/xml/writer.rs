@@ -92,6 +92,7 @@ fn default_ns(scope: &[(String, Namespace)]) -> &str {
 
 /// One element being written: where its children resume, and what to
 /// restore when it closes.
+#[derive(Clone, Copy)]
 struct Frame<'a> {
     element: &'a Element,
     next_child: usize,
@@ -105,7 +106,7 @@ fn write_element(out: &mut String, root: &Element, scope: &[(String, Namespace)]
     let mut default = default_ns(scope);
     // Prefixes declared inside this element tree, for attributes.
     let mut bindings: Vec<(String, &str)> = Vec::new();
-    let mut stack: Vec<Frame<'_>> = Vec::new();
+    let mut stack = FrameStack::default();
     let mut next = Some(root);
     loop {
         if let Some(element) = next.take() {
@@ -170,6 +171,43 @@ fn write_element(out: &mut String, root: &Element, scope: &[(String, Namespace)]
     }
 }
 
+/// The open elements: the first few in place, deeper ones on the heap, so
+/// writing an ordinary stanza allocates nothing.
+#[derive(Default)]
+struct FrameStack<'a> {
+    inline: [Option<Frame<'a>>; FrameStack::INLINE],
+    len: usize,
+    deeper: Vec<Frame<'a>>,
+}
+
+impl<'a> FrameStack<'a> {
+    const INLINE: usize = 16;
+
+    fn push(&mut self, frame: Frame<'a>) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = Some(frame),
+            None => self.deeper.push(frame),
+        }
+        self.len += 1;
+    }
+
+    fn last_mut(&mut self) -> Option<&mut Frame<'a>> {
+        let top = self.len.checked_sub(1)?;
+        match self.inline.get_mut(top) {
+            Some(slot) => slot.as_mut(),
+            None => self.deeper.last_mut(),
+        }
+    }
+
+    fn pop(&mut self) {
+        let Some(top) = self.len.checked_sub(1) else { return };
+        if top >= Self::INLINE {
+            self.deeper.pop();
+        }
+        self.len = top;
+    }
+}
+
 /// Writes `element`'s attributes, declaring prefixes for namespaced ones
 /// that have none in scope.
 fn write_attributes<'a>(
@@ -181,9 +219,11 @@ fn write_attributes<'a>(
     for attr in element.attrs() {
         out.push(' ');
         let ns = attr.ns().as_str();
-        if ns == XML_NS {
+        if ns.is_empty() {
+            // The common case: an unqualified attribute.
+        } else if ns == XML_NS {
             out.push_str("xml:");
-        } else if !ns.is_empty() {
+        } else {
             let known = bindings
                 .iter()
                 .rev()
