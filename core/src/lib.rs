@@ -165,6 +165,7 @@ pub mod ns;
 pub mod precis;
 pub mod sasl;
 pub mod session;
+pub(crate) mod shared_str;
 pub mod stanza;
 pub mod stream;
 pub mod time;

@@ -508,30 +508,37 @@ fn hardening_32_a_burst_in_one_read_is_parsed_with_bounded_heap() {
 /// An idle online connection, either role, holds at most 2 KiB of heap
 /// (issue 14): once nothing is pending, its buffers and queues are given
 /// back. Measured from before the connection (and its configuration)
-/// exists to after login, with the test's own wrapper included.
+/// exists to after login, with the test's own wrapper included; the least
+/// of three tries, since the test harness may start a thread (and count
+/// its allocations) while one try runs.
 #[test]
 fn an_idle_online_connection_holds_at_most_2_kib_of_heap() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let before = HEAP.allocated();
-    let mut client = online_client(|_| {});
-    client.keep = false;
-    let client_heap = HEAP.allocated().saturating_sub(before);
-    let before = HEAP.allocated();
-    let mut server = online_server();
-    server.keep = false;
-    let server_heap = HEAP.allocated().saturating_sub(before);
+    fn least<T>(mut build: impl FnMut() -> T) -> (usize, T) {
+        let mut best: Option<(usize, T)> = None;
+        for _ in 0..3 {
+            let before = HEAP.allocated();
+            let value = build();
+            let held = HEAP.allocated().saturating_sub(before);
+            if best.as_ref().is_none_or(|(b, _)| held < *b) {
+                best = Some((held, value));
+            }
+        }
+        best.expect("three tries")
+    }
+    let (client_heap, mut client) = least(|| online_client(|_| {}));
+    let (server_heap, _server) = least(online_server);
     eprintln!("idle online client: {client_heap} bytes, server: {server_heap} bytes");
     assert!(client_heap <= 2048, "an idle client holds {client_heap} bytes");
     assert!(server_heap <= 2048, "an idle server holds {server_heap} bytes");
     // Still idle after a message each way: sending and receiving one
     // stanza leaves nothing behind beyond a stanza-sized send buffer.
+    client.keep = false;
     let before = HEAP.allocated();
     client.feed(b"<message from='romeo@example.net/x' type='chat'><body>hi</body></message>");
     client.events();
-    client
-        .conn
-        .send(Timestamp::ZERO, sxmpp::stanza::Message::chat(Jid::new("romeo@example.net").unwrap(), "hello").unwrap())
-        .unwrap();
+    let hello = sxmpp::stanza::Message::chat(Jid::new("romeo@example.net").unwrap(), "hello").unwrap();
+    client.conn.send(Timestamp::ZERO, hello).unwrap();
     client.events();
     client.take_out();
     let after_one = HEAP.allocated().saturating_sub(before);

@@ -17,6 +17,7 @@ use core::str::FromStr;
 
 mod domain;
 use crate::precis;
+use crate::shared_str::Str;
 
 pub use crate::precis::{PRECIS_UNICODE_VERSION, PrecisError};
 pub use domain::DomainError;
@@ -93,12 +94,28 @@ impl fmt::Display for Part {
 /// An XMPP address, bare or full, in canonical form.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Jid {
-    /// `local@domain/resource` after preparation.
-    text: String,
+    /// `local@domain/resource` after preparation: owned, or a span of text
+    /// already held (the attribute it was read from), so that reading a
+    /// prepared JID and cloning one copy nothing.
+    text: Str,
     /// Length of the localpart (0: none; a localpart is never empty).
     local_len: u16,
     /// End of the domainpart in `text`.
     domain_end: u16,
+}
+
+/// Splits a JID's text into its parts (RFC 7622 §3.1: the resourcepart is
+/// everything after the first `/`, the localpart everything before the
+/// first `@` that precedes it).
+fn split(s: &str) -> (Option<&str>, &str, Option<&str>) {
+    let (rest, resource) = match s.split_once('/') {
+        Some((rest, resource)) => (rest, Some(resource)),
+        None => (s, None),
+    };
+    match rest.split_once('@') {
+        Some((local, domain)) => (Some(local), domain, resource),
+        None => (None, rest, resource),
+    }
 }
 
 /// The checks every part gets around its own preparation: not empty, not
@@ -147,15 +164,40 @@ impl Jid {
     /// everything after the first `/`, the localpart everything before the
     /// first `@` that precedes it).
     pub fn new(s: &str) -> Result<Jid, JidError> {
-        let (rest, resource) = match s.split_once('/') {
-            Some((rest, resource)) => (rest, Some(resource)),
-            None => (s, None),
-        };
-        let (local, domain) = match rest.split_once('@') {
-            Some((local, domain)) => (Some(local), domain),
-            None => (None, rest),
-        };
+        let (local, domain, resource) = split(s);
         Jid::from_parts(local, domain, resource)
+    }
+
+    /// [`Jid::new`] on a value held as a [`Str`]: when preparation changes
+    /// nothing (the usual case) the JID is that same text, shared, not a
+    /// copy.
+    pub(crate) fn from_value(value: &Str) -> Result<Jid, JidError> {
+        let (local, domain, resource) = split(value);
+        let prepared_local = local.map(prepare_local).transpose()?;
+        let prepared_domain = prepare_domain(domain)?;
+        let prepared_resource = resource.map(prepare_resource).transpose()?;
+        let same = |raw: &str, prepared: &Cow<'_, str>| matches!(prepared, Cow::Borrowed(p) if p.as_ptr() == raw.as_ptr() && p.len() == raw.len());
+        let unchanged = local.zip(prepared_local.as_ref()).is_none_or(|(raw, p)| same(raw, p))
+            && same(domain, &prepared_domain)
+            && resource.zip(prepared_resource.as_ref()).is_none_or(|(raw, p)| same(raw, p));
+        if unchanged && !matches!(value, Str::Owned(_)) {
+            let local_len = local.map_or(0, str::len);
+            let domain_end = local.map_or(0, |l| l.len() + 1) + domain.len();
+            // Each part is at most 1023 octets, so offsets fit in u16.
+            return Ok(Jid { text: value.clone(), local_len: local_len as u16, domain_end: domain_end as u16 });
+        }
+        Ok(Jid::assemble(prepared_local.as_deref(), &prepared_domain, prepared_resource.as_deref()))
+    }
+
+    /// This JID with its text in one shared allocation, so that every
+    /// clone (a session's JID stamped on each stanza) is a reference count.
+    pub(crate) fn into_shared(self) -> Jid {
+        Jid { text: self.text.into_shared(), ..self }
+    }
+
+    /// The text as held, to store it elsewhere without copying.
+    pub(crate) fn shared_text(&self) -> &Str {
+        &self.text
     }
 
     /// Builds a JID from its parts, preparing each.
@@ -182,7 +224,7 @@ impl Jid {
             text.push_str(resource);
         }
         // Each part is at most 1023 octets, so offsets fit in u16.
-        Jid { text, local_len: local.map_or(0, str::len) as u16, domain_end: domain_end as u16 }
+        Jid { text: Str::Owned(text), local_len: local.map_or(0, str::len) as u16, domain_end: domain_end as u16 }
     }
 
     /// The localpart, if any.
@@ -213,9 +255,7 @@ impl Jid {
 
     /// This address without its resource.
     pub fn to_bare(&self) -> BareJid {
-        let mut text = self.text.clone();
-        text.truncate(usize::from(self.domain_end));
-        BareJid(Jid { text, ..*self })
+        BareJid(Jid { text: self.text.prefix(usize::from(self.domain_end)), ..*self })
     }
 
     /// This address as a full JID, if it has a resource.
@@ -300,6 +340,11 @@ impl BareJid {
 }
 
 impl FullJid {
+    /// [`Jid::into_shared`], keeping the type.
+    pub(crate) fn into_shared(self) -> FullJid {
+        FullJid(self.0.into_shared())
+    }
+
     /// Parses a full JID; an address without a resource is refused.
     pub fn new(s: &str) -> Result<FullJid, JidError> {
         Jid::new(s)?.try_into_full().map_err(|_| JidError::ResourceMissing)

@@ -123,3 +123,29 @@ fn bare_and_full_types() {
     assert_eq!("example.com".parse::<BareJid>().unwrap().domain(), "example.com");
     assert_eq!(BareJid::new("a@b").unwrap().with_resource(""), Err(JidError::ResourceEmpty));
 }
+
+/// A JID read from a shared value (an attribute the reader took verbatim)
+/// is that text when preparation changes nothing, so reading `from` and
+/// `to` copies nothing; one that preparation changes (case, width) is its
+/// own prepared copy; both compare and hash as text; a bare JID of a
+/// shared one shares too.
+#[test]
+fn a_prepared_jid_read_from_a_shared_value_shares_its_text() {
+    use crate::shared_str::Str;
+    use alloc::sync::Arc;
+    let text: Arc<str> = Arc::from("xx juliet@example.com/balcony Romeo@Example.NET yy");
+    let span = |start: usize, end: usize| Str::Shared { text: Arc::clone(&text), start: start as u32, end: end as u32 };
+    let juliet = Jid::from_value(&span(3, 29)).unwrap();
+    assert_eq!(juliet, Jid::new("juliet@example.com/balcony").unwrap());
+    assert_eq!(juliet.local(), Some("juliet"));
+    assert_eq!(juliet.domain(), "example.com");
+    assert_eq!(juliet.resource(), Some("balcony"));
+    assert!(matches!(juliet.shared_text(), Str::Shared { .. }), "unchanged: shared");
+    assert!(matches!(juliet.to_bare().as_jid().shared_text(), Str::Shared { .. }), "its bare JID too");
+    assert_eq!(juliet.to_bare().as_str(), "juliet@example.com");
+    let romeo = Jid::from_value(&span(30, 47)).unwrap();
+    assert_eq!(romeo.as_str(), "romeo@example.net");
+    assert!(matches!(romeo.shared_text(), Str::Owned(_)), "prepared differently: its own copy");
+    assert_eq!(Jid::from_value(&span(0, 2)).unwrap().domain(), "xx");
+    assert!(Jid::from_value(&Str::Static("a@@b")).is_err());
+}

@@ -152,6 +152,8 @@ impl Session {
     }
 
     pub(crate) fn set_jid(&mut self, jid: FullJid) {
+        // Shared: it is cloned onto every stanza a server stamps.
+        let jid = jid.into_shared();
         self.account = Some(jid.to_bare());
         self.jid = Some(jid);
     }

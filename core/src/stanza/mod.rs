@@ -356,15 +356,17 @@ impl Head {
 }
 
 fn jid_attr(element: &Element, attr: &'static str) -> Result<Option<Jid>, StanzaParseError> {
-    element.attr(attr).map(|v| Jid::new(v).map_err(|error| StanzaParseError::InvalidJid { attr, error })).transpose()
+    element
+        .attr_stored(attr)
+        .map(|v| Jid::from_value(v).map_err(|error| StanzaParseError::InvalidJid { attr, error }))
+        .transpose()
 }
 
-fn set_jid_attr(element: &mut Element, attr: &str, jid: Option<&Jid>) {
+fn set_jid_attr(element: &mut Element, attr: &'static str, jid: Option<&Jid>) {
     match jid {
-        // A parsed JID holds only characters XML can carry.
-        Some(jid) => {
-            let _ = element.set_attr(attr, jid.as_str());
-        }
+        // A parsed JID holds only characters XML can carry; its text is
+        // shared, not copied.
+        Some(jid) => element.set_attr_stored(attr, jid.shared_text().clone()),
         None => {
             element.remove_attr(attr);
         }

@@ -123,8 +123,7 @@ impl Attribute {
         &self.value
     }
 
-    /// How the value is held (for the tests of the reader's spans).
-    #[cfg(test)]
+    /// How the value is held (a span, a constant, owned).
     pub(crate) fn stored(&self) -> &Str {
         &self.value
     }
@@ -214,6 +213,20 @@ impl Element {
     /// The value of the attribute `name` in namespace `ns`.
     pub fn attr_ns(&self, ns: &str, name: &str) -> Option<&str> {
         self.attrs.iter().find(|a| a.name == name && a.ns.as_str() == ns).map(|a| &*a.value)
+    }
+
+    /// The unqualified attribute `name` as held, to share it.
+    pub(crate) fn attr_stored(&self, name: &str) -> Option<&Str> {
+        self.attrs.iter().find(|a| a.name == name && a.ns.is_none()).map(Attribute::stored)
+    }
+
+    /// Sets (or replaces) the unqualified attribute `name` to a value
+    /// already known to be legal (a prepared JID), without copying it.
+    pub(crate) fn set_attr_stored(&mut self, name: &'static str, value: Str) {
+        match self.attrs.iter_mut().find(|a| a.name == name && a.ns.is_none()) {
+            Some(a) => a.value = value,
+            None => self.attrs.push(Attribute { ns: Namespace::NONE, name: Str::name(name), value }),
+        }
     }
 
     /// All attributes, in the order they were set or read.

@@ -2,37 +2,12 @@
 //! as `'static` strings when they are, owned otherwise, so reading a
 //! typical stanza allocates nothing for `message`, `body`, `to` or
 //! `type='chat'`, and building one from constants allocates nothing for its
-//! names either. Values and text the reader takes verbatim from a stanza
-//! are spans of one shared copy of that stanza's text: one allocation per
-//! stanza, not one per value.
+//! names either. (The string type itself, [`Str`], is in
+//! `crate::shared_str`: JIDs use it too.)
 
 use alloc::string::String;
-use alloc::sync::Arc;
-use core::fmt;
-use core::hash::{Hash, Hasher};
-use core::ops::Deref;
 
-/// A string that is usually a constant (an element or attribute name, a
-/// common attribute value). Compared, hashed and shown as the text it
-/// holds, however it holds it.
-#[derive(Clone)]
-pub(crate) enum Str {
-    Static(&'static str),
-    Owned(String),
-    /// `text[start..end]`: a span of the stanza text it was read from.
-    Shared {
-        text: Arc<str>,
-        start: u32,
-        end: u32,
-    },
-    /// A span of the stanza being read, relative to its first byte, while
-    /// the stanza is still arriving; the reader turns every one into
-    /// `Shared` before the stanza leaves it (reads as empty until then).
-    Pending {
-        start: u32,
-        end: u32,
-    },
-}
+pub(crate) use crate::shared_str::Str;
 
 impl Str {
     /// An element or attribute name: a constant when it is a common one.
@@ -51,89 +26,9 @@ impl Str {
         }
     }
 
-    /// Whether the text is empty; unlike `str::is_empty` through `Deref`,
-    /// also right for a `Pending` span.
-    pub(crate) fn is_empty(&self) -> bool {
-        match self {
-            Str::Pending { start, end } => start == end,
-            other => other.len() == 0,
-        }
-    }
-
     /// A common attribute value as a constant, if it is one.
     pub(crate) fn constant_value(text: &str) -> Option<Str> {
         known_value(text).map(Str::Static)
-    }
-
-    /// The text, owned (no copy if it already is).
-    pub(crate) fn into_string(self) -> String {
-        match self {
-            Str::Owned(s) => s,
-            other => String::from(&*other),
-        }
-    }
-
-    /// Makes the text owned, to change it.
-    pub(crate) fn make_owned(&mut self) -> &mut String {
-        if !matches!(self, Str::Owned(_)) {
-            *self = Str::Owned(String::from(&**self));
-        }
-        match self {
-            Str::Owned(s) => s,
-            _ => unreachable!("just made owned"),
-        }
-    }
-
-    /// Turns a `Pending` span into a span of `text`, the stanza's text.
-    pub(crate) fn resolve(&mut self, text: &Arc<str>) {
-        if let Str::Pending { start, end } = *self {
-            *self = Str::Shared { text: Arc::clone(text), start, end };
-        }
-    }
-}
-
-impl Deref for Str {
-    type Target = str;
-    fn deref(&self) -> &str {
-        match self {
-            Str::Static(s) => s,
-            Str::Owned(s) => s,
-            // The reader made the span from this text; `get` cannot fail.
-            Str::Shared { text, start, end } => text.get(*start as usize..*end as usize).unwrap_or_default(),
-            Str::Pending { .. } => "",
-        }
-    }
-}
-
-impl PartialEq for Str {
-    fn eq(&self, other: &Str) -> bool {
-        **self == **other
-    }
-}
-
-impl Eq for Str {}
-
-impl PartialEq<str> for Str {
-    fn eq(&self, other: &str) -> bool {
-        &**self == other
-    }
-}
-
-impl PartialEq<&str> for Str {
-    fn eq(&self, other: &&str) -> bool {
-        &**self == *other
-    }
-}
-
-impl Hash for Str {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        (**self).hash(state);
-    }
-}
-
-impl fmt::Debug for Str {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
     }
 }
 
