@@ -25,6 +25,11 @@
 #   PEER_SCRAM     (ejabberd) stored-password hash: sha, sha256 or sha512
 #                  (default sha256); it decides which SCRAM-SHA-* it offers
 #   PEER_TIMEOUT   seconds to wait for the server to come up (default 90)
+#   PEER_ITERATIONS (Prosody) SCRAM iteration count for new accounts
+#                  (default 10000, Prosody's own; ejabberd uses 4096)
+#   PEER_USERS_FILE more users, one NAME:PASSWORD per line (thousands, for
+#                  load tests): written as Prosody account files (python3,
+#                  SCRAM-SHA-1) or registered in one ejabberd RPC session
 set -euo pipefail
 
 say() { printf 'peer.sh: %s\n' "$*" >&2; }
@@ -39,6 +44,11 @@ USERS=${XMPP_USERS:-"alice:alicepass bob:bobpass"}
 MAM=${PEER_MAM:-0}
 SCRAM=${PEER_SCRAM:-sha256}
 TIMEOUT=${PEER_TIMEOUT:-90}
+ITERATIONS=${PEER_ITERATIONS:-10000}
+USERS_FILE=${PEER_USERS_FILE:-}
+[ -z "$USERS_FILE" ] || [ -r "$USERS_FILE" ] || die "PEER_USERS_FILE $USERS_FILE is not readable"
+[ -z "$USERS_FILE" ] || USERS_FILE=$(cd -- "$(dirname -- "$USERS_FILE")" && pwd -P)/$(basename -- "$USERS_FILE")
+case "$ITERATIONS" in *[!0-9]*|"") die "PEER_ITERATIONS must be a number";; esac
 case "$DOMAIN" in *[!a-z0-9.-]*|"") die "XMPP_DOMAIN must be a lowercase DNS name";; esac
 case "$SCRAM" in sha|sha256|sha512) ;; *) die "PEER_SCRAM must be sha, sha256 or sha512";; esac
 
@@ -168,6 +178,34 @@ fi
 
 # ------------------------------------------------------------------ servers
 
+# PEER_USERS_FILE's users as Prosody account files (internal_hashed:
+# SCRAM-SHA-1 stored and server keys in hex, the salt as is), since
+# prosodyctl takes a second per user.
+prosody_account_files() {
+	command -v python3 >/dev/null || install_packages python3-minimal
+	say "writing $(grep -c : "$USERS_FILE") account files"
+	python3 - "$USERS_FILE" "$WORK/data" "$DOMAIN" "$ITERATIONS" <<-'PY'
+		import hashlib, hmac, os, sys, uuid
+		users, data, domain, iterations = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+		enc = lambda s: "".join(c if c.isalnum() else "%%%02x" % ord(c) for c in s)
+		accounts = os.path.join(data, enc(domain), "accounts")
+		os.makedirs(accounts, exist_ok=True)
+		for line in open(users):
+		    line = line.strip()
+		    if not line:
+		        continue
+		    name, password = line.split(":", 1)
+		    salt = str(uuid.uuid4())
+		    salted = hashlib.pbkdf2_hmac("sha1", password.encode(), salt.encode(), iterations)
+		    client_key = hmac.new(salted, b"Client Key", "sha1").digest()
+		    server_key = hmac.new(salted, b"Server Key", "sha1").hexdigest()
+		    stored_key = hashlib.sha1(client_key).hexdigest()
+		    with open(os.path.join(accounts, enc(name) + ".dat"), "w") as f:
+		        f.write('return {\n\t["salt"] = "%s";\n\t["stored_key"] = "%s";\n\t["server_key"] = "%s";\n\t["iteration_count"] = %d;\n};\n'
+		                % (salt, stored_key, server_key, iterations))
+	PY
+}
+
 start_prosody() {
 	local cfg=$WORK/prosody.cfg.lua root=false mam=
 	[ "$(id -u)" != 0 ] || root=true # Prosody refuses root unless told
@@ -185,6 +223,7 @@ start_prosody() {
 		modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "carbons"; "smacks"; "csi_simple"; "version"; $mam }
 		modules_disabled = { "s2s" }
 		authentication = "internal_hashed"
+		default_iteration_count = $ITERATIONS
 		storage = "internal"
 		c2s_require_encryption = true
 		allow_unencrypted_plain_auth = false
@@ -198,8 +237,9 @@ start_prosody() {
 		timeout 30 prosodyctl --config "$cfg" register "${entry%%:*}" "$DOMAIN" "${entry#*:}" >>"$WORK/users.log" 2>&1 \
 			|| { cat "$WORK/users.log" >&2; die "registering ${entry%%:*} failed"; }
 	done
+	[ -z "$USERS_FILE" ] || prosody_account_files
 	# Room for the 1,000-connection example (and more).
-	ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
+	ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 	nohup prosody -F --config "$cfg" </dev/null >"$WORK/server.out" 2>&1 &
 	LAUNCHED=$!
 }
@@ -259,6 +299,25 @@ start_ejabberd() {
 	LAUNCHED=$(cat "$PIDFILE")
 }
 
+# PEER_USERS_FILE's users, registered from one Erlang node over RPC (one
+# ejabberdctl call per user takes a second each).
+register_ejabberd_users_file() {
+	say "registering $(grep -c : "$USERS_FILE") users"
+	local terms=$WORK/users.terms
+	awk -F: 'NF >= 2 { name = $1; sub(/^[^:]*:/, ""); printf "{<<\"%s\">>, <<\"%s\">>}.\n", name, $0 }' "$USERS_FILE" >"$terms"
+	(cd "$WORK/spool" && HOME="$WORK" ERL_LIBS="$EJ_LIBS" timeout 1200 /usr/bin/erl \
+		-sname "reg$$-$RANDOM@localhost" -hidden -noinput -setcookie "$(cat "$WORK/cookie")" \
+		-erl_epmd_port "$DIST" -start_epmd false -dist_listen false -eval "
+			{ok, Users} = file:consult(\"$terms\"),
+			Node = '$EJ_NODE',
+			Bad = [{U, R} || {U, P} <- Users,
+				R <- [rpc:call(Node, ejabberd_auth, try_register, [U, <<\"$DOMAIN\">>, P])],
+				R =/= ok, R =/= {error, exists}],
+			io:format(\"~p users, ~p failed ~p~n\", [length(Users), length(Bad), lists:sublist(Bad, 3)]),
+			halt(case Bad of [] -> 0; _ -> 1 end).") >>"$WORK/users.log" 2>&1 \
+		|| { tail -n 5 "$WORK/users.log" >&2; die "registering the users in $USERS_FILE failed"; }
+}
+
 register_ejabberd_users() {
 	for entry in $USERS; do
 		local user=${entry%%:*} password=${entry#*:}
@@ -283,6 +342,7 @@ until listening "$C2S" && listening "$TLS" && [ -s "$PIDFILE" ]; do
 	sleep 0.3
 done
 [ "$SERVER" = prosody ] || register_ejabberd_users
+[ "$SERVER" = prosody ] || [ -z "$USERS_FILE" ] || register_ejabberd_users_file
 PID=$(our_pid) || die "the pid file does not name the server just started"
 
 cat >"$ENVFILE" <<EOF

@@ -78,6 +78,12 @@ enum Command {
         /// Do not offer SCRAM-*-PLUS (for clients that bind only with tls-unique, absent in TLS 1.3).
         #[arg(long)]
         no_channel_binding: bool,
+        /// More users, one NAME:PASSWORD per line (for load tests).
+        #[arg(long, value_name = "FILE")]
+        users_file: Option<String>,
+        /// Connections accepted at once (more are refused).
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        max_connections: usize,
     },
     /// A server and two clients (on two adapters) in this process: login, messages, a roster push, pings.
     Demo,
@@ -112,7 +118,14 @@ fn run(cli: Cli) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     match &cli.command {
         Command::Demo => return demo::run(),
-        Command::Serve { users, ca_out, no_channel_binding } => return serve(users, ca_out, !no_channel_binding),
+        Command::Serve { users, users_file, ca_out, no_channel_binding, max_connections } => {
+            let mut users = users.clone();
+            if let Some(file) = users_file {
+                let text = std::fs::read_to_string(file).map_err(|e| format!("--users-file {file}: {e}"))?;
+                users.extend(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from));
+            }
+            return serve(&users, ca_out, !no_channel_binding, *max_connections);
+        }
         _ => {}
     }
     let (config, options) = client_setup(&cli)?;
@@ -295,8 +308,10 @@ fn parse_stanza(line: &str) -> Result<Stanza> {
 }
 
 /// `sxmpp serve`: a test server until interrupted.
-fn serve(users: &[String], ca_out: &str, channel_binding: bool) -> Result<()> {
-    let mut builder = sxmpp_testserver::TestServer::builder().channel_binding(channel_binding);
+fn serve(users: &[String], ca_out: &str, channel_binding: bool, max_connections: usize) -> Result<()> {
+    let mut limits = sxmpp_testserver::Limits::default();
+    limits.max_connections = max_connections;
+    let mut builder = sxmpp_testserver::TestServer::builder().channel_binding(channel_binding).limits(limits);
     for user in users {
         let (name, password) = user.split_once(':').ok_or_else(|| format!("--user {user}: want NAME:PASSWORD"))?;
         builder = builder.user(name, password);

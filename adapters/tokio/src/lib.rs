@@ -102,7 +102,11 @@ impl Runtime for Tokio {
 pub struct Compat<T>(pub T);
 
 impl From<TcpStream> for Compat<TcpStream> {
+    /// An accepted (or otherwise made) socket, with Nagle's algorithm off
+    /// as on every socket the adapter connects: XMPP writes small units
+    /// and waits for answers, so delayed ACKs would stall each one.
     fn from(tcp: TcpStream) -> Compat<TcpStream> {
+        let _ = tcp.set_nodelay(true);
         Compat(tcp)
     }
 }
