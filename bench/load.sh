@@ -47,6 +47,7 @@ cleanup() {
 trap cleanup EXIT
 
 results=()
+failed=0
 for server in $SERVERS; do
 	case "$server" in
 	sxmpp)
@@ -75,7 +76,7 @@ for server in $SERVERS; do
 	say "$version: $SESSIONS sessions on 127.0.0.1:$port"
 	line=$("$LOAD" --host "127.0.0.1:$port" --domain "$domain" --ca "$ca" --accounts-file "$ACCOUNTS" \
 		--sessions "$SESSIONS" --concurrency "$CONCURRENCY" --messages "$MESSAGES" --pid "$pid" --deadline 1500) \
-		|| line="failed"
+		|| { line="failed"; failed=1; }
 	hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
 	say "$version: $line (peak RSS ${hwm} KiB)"
 	results+=("$version|$line|$hwm")
@@ -97,3 +98,4 @@ for r in "${results[@]}"; do
 	fi
 	echo "| $version | $(field sessions "$line") | $(field rss_idle_kib "$line") | $(field rss_online_kib "$line") | $(field rss_per_session_bytes "$line") | $hwm | $(field logins_per_s_password "$line") | $(field logins_per_s_cached_keys "$line") | $(field messages_per_s "$line") |"
 done
+exit "$failed"

@@ -10,7 +10,9 @@
 //! "× xmlparser" is a row's speed over raw xmlparser tokenization in the
 //! same chunking (the ceiling: no UTF-8 check on whole text, no
 //! namespaces, no trees); "× tokio-xmpp" is its speed over tokio-xmpp's
-//! `XmlStream` yielding minidom elements, same chunking. Allocations are
+//! `XmlStream` yielding minidom elements, same chunking, and "×
+//! xmpp-parsers" over the same stream yielding xmpp-parsers' typed stream
+//! elements. Allocations are
 //! counted by a counting global allocator in the same runs.
 
 #![allow(missing_docs, unreachable_pub, clippy::disallowed_methods, clippy::disallowed_types)]
@@ -226,14 +228,15 @@ fn main() {
     println!("machine: {}", machine());
     println!();
     println!(
-        "| {:<8} | {:<38} | {:>8} | {:>12} | {:>12} | {:>13} | {:>12} |",
-        "input", "row", "MB/s", "× xmlparser", "× tokio-xmpp", "allocs/stanza", "bytes/stanza"
+        "| {:<8} | {:<38} | {:>8} | {:>12} | {:>12} | {:>14} | {:>13} | {:>12} |",
+        "input", "row", "MB/s", "× xmlparser", "× tokio-xmpp", "× xmpp-parsers", "allocs/stanza", "bytes/stanza"
     );
-    println!("|{:-<10}|{:-<40}|{:->10}|{:->14}|{:->14}|{:->15}|{:->14}|", "", "", ":", ":", ":", ":", ":");
+    println!("|{:-<10}|{:-<40}|{:->10}|{:->14}|{:->14}|{:->16}|{:->15}|{:->14}|", "", "", ":", ":", ":", ":", ":", ":");
     for (i, row) in rows.iter().enumerate() {
         let (samples, units) = &results[i];
         let base = rows.iter().position(|r| r.group == row.group).unwrap();
         let peer = rows.iter().position(|r| r.group == row.group && r.name == "tokio-xmpp XmlStream -> minidom");
+        let typed = rows.iter().position(|r| r.group == row.group && r.name == "tokio-xmpp XmlStream -> xmpp-parsers");
         // Writers are compared by throughput (their rows return the bytes
         // they wrote); readers by time over the same bytes.
         let work = |j: usize| if row.group == "write" { results[j].1 as f64 } else { 1.0 };
@@ -260,12 +263,13 @@ fn main() {
         let allocs = median(samples.iter().map(|s| s.allocs as f64).collect()) / per;
         let alloc_bytes = median(samples.iter().map(|s| s.bytes as f64).collect()) / per;
         println!(
-            "| {:<8} | {:<38} | {:>8.1} | {:>12} | {:>12} | {:>13.1} | {:>12.0} |",
+            "| {:<8} | {:<38} | {:>8.1} | {:>12} | {:>12} | {:>14} | {:>13.1} | {:>12.0} |",
             row.group,
             row.name,
             size as f64 / 1e6 / secs,
             format!("{:.2}", paired(base)),
             peer.map_or_else(|| "".into(), |j| format!("{:.2}", paired(j))),
+            typed.map_or_else(|| "".into(), |j| format!("{:.2}", paired(j))),
             allocs,
             alloc_bytes,
         );
