@@ -50,6 +50,20 @@ pub enum Node {
 /// verbatim from a stanza is a span of one copy of that stanza's text,
 /// shared by all its values, so a stanza costs one allocation for all of
 /// its text rather than one per run.
+///
+/// ```
+/// use sxmpp::xml::{CharData, Limits, Node, StreamEvent, StreamReader};
+///
+/// let mut reader = StreamReader::new(Limits::default());
+/// reader.feed(b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>");
+/// reader.feed(b"<message><body>wherefore art thou</body></message>");
+/// let _header = reader.next_event();
+/// let Ok(Some(StreamEvent::Element(message))) = reader.next_event() else { panic!() };
+/// let body = message.child("body", "jabber:client").unwrap();
+/// let Some(Node::Text(text)) = body.nodes().first() else { panic!() };
+/// assert_eq!(text.as_str(), "wherefore art thou");
+/// assert_eq!(*text, CharData::from("wherefore art thou"));
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct CharData(pub(crate) Str);
 
