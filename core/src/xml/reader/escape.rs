@@ -26,24 +26,57 @@ impl RefError {
     }
 }
 
+/// What a byte of character data asks for, by byte: most ask for nothing,
+/// so the check is one table load and one predictable branch per byte.
+const ORDINARY: u8 = 0;
+const ILLEGAL: u8 = 1;
+/// 0xEF: the lead byte of U+FFFE and U+FFFF.
+const LEAD_EF: u8 = 2;
+const GT: u8 = 3;
+/// `&` and `\r`: the text is not verbatim (references, line ends).
+const REWRITE: u8 = 4;
+
+static TEXT_BYTES: [u8; 256] = {
+    let mut table = [ORDINARY; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = ILLEGAL;
+        b += 1;
+    }
+    table[b'\t' as usize] = ORDINARY;
+    table[b'\n' as usize] = ORDINARY;
+    table[b'\r' as usize] = REWRITE;
+    table[b'&' as usize] = REWRITE;
+    table[b'>' as usize] = GT;
+    table[0xEF] = LEAD_EF;
+    table
+};
+
 /// Checks character data: every character an XML 1.0 `Char` (only C0
 /// controls and U+FFFE/U+FFFF can fail in a Rust string), and, outside
-/// CDATA, no `]]>` (XML 1.0 §2.4).
-pub(super) fn check_chars(text: &str, forbid_cdata_end: bool) -> Result<(), RefError> {
+/// CDATA, no `]]>` (XML 1.0 §2.4). Returns whether the text is verbatim:
+/// no reference and no carriage return, so it reads as it stands.
+pub(super) fn check_chars(text: &str, forbid_cdata_end: bool) -> Result<bool, RefError> {
     let bytes = text.as_bytes();
+    let mut verbatim = true;
     for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            0x00..=0x08 | 0x0B | 0x0C | 0x0E..=0x1F => return Err(RefError::Illegal(u32::from(b))),
-            0xEF if bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) => {
-                return Err(RefError::Illegal(0xFFFE + u32::from(bytes[i + 2] - 0xBE)));
+        match TEXT_BYTES[usize::from(b)] {
+            ORDINARY => {}
+            ILLEGAL => return Err(RefError::Illegal(u32::from(b))),
+            LEAD_EF => {
+                if bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) {
+                    return Err(RefError::Illegal(0xFFFE + u32::from(bytes[i + 2] - 0xBE)));
+                }
             }
-            b'>' if forbid_cdata_end && i >= 2 && &bytes[i - 2..i] == b"]]" => {
-                return Err(RefError::Malformed("']]>' in character data".into()));
+            GT => {
+                if forbid_cdata_end && i >= 2 && &bytes[i - 2..i] == b"]]" {
+                    return Err(RefError::Malformed("']]>' in character data".into()));
+                }
             }
-            _ => {}
+            _ => verbatim = false,
         }
     }
-    Ok(())
+    Ok(verbatim)
 }
 
 /// XML 1.0 §2.11: `\r\n` and lone `\r` become `\n`.

@@ -242,12 +242,11 @@ impl StreamReader {
         // decoding every character.
         let raw = if cdata { r.start + 9..r.end - 3 } else { r.clone() };
         let text = &self.input.buf[raw.clone()];
-        check_chars(text, !cdata).map_err(|e| e.at(self.input.at(r.start)))?;
+        let verbatim = check_chars(text, !cdata).map_err(|e| e.at(self.input.at(r.start)))? && !cdata;
         let Some(parent) = self.stack.last_mut() else {
             return Ok(());
         };
         let follows_text = matches!(parent.nodes().last(), Some(Node::Text(_)));
-        let verbatim = !cdata && !text.bytes().any(|b| b == b'&' || b == b'\r');
         if verbatim
             && !follows_text
             && let Some(span) = span(self.input.hold, raw.clone())
