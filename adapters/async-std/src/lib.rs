@@ -46,17 +46,16 @@ impl Runtime for AsyncStd {
     }
 
     fn connect_tcp(addr: SocketAddr) -> BoxFuture<'static, io::Result<TcpStream>> {
-        Box::pin(async move {
-            let tcp = TcpStream::connect(addr).await?;
-            tcp.set_nodelay(true)?;
-            Ok(tcp)
-        })
+        Box::pin(async move { TcpStream::connect(addr).await })
     }
 
     fn from_std(tcp: std::net::TcpStream) -> io::Result<TcpStream> {
-        tcp.set_nodelay(true)?;
         tcp.set_nonblocking(true)?;
         Ok(TcpStream::from(tcp))
+    }
+
+    fn set_nodelay(tcp: &TcpStream) -> io::Result<()> {
+        tcp.set_nodelay(true)
     }
 
     fn unblock<T: Send + 'static>(work: Box<dyn FnOnce() -> T + Send>) -> BoxFuture<'static, T> {

@@ -63,6 +63,10 @@ impl<R: Role, Rt: Runtime> Connection<R, Rt> {
     /// Drives `conn` (created with [`sxmpp_net::now`]) over `tcp`; `tls`
     /// is what the core's TLS requests are answered with.
     pub fn new(conn: core::Connection<R>, tcp: Rt::Tcp, tls: TlsSetup, options: Options) -> Connection<R, Rt> {
+        if let Err(error) = Rt::set_nodelay(&tcp) {
+            // Slower, not wrong: the connection still works.
+            tracing::debug!(%error, "TCP_NODELAY not set");
+        }
         Connection {
             pump: Pump::new(conn, options.max_events, options.console),
             transport: Transport::Plain(tcp),

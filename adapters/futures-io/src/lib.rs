@@ -47,6 +47,10 @@ pub trait Runtime: Send + Sync + Sized + 'static {
     fn connect_tcp(addr: SocketAddr) -> BoxFuture<'static, io::Result<Self::Tcp>>;
     /// Adopts a connected or accepted std socket (made non-blocking).
     fn from_std(tcp: std::net::TcpStream) -> io::Result<Self::Tcp>;
+    /// Turns Nagle's algorithm off. XMPP writes small units and waits for
+    /// answers, so delayed ACKs would stall each one; the loop calls this
+    /// for every connection it drives, connected or accepted.
+    fn set_nodelay(tcp: &Self::Tcp) -> io::Result<()>;
     /// Runs blocking work (DNS) off the event loop.
     fn unblock<T: Send + 'static>(work: Box<dyn FnOnce() -> T + Send>) -> BoxFuture<'static, T>;
     /// The client side of a TLS handshake, verifying `name`.

@@ -64,16 +64,15 @@ impl Runtime for Smol {
     }
 
     fn connect_tcp(addr: SocketAddr) -> BoxFuture<'static, io::Result<TcpStream>> {
-        Box::pin(async move {
-            let tcp = TcpStream::connect(addr).await?;
-            tcp.set_nodelay(true)?;
-            Ok(tcp)
-        })
+        Box::pin(async move { TcpStream::connect(addr).await })
     }
 
     fn from_std(tcp: std::net::TcpStream) -> io::Result<TcpStream> {
-        tcp.set_nodelay(true)?;
         TcpStream::try_from(tcp)
+    }
+
+    fn set_nodelay(tcp: &TcpStream) -> io::Result<()> {
+        tcp.set_nodelay(true)
     }
 
     fn unblock<T: Send + 'static>(work: Box<dyn FnOnce() -> T + Send>) -> BoxFuture<'static, T> {

@@ -48,17 +48,16 @@ impl Runtime for Tokio {
     }
 
     fn connect_tcp(addr: SocketAddr) -> BoxFuture<'static, io::Result<Self::Tcp>> {
-        Box::pin(async move {
-            let tcp = TcpStream::connect(addr).await?;
-            tcp.set_nodelay(true)?;
-            Ok(Compat(tcp))
-        })
+        Box::pin(async move { Ok(Compat(TcpStream::connect(addr).await?)) })
     }
 
     fn from_std(tcp: std::net::TcpStream) -> io::Result<Self::Tcp> {
-        tcp.set_nodelay(true)?;
         tcp.set_nonblocking(true)?;
         TcpStream::from_std(tcp).map(Compat)
+    }
+
+    fn set_nodelay(tcp: &Self::Tcp) -> io::Result<()> {
+        tcp.0.set_nodelay(true)
     }
 
     fn unblock<T: Send + 'static>(work: Box<dyn FnOnce() -> T + Send>) -> BoxFuture<'static, T> {
@@ -102,11 +101,7 @@ impl Runtime for Tokio {
 pub struct Compat<T>(pub T);
 
 impl From<TcpStream> for Compat<TcpStream> {
-    /// An accepted (or otherwise made) socket, with Nagle's algorithm off
-    /// as on every socket the adapter connects: XMPP writes small units
-    /// and waits for answers, so delayed ACKs would stall each one.
     fn from(tcp: TcpStream) -> Compat<TcpStream> {
-        let _ = tcp.set_nodelay(true);
         Compat(tcp)
     }
 }

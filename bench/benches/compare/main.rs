@@ -22,7 +22,7 @@ mod peers;
 
 use std::hint::black_box;
 
-use meter::{Meter, Row, median, net_change, retained};
+use meter::{Meter, Row, median, retained};
 use sxmpp::stanza::Stanza;
 use sxmpp::time::Timestamp;
 use sxmpp::xml::{Limits, StreamReader, StreamWriter};
@@ -298,12 +298,8 @@ fn heap() {
     let corpus = Corpus::load(None);
     let (client_heap, mut client) = retained(online_client);
     let (server_heap, mut server) = retained(online_server);
-    let client_burst = net_change(|| {
-        feed(&mut client, corpus.body(), corpus.body().len());
-    });
-    let server_burst = net_change(|| {
-        feed(&mut server, corpus.body(), CHUNK);
-    });
+    let (client_burst, _) = retained(|| feed(&mut client, corpus.body(), corpus.body().len()));
+    let (server_burst, _) = retained(|| feed(&mut server, corpus.body(), CHUNK));
     let _ = client.close(Timestamp::ZERO);
     println!("| connection | idle heap (bytes) | after a 4 MB burst, drained (bytes) |");
     println!("|---|---:|---:|");

@@ -40,22 +40,15 @@ impl Meter {
     }
 }
 
-/// Heap bytes `build` leaves allocated in what it returns (allocated
-/// minus freed while it ran), and the value.
+/// Heap bytes left allocated once `build` returns (allocated minus freed
+/// while it ran: what the value it built, or what it grew, holds), and
+/// the value.
 pub fn retained<T>(build: impl FnOnce() -> T) -> (isize, T) {
     let region = Region::new(GLOBAL);
     let value = build();
     let change = region.change();
     let net = change.bytes_allocated as isize - change.bytes_deallocated as isize;
     (net, value)
-}
-
-/// Net heap change while `f` runs on something that already exists.
-pub fn net_change(f: impl FnOnce()) -> isize {
-    let region = Region::new(GLOBAL);
-    f();
-    let change = region.change();
-    change.bytes_allocated as isize - change.bytes_deallocated as isize
 }
 
 /// A row: a name, the group whose baseline it is compared with, and the

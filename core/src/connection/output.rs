@@ -14,13 +14,11 @@ const MAX_QUEUED_EVENTS: usize = 64;
 /// How many bytes of input may be parsed into waiting events before
 /// parsing stops, whatever their count.
 const MAX_QUEUED_INPUT: u64 = 64 * 1024;
-/// Buffers above this capacity are given back once drained, so a burst
-/// leaves no lasting footprint (HARDENING 32).
-const RETAINED_CAPACITY: usize = 4 * 1024;
-/// What an idle connection keeps of its send buffer.
+/// Buffers and queues are given back once the connection is idle
+/// ([`OutputQueue::release_idle`]), so a burst leaves no lasting footprint
+/// (HARDENING 32); the send buffer keeps this much, what a stanza at a
+/// time needs.
 const IDLE_CAPACITY: usize = 512;
-/// Likewise for the event queue, in events.
-const RETAINED_EVENTS: usize = 16;
 
 /// The bytes and events waiting for the driver.
 #[derive(Debug)]
@@ -139,9 +137,6 @@ impl OutputQueue {
         if self.tx_start == self.tx.len() && self.unit_start.is_none() {
             self.tx.clear();
             self.tx_start = 0;
-            if self.tx.capacity() > RETAINED_CAPACITY {
-                self.tx = String::new();
-            }
         }
     }
 
@@ -183,11 +178,7 @@ impl OutputQueue {
     }
 
     pub(crate) fn pop_event(&mut self) -> Option<Event> {
-        let event = self.events.pop_front();
-        if self.events.is_empty() && self.events.capacity() > RETAINED_EVENTS {
-            self.events = VecDeque::new();
-        }
-        event
+        self.events.pop_front()
     }
 
     pub(crate) fn has_events(&self) -> bool {

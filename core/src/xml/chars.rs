@@ -83,52 +83,52 @@ pub(crate) fn check_ncname(s: &str) -> Result<(), InvalidXml> {
 /// reader's end-of-line normalisation gives back the same text; `>` is
 /// escaped so that `]]>` can never appear.
 pub(crate) fn escape_text(out: &mut String, s: &str) {
-    escape(out, s, &TEXT_SPECIAL);
+    escape(out, s, &TEXT_REFERENCES);
 }
 
 /// Appends `s` escaped for an attribute value delimited by `'`. Tab, line
 /// feed and carriage return are written as character references because a
 /// reader normalises the literal characters to spaces (XML 1.0 §3.3.3).
 pub(crate) fn escape_attr(out: &mut String, s: &str) {
-    escape(out, s, &ATTR_SPECIAL);
+    escape(out, s, &ATTR_REFERENCES);
 }
 
-/// Which bytes need a reference, by byte: one table load per byte instead
-/// of a chain of comparisons.
-const fn special(bytes: &[u8]) -> [bool; 256] {
-    let mut table = [false; 256];
+/// The reference each byte is written as (`None`: as it is), by byte: one
+/// table load per byte instead of a chain of comparisons, and the bytes
+/// escaped and their references come from one list, so they cannot
+/// disagree.
+type References = [Option<&'static str>; 256];
+
+const fn references(list: &[(u8, &'static str)]) -> References {
+    let mut table: References = [None; 256];
     let mut i = 0;
-    while i < bytes.len() {
-        table[bytes[i] as usize] = true;
+    while i < list.len() {
+        table[list[i].0 as usize] = Some(list[i].1);
         i += 1;
     }
     table
 }
-static TEXT_SPECIAL: [bool; 256] = special(b"<>&\r");
-static ATTR_SPECIAL: [bool; 256] = special(b"<&'\"\t\n\r");
-
-fn reference(b: u8) -> &'static str {
-    match b {
-        b'<' => "&lt;",
-        b'>' => "&gt;",
-        b'&' => "&amp;",
-        b'\'' => "&apos;",
-        b'"' => "&quot;",
-        b'\t' => "&#9;",
-        b'\n' => "&#10;",
-        _ => "&#13;",
-    }
-}
+static TEXT_REFERENCES: References = references(&[(b'<', "&lt;"), (b'>', "&gt;"), (b'&', "&amp;"), (b'\r', "&#13;")]);
+static ATTR_REFERENCES: References = references(&[
+    (b'<', "&lt;"),
+    (b'&', "&amp;"),
+    (b'\'', "&apos;"),
+    (b'"', "&quot;"),
+    (b'\t', "&#9;"),
+    (b'\n', "&#10;"),
+    (b'\r', "&#13;"),
+]);
 
 #[inline]
-fn escape(out: &mut String, s: &str, special: &[bool; 256]) {
+fn escape(out: &mut String, s: &str, references: &References) {
     let bytes = s.as_bytes();
     let mut start = 0;
-    // Only ASCII bytes are special, so every cut is a character boundary.
-    while let Some(i) = bytes[start..].iter().position(|&b| special[b as usize]) {
+    // Only ASCII bytes have references, so every cut is a character
+    // boundary.
+    while let Some(i) = bytes[start..].iter().position(|&b| references[usize::from(b)].is_some()) {
         let at = start + i;
         out.push_str(&s[start..at]);
-        out.push_str(reference(bytes[at]));
+        out.push_str(references[usize::from(bytes[at])].unwrap_or_default());
         start = at + 1;
     }
     out.push_str(&s[start..]);

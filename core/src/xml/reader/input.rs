@@ -109,17 +109,16 @@ impl Input {
         });
     }
 
-    /// Once everything received is consumed, forgets it, and gives back
-    /// the capacity a burst left behind, so a connection returns to its
-    /// idle size (HARDENING 32).
-    pub(super) fn release_if_drained(&mut self) {
-        const KEEP: usize = 4 * 1024;
-        if self.pos == self.buf.len() && self.pos > 0 && self.hold.is_none() {
+    /// Once everything received is consumed (and no stanza holds its
+    /// text), forgets it, and gives back capacity over `keep` bytes, so a
+    /// connection returns to its idle size (HARDENING 32).
+    pub(super) fn release_if_drained(&mut self, keep: usize) {
+        if self.pos == self.buf.len() && self.hold.is_none() {
             self.base += self.pos as u64;
             self.buf.clear();
             self.pos = 0;
             self.scan = 0;
-            if self.buf.capacity() > KEEP {
+            if self.buf.capacity() > keep {
                 self.buf = String::new();
             }
         }

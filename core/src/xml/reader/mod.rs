@@ -260,13 +260,7 @@ impl StreamReader {
         if self.attrs.capacity() > 0 {
             self.attrs = Vec::new();
         }
-        self.input.release_if_drained();
-        if self.input.pos == self.input.buf.len() && self.input.buf.capacity() > 0 && self.input.hold.is_none() {
-            self.input.base += self.input.pos as u64;
-            self.input.buf = String::new();
-            self.input.pos = 0;
-            self.input.scan = 0;
-        }
+        self.input.release_if_drained(0);
     }
 
     /// True while a first-level element has started but not ended.
@@ -325,7 +319,8 @@ impl StreamReader {
                 if let Some(e) = self.input.deferred_error.take() {
                     return Err(e);
                 }
-                self.input.release_if_drained();
+                // Between reads of a burst, a buffer a read fits in stays.
+                self.input.release_if_drained(4 * 1024);
                 return Ok(None);
             };
             if let Some(ev) = self.process(construct)? {
