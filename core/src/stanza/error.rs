@@ -1,5 +1,6 @@
 //! Stanza errors (RFC 6120 §8.3): `<error type='…'><condition/><text/>…</error>`.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
 
@@ -23,8 +24,9 @@ pub struct StanzaError {
     pub by: Option<Jid>,
     /// A human-readable description (§8.3.2).
     pub text: Option<Text>,
-    /// An application-specific condition element (§8.3.2).
-    pub app_specific: Option<Element>,
+    /// An application-specific condition element (§8.3.2); boxed, as it
+    /// is rare and would double the size of every error (and event).
+    pub app_specific: Option<Box<Element>>,
 }
 
 impl StanzaError {
@@ -66,7 +68,7 @@ impl StanzaError {
                     condition_text = (!t.trim().is_empty()).then(|| String::from(t.trim()));
                 }
             } else if app_specific.is_none() {
-                app_specific = Some(child.clone());
+                app_specific = Some(Box::new(child.clone()));
             }
         }
         let condition = condition.unwrap_or(StanzaErrorCondition::UndefinedCondition);
@@ -98,7 +100,7 @@ impl StanzaError {
             )?);
         }
         if let Some(app) = &self.app_specific {
-            el.append_child(app.clone());
+            el.append_child(Element::clone(app));
         }
         Ok(el)
     }

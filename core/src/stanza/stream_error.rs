@@ -1,5 +1,6 @@
 //! Stream errors (RFC 6120 §4.9): `<stream:error><condition/><text/>…</stream:error>`.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
 
@@ -19,7 +20,7 @@ pub struct StreamError {
     /// A human-readable description (§4.9.2).
     pub text: Option<Text>,
     /// An application-specific condition element (§4.9.4).
-    pub app_specific: Option<Element>,
+    pub app_specific: Option<Box<Element>>,
 }
 
 impl StreamError {
@@ -57,7 +58,7 @@ impl StreamError {
                     error.condition_text = (!t.trim().is_empty()).then(|| String::from(t.trim()));
                 }
             } else if error.app_specific.is_none() {
-                error.app_specific = Some(child.clone());
+                error.app_specific = Some(Box::new(child.clone()));
             }
         }
         error
@@ -76,7 +77,7 @@ impl StreamError {
             el.append_child(super::text_element("text", &streams, text.lang.as_deref(), &text.text)?);
         }
         if let Some(app) = &self.app_specific {
-            el.append_child(app.clone());
+            el.append_child(Element::clone(app));
         }
         Ok(el)
     }

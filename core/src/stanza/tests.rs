@@ -225,7 +225,7 @@ fn rfc6120_8_3_3_every_stanza_error_condition_round_trips() {
         condition_text: Some("xmpp:characters@conference.example.org".into()),
         by: Some(jid("example.org")),
         text: Some(Text { lang: Some("en".into()), text: "moved".into() }),
-        app_specific: Some(Element::new("too-many-parameters", "http://example.org/ns")),
+        app_specific: Some(Box::new(Element::new("too-many-parameters", "http://example.org/ns"))),
     };
     let mut msg = Message::new(MessageType::Normal);
     msg.set_error(&error).unwrap();
