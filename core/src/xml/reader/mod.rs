@@ -11,7 +11,9 @@
 //!    quoted attribute value, so a stanza that arrives in many small chunks
 //!    is scanned once;
 //! 3. only a complete tag or XML declaration is handed to `xmlparser`, so
-//!    any error it reports is real; character data, already delimited by
+//!    any error it reports is real; a common tag (ASCII names, values of
+//!    ordinary characters) is read by a byte loop instead ([`lex`]), which
+//!    gives any other to `xmlparser`; character data, already delimited by
 //!    framing, only needs its characters checked, which is done byte-wise;
 //! 4. the reader then does what `xmlparser` does not: namespaces resolved
 //!    by scope, duplicate attributes, matching end tags, references, the
@@ -21,9 +23,10 @@
 //! recurses on depth the peer chooses.
 //!
 //! By job: [`input`] (the buffer and its UTF-8 carry), [`framing`] (where
-//! constructs end, and the size limits), [`scope`] (namespace bindings),
-//! [`escape`] (characters and references), [`tree`] (tags into elements);
-//! this module ties them into the stream of events.
+//! constructs end, and the size limits), [`lex`] (the common tag),
+//! [`scope`] (namespace bindings), [`escape`] (characters and references),
+//! [`tree`] (tags into elements); this module ties them into the stream of
+//! events.
 
 use alloc::format;
 use alloc::string::String;
@@ -42,6 +45,7 @@ mod escape;
 mod framing;
 mod input;
 pub(crate) use input::is_xml_whitespace;
+mod lex;
 mod scope;
 mod tree;
 

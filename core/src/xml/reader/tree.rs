@@ -18,6 +18,7 @@ use super::super::name::Str;
 use super::super::namespace::Interner;
 use super::super::namespace::{Namespace, XML_NS, XMLNS_NS};
 use super::escape::{check_chars, normalize_newlines, unescape, unescape_attr};
+use super::lex;
 use super::scope::Scope;
 use super::{RawAttr, State, StreamEvent, StreamHeader, StreamReader};
 
@@ -25,6 +26,11 @@ impl StreamReader {
     /// Tokenizes a start tag into `self.attrs`; returns the element's
     /// (prefix, local) ranges and whether it is empty (`<x/>`).
     fn tokenize_start_tag(&mut self, r: Range<usize>) -> Result<(Range<usize>, Range<usize>, bool), XmlError> {
+        self.attrs.clear();
+        if let Some(tag) = lex::start_tag(&self.input.buf, r.clone(), &mut self.attrs, self.limits.max_attributes) {
+            return Ok(tag);
+        }
+        // Not a common tag: the tokenizer reads it, and reports any fault.
         self.attrs.clear();
         let mut name = None;
         for token in Tokenizer::from_fragment(&self.input.buf, r.clone()) {
@@ -202,12 +208,16 @@ impl StreamReader {
         if self.state != State::Stream {
             return Err(XmlError::Malformed { offset, detail: "end tag outside the root element".into() });
         }
-        let (prefix, local) = match Tokenizer::from_fragment(&self.input.buf, r.clone()).next() {
-            Some(Ok(Token::ElementEnd { end: ElementEnd::Close(prefix, local), .. })) => {
-                (prefix.range(), local.range())
-            }
-            Some(Err(e)) => return Err(self.tokenizer_error(r.start, e)),
-            _ => return Err(self.malformed(r.start, "bad end tag")),
+        let (prefix, local) = match lex::end_tag(&self.input.buf, r.clone()) {
+            Some(names) => names,
+            // Not a common tag: the tokenizer reads it, and reports any fault.
+            None => match Tokenizer::from_fragment(&self.input.buf, r.clone()).next() {
+                Some(Ok(Token::ElementEnd { end: ElementEnd::Close(prefix, local), .. })) => {
+                    (prefix.range(), local.range())
+                }
+                Some(Err(e)) => return Err(self.tokenizer_error(r.start, e)),
+                _ => return Err(self.malformed(r.start, "bad end tag")),
+            },
         };
         let (prefix, local) = (&self.input.buf[prefix], &self.input.buf[local]);
         let (open_prefix, open_local) = match self.stack.last() {
