@@ -6,7 +6,7 @@
 use core::ops::Range;
 
 use super::super::error::{Limit, Restricted, XmlError};
-use super::{Construct, State, StreamReader};
+use super::{Construct, State, StreamReader, lex};
 
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
@@ -143,6 +143,17 @@ impl StreamReader {
                 Ok(self.frame_to(pos + CDATA.len(), b"]]>", false)?.map(Construct::CData))
             }
             _ => {
+                // A common tag, met for the first time, is read as it is
+                // framed: one pass over its bytes, not two.
+                if self.input.scan <= pos {
+                    let max = self.limits.max_attributes;
+                    self.attrs.clear();
+                    if let Some((tag, end)) = lex::start_tag_at(bytes, pos, &mut self.attrs, max) {
+                        self.check_size(end, true)?;
+                        self.lexed = Some(tag);
+                        return Ok(Some(Construct::StartTag(pos..end)));
+                    }
+                }
                 // A start tag ends at the first '>' outside quotes.
                 let mut quote = self.input.scan_quote;
                 let mut i = self.input.scan.max(pos + 1);

@@ -93,13 +93,26 @@ pub(super) fn start_tag(
     max_attributes: usize,
 ) -> Option<StartTag> {
     let bytes = text.as_bytes().get(..tag.end)?;
-    let (prefix, local, mut i) = qname(bytes, tag.start + 1)?;
+    let (read, end) = start_tag_at(bytes, tag.start, attrs, max_attributes)?;
+    (end == tag.end).then_some(read)
+}
+
+/// The common start tag at `bytes[start]` (`<`), not framed yet: what
+/// [`start_tag`] reads, and where the tag ends. `None` also when the tag
+/// does not end within `bytes` (framing takes it from there).
+pub(super) fn start_tag_at(
+    bytes: &[u8],
+    start: usize,
+    attrs: &mut Vec<RawAttr>,
+    max_attributes: usize,
+) -> Option<(StartTag, usize)> {
+    let (prefix, local, mut i) = qname(bytes, start + 1)?;
     loop {
         let after_name = i;
         i = skip_space(bytes, i);
         match *bytes.get(i)? {
-            b'>' => return (i + 1 == tag.end).then_some((prefix, local, false)),
-            b'/' => return (bytes.get(i + 1) == Some(&b'>') && i + 2 == tag.end).then_some((prefix, local, true)),
+            b'>' => return Some(((prefix, local, false), i + 1)),
+            b'/' => return (bytes.get(i + 1) == Some(&b'>')).then_some(((prefix, local, true), i + 2)),
             // Attributes are separated by whitespace.
             _ if i == after_name => return None,
             _ => {}

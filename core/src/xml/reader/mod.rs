@@ -190,6 +190,9 @@ pub struct StreamReader {
     scope: Scope,
     interner: Interner,
     attrs: Vec<RawAttr>,
+    /// The start tag framing has just read (its attributes in `attrs`),
+    /// if it was a common one.
+    lexed: Option<lex::StartTag>,
     /// Whether the stanza being read has spans to resolve when it ends.
     pending_spans: bool,
 }
@@ -211,6 +214,7 @@ impl StreamReader {
             scope: Scope::default(),
             interner: Interner::default(),
             attrs: Vec::new(),
+            lexed: None,
             pending_spans: false,
         }
     }
@@ -234,6 +238,7 @@ impl StreamReader {
         self.input.scan_quote = None;
         self.input.hold = None;
         self.pending_spans = false;
+        self.lexed = None;
     }
 
     /// Bytes received but not yet consumed by [`next_event`]. After a

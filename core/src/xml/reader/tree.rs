@@ -65,7 +65,10 @@ impl StreamReader {
         if self.state == State::Closed {
             return Err(XmlError::Malformed { offset, detail: "element after the root element".into() });
         }
-        let (prefix_r, local_r, empty) = self.tokenize_start_tag(r.clone())?;
+        let (prefix_r, local_r, empty) = match self.lexed.take() {
+            Some(tag) => tag,
+            None => self.tokenize_start_tag(r.clone())?,
+        };
         let is_root = matches!(self.state, State::Prolog { .. });
         if !is_root && self.stack.len() == self.limits.max_depth {
             return Err(XmlError::LimitExceeded {
