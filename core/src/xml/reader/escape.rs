@@ -10,6 +10,7 @@ use super::super::chars::is_xml_char;
 use super::super::error::{Restricted, XmlError};
 
 /// A reference or character fault, before it is placed in the stream.
+#[derive(Debug)]
 pub(super) enum RefError {
     Illegal(u32),
     Restricted(String),
@@ -35,6 +36,8 @@ const LEAD_EF: u8 = 2;
 const GT: u8 = 3;
 /// `&` and `\r`: the text is not verbatim (references, line ends).
 const REWRITE: u8 = 4;
+/// `<`: where character data ends (ordinary inside CDATA).
+const LT: u8 = 5;
 
 static TEXT_BYTES: [u8; 256] = {
     let mut table = [ORDINARY; 256];
@@ -48,6 +51,7 @@ static TEXT_BYTES: [u8; 256] = {
     table[b'\r' as usize] = REWRITE;
     table[b'&' as usize] = REWRITE;
     table[b'>' as usize] = GT;
+    table[b'<' as usize] = LT;
     table[0xEF] = LEAD_EF;
     table
 };
@@ -61,7 +65,7 @@ pub(super) fn check_chars(text: &str, forbid_cdata_end: bool) -> Result<bool, Re
     let mut verbatim = true;
     for (i, &b) in bytes.iter().enumerate() {
         match TEXT_BYTES[usize::from(b)] {
-            ORDINARY => {}
+            ORDINARY | LT => {}
             ILLEGAL => return Err(RefError::Illegal(u32::from(b))),
             LEAD_EF => {
                 if bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) {
@@ -77,6 +81,39 @@ pub(super) fn check_chars(text: &str, forbid_cdata_end: bool) -> Result<bool, Re
         }
     }
     Ok(verbatim)
+}
+
+/// Character data from `bytes[from]` to the next `<`, checked as
+/// [`check_chars`] checks it in the same pass: where it ends, and what
+/// the check found. `None` if no `<` has arrived yet.
+pub(super) fn scan_text(bytes: &[u8], from: usize) -> Option<(usize, Result<bool, RefError>)> {
+    let mut verbatim = true;
+    let mut fault = None;
+    let mut i = from;
+    while let Some(&b) = bytes.get(i) {
+        match TEXT_BYTES[usize::from(b)] {
+            ORDINARY => {}
+            LT => {
+                return Some((i, fault.map_or(Ok(verbatim), Err)));
+            }
+            // After a fault, only the end is looked for.
+            _ if fault.is_some() => {}
+            ILLEGAL => fault = Some(RefError::Illegal(u32::from(b))),
+            LEAD_EF => {
+                if bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) {
+                    fault = Some(RefError::Illegal(0xFFFE + u32::from(bytes[i + 2] - 0xBE)));
+                }
+            }
+            GT => {
+                if i >= from + 2 && &bytes[i - 2..i] == b"]]" {
+                    fault = Some(RefError::Malformed("']]>' in character data".into()));
+                }
+            }
+            _ => verbatim = false,
+        }
+        i += 1;
+    }
+    None
 }
 
 /// XML 1.0 §2.11: `\r\n` and lone `\r` become `\n`.

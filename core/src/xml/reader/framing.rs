@@ -6,7 +6,7 @@
 use core::ops::Range;
 
 use super::super::error::{Limit, Restricted, XmlError};
-use super::{Construct, State, StreamReader, lex};
+use super::{Construct, State, StreamReader, escape, lex};
 
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
@@ -93,7 +93,21 @@ impl StreamReader {
             return Ok(None);
         }
         if bytes[pos] != b'<' {
-            // Character data inside a stanza runs to the next '<'.
+            // Character data inside a stanza runs to the next '<'; met for
+            // the first time, it is checked in the same pass.
+            if self.input.scan <= pos {
+                return Ok(match escape::scan_text(bytes, pos) {
+                    Some((end, checked)) => {
+                        self.check_size(end, false)?;
+                        self.checked_text = Some(checked);
+                        Some(Construct::Text(pos..end))
+                    }
+                    None => {
+                        self.input.scan = len;
+                        None
+                    }
+                });
+            }
             let from = self.input.scan.max(pos);
             return Ok(match self.input.search(bytes, from, |b| b == b'<') {
                 Some(end) => {

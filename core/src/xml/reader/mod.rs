@@ -193,6 +193,9 @@ pub struct StreamReader {
     /// The start tag framing has just read (its attributes in `attrs`),
     /// if it was a common one.
     lexed: Option<lex::StartTag>,
+    /// What framing found checking the text it has just framed, if it
+    /// checked it ([`escape::check_chars`]'s answer).
+    checked_text: Option<Result<bool, escape::RefError>>,
     /// Whether the stanza being read has spans to resolve when it ends.
     pending_spans: bool,
 }
@@ -215,6 +218,7 @@ impl StreamReader {
             interner: Interner::default(),
             attrs: Vec::new(),
             lexed: None,
+            checked_text: None,
             pending_spans: false,
         }
     }
@@ -239,6 +243,7 @@ impl StreamReader {
         self.input.hold = None;
         self.pending_spans = false;
         self.lexed = None;
+        self.checked_text = None;
     }
 
     /// Bytes received but not yet consumed by [`next_event`]. After a

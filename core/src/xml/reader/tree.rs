@@ -255,7 +255,11 @@ impl StreamReader {
         // decoding every character.
         let raw = if cdata { r.start + 9..r.end - 3 } else { r.clone() };
         let text = &self.input.buf[raw.clone()];
-        let verbatim = check_chars(text, !cdata).map_err(|e| e.at(self.input.at(r.start)))? && !cdata;
+        let checked = match self.checked_text.take() {
+            Some(checked) if !cdata => checked,
+            _ => check_chars(text, !cdata),
+        };
+        let verbatim = checked.map_err(|e| e.at(self.input.at(r.start)))? && !cdata;
         let Some(parent) = self.stack.last_mut() else {
             return Ok(());
         };
