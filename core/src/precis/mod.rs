@@ -152,13 +152,16 @@ fn context_allows(chars: &[char], at: usize) -> bool {
 /// Checks every code point against IdentifierClass (`freeform == false`)
 /// or FreeformClass.
 fn check_class(s: &str, freeform: bool) -> Result<(), PrecisError> {
-    let chars: alloc::vec::Vec<char> = s.chars().collect();
-    for (at, &ch) in chars.iter().enumerate() {
+    // The characters as a list only for a contextual rule (rare), which
+    // looks at the neighbours.
+    let mut chars: Option<alloc::vec::Vec<char>> = None;
+    for (at, ch) in s.chars().enumerate() {
         match derived_property(ch) {
             PVALID => {}
             FREE_PVAL if freeform => {}
             CONTEXTJ | CONTEXTO => {
-                if !context_allows(&chars, at) {
+                let chars = chars.get_or_insert_with(|| s.chars().collect());
+                if !context_allows(chars, at) {
                     return Err(PrecisError::Context { ch, at });
                 }
             }
@@ -233,6 +236,17 @@ fn width_map(c: char) -> char {
     }
 }
 
+/// Whether UsernameCaseMapped's mapping leaves `s` as it is: no character
+/// has a width mapping or another lower case, and `s` is in NFC.
+fn is_case_mapped(s: &str) -> bool {
+    let unchanged = |c: char| {
+        let mut lower = c.to_lowercase();
+        width_map(c) == c && lower.next() == Some(c) && lower.next().is_none()
+    };
+    s.chars().all(unchanged)
+        && unicode_normalization::is_nfc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes
+}
+
 /// Enforces the UsernameCaseMapped profile (RFC 8265 §3.3.3): width
 /// mapping, lower case, NFC, the Bidi Rule, then IdentifierClass.
 pub(crate) fn username_case_mapped(s: &str) -> Result<Cow<'_, str>, PrecisError> {
@@ -247,6 +261,17 @@ pub(crate) fn username_case_mapped(s: &str) -> Result<Cow<'_, str>, PrecisError>
             Cow::Borrowed(s)
         });
     }
+    if is_case_mapped(s) {
+        // Already mapped (a JID a server sent, as a rule): checked, kept.
+        check_bidi(s)?;
+        check_class(s, false)?;
+        return Ok(Cow::Borrowed(s));
+    }
+    map_username(s)
+}
+
+/// UsernameCaseMapped the long way: mapped until stable, then checked.
+fn map_username(s: &str) -> Result<Cow<'_, str>, PrecisError> {
     let mapped = until_stable(s, |s| {
         let lowered: String = s.chars().map(width_map).flat_map(char::to_lowercase).collect();
         lowered.nfc().collect()
@@ -292,6 +317,19 @@ mod tests {
         assert_eq!(username_case_mapped("henry\u{2163}"), Err(PrecisError::Disallowed { ch: '\u{2173}', at: 5 }));
         assert_eq!(username_case_mapped("\u{265A}"), Err(PrecisError::Disallowed { ch: '\u{265A}', at: 0 }));
         assert_eq!(username_case_mapped("a\u{7}"), Err(PrecisError::Disallowed { ch: '\u{7}', at: 1 }));
+    }
+
+    proptest::proptest! {
+        /// A string the mapping leaves as it is gets the answer the long
+        /// way gives.
+        #[test]
+        fn the_already_mapped_shortcut_agrees_with_mapping(
+            s in "[a-zA-Z0-9ßéÉe\u{301}\u{3A3}\u{3C3}\u{3C2}\u{5D0}\u{627}\u{661}\u{B7}\u{200C}\u{200D}\u{FF21}\u{2163}\u{265A} ._-]{1,8}"
+        ) {
+            let expected = map_username(&s).map(Cow::into_owned);
+            let got = username_case_mapped(&s).map(Cow::into_owned);
+            proptest::prop_assert_eq!(got, expected, "{:?}", s);
+        }
     }
 
     #[test]
