@@ -289,7 +289,7 @@ impl ClientRole {
             }
             return Err(Fault::unexpected(&element));
         }
-        let stanza = match Stanza::parse(element) {
+        let stanza = match Stanza::parse_knowing(element, core.session.jid().map(FullJid::as_jid)) {
             Ok(s) => s,
             Err(rejected) => {
                 core.on_invalid_stanza(rejected.element, rejected.error);

@@ -119,11 +119,11 @@ impl Iq {
 
     /// Reads an `<iq/>` element (in any content namespace), enforcing the
     /// rules of RFC 6120 §8.2.3.
-    pub(crate) fn parse(element: Element) -> Result<Iq, Box<Rejected>> {
+    pub(crate) fn parse(element: Element, known: Option<&Jid>) -> Result<Iq, Box<Rejected>> {
         if let Err(e) = Iq::check(&element) {
             return Err(Rejected::new(e, element));
         }
-        Ok(Iq { head: Head::read(element)? })
+        Ok(Iq { head: Head::read(element, known)? })
     }
 
     /// The checks of RFC 6120 §8.2.3: id, type, and the number of children

@@ -102,8 +102,8 @@ impl Message {
     }
 
     /// Reads a `<message/>` element (in any content namespace).
-    pub(crate) fn parse(element: Element) -> Result<Message, Box<Rejected>> {
-        Ok(Message { head: Head::read(element)? })
+    pub(crate) fn parse(element: Element, known: Option<&Jid>) -> Result<Message, Box<Rejected>> {
+        Ok(Message { head: Head::read(element, known)? })
     }
 
     /// The message type; an unknown one reads as `normal` (RFC 6121

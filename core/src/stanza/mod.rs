@@ -29,6 +29,7 @@ use alloc::string::{String, ToString};
 use crate::condition::StanzaErrorCondition;
 use crate::jid::{Jid, JidError};
 use crate::ns;
+use crate::shared_str::Str;
 use crate::xml::{Element, InvalidXml, Namespace, Node};
 
 mod error;
@@ -151,13 +152,21 @@ impl Stanza {
     /// Like [`from_element`](Stanza::from_element), but a refused element
     /// comes back with the error, untouched, for reporting or answering.
     pub fn parse(element: Element) -> Result<Stanza, Box<Rejected>> {
+        Stanza::parse_knowing(element, None)
+    }
+
+    /// [`parse`](Stanza::parse), knowing a JID the stream often names (the
+    /// client's own address, in the `to` of nearly every stanza it gets):
+    /// a `to` or `from` that is its very text is that JID, shared, not
+    /// prepared again.
+    pub(crate) fn parse_knowing(element: Element, known: Option<&Jid>) -> Result<Stanza, Box<Rejected>> {
         if !is_content_namespace(element.ns()) {
             return Err(Rejected::new(not_a_stanza(&element), element));
         }
         match element.name() {
-            "message" => Message::parse(element).map(Stanza::Message),
-            "presence" => Presence::parse(element).map(Stanza::Presence),
-            "iq" => Iq::parse(element).map(Stanza::Iq),
+            "message" => Message::parse(element, known).map(Stanza::Message),
+            "presence" => Presence::parse(element, known).map(Stanza::Presence),
+            "iq" => Iq::parse(element, known).map(Stanza::Iq),
             _ => Err(Rejected::new(not_a_stanza(&element), element)),
         }
     }
@@ -264,9 +273,9 @@ impl Head {
     }
 
     /// Checks the addresses of an element read off the wire.
-    fn read(element: Element) -> Result<Head, Box<Rejected>> {
-        let to = jid_attr(&element, "to");
-        let from = jid_attr(&element, "from");
+    fn read(element: Element, known: Option<&Jid>) -> Result<Head, Box<Rejected>> {
+        let to = jid_attr(&element, "to", known);
+        let from = jid_attr(&element, "from", known);
         match (to, from) {
             (Ok(to), Ok(from)) => Ok(Head { element, to, from }),
             (Err(e), _) | (_, Err(e)) => Err(Rejected::new(e, element)),
@@ -355,11 +364,13 @@ impl Head {
     }
 }
 
-fn jid_attr(element: &Element, attr: &'static str) -> Result<Option<Jid>, StanzaParseError> {
-    element
-        .attr_stored(attr)
-        .map(|v| Jid::from_value(v).map_err(|error| StanzaParseError::InvalidJid { attr, error }))
-        .transpose()
+fn jid_attr(element: &Element, attr: &'static str, known: Option<&Jid>) -> Result<Option<Jid>, StanzaParseError> {
+    let read = |value: &Str| match known {
+        // A prepared JID prepares to itself.
+        Some(jid) if jid.as_str() == &**value => Ok(jid.clone()),
+        _ => Jid::from_value(value).map_err(|error| StanzaParseError::InvalidJid { attr, error }),
+    };
+    element.attr_stored(attr).map(read).transpose()
 }
 
 fn set_jid_attr(element: &mut Element, attr: &'static str, jid: Option<&Jid>) {
@@ -418,7 +429,7 @@ macro_rules! stanza_head {
             /// Reads the element (in any content namespace), checking what
             /// RFC 6120 §8 requires of this kind of stanza.
             pub fn from_element(element: Element) -> Result<Self, StanzaParseError> {
-                Self::parse(element).map_err(|rejected| rejected.error)
+                Self::parse(element, None).map_err(|rejected| rejected.error)
             }
             /// The element, as it will be written.
             pub fn element(&self) -> &Element {

@@ -136,11 +136,11 @@ impl Presence {
     }
 
     /// Reads a `<presence/>` element (in any content namespace).
-    pub(crate) fn parse(element: Element) -> Result<Presence, Box<Rejected>> {
+    pub(crate) fn parse(element: Element, known: Option<&Jid>) -> Result<Presence, Box<Rejected>> {
         if let Err(e) = PresenceType::parse(element.attr("type")) {
             return Err(Rejected::new(e, element));
         }
-        Ok(Presence { head: Head::read(element)? })
+        Ok(Presence { head: Head::read(element, known)? })
     }
 
     /// The presence type (checked when the stanza was read).

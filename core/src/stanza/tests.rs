@@ -363,3 +363,21 @@ fn builders_write_children_in_the_stanza_namespace() {
     let bodies: Vec<(Option<String>, String)> = m.bodies().map(|t| (t.lang, t.text)).collect();
     assert_eq!(bodies, [(Some("cs".into()), "ahoj".into()), (None, "hello".into())]);
 }
+
+#[test]
+fn an_address_that_is_a_known_jids_text_reads_as_that_jid() {
+    let own = jid("juliet@example.com/balcony");
+    let read = |xml: &str| match Stanza::parse_knowing(element(xml), Some(&own)) {
+        Ok(s) => s,
+        Err(rejected) => panic!("{:?}", rejected.error),
+    };
+    let exact = read("<message to='juliet@example.com/balcony' from='romeo@example.net/orchard'/>");
+    assert_eq!(exact.to(), Some(&own));
+    assert_eq!(exact.from(), Some(&jid("romeo@example.net/orchard")));
+    // Not its text: prepared as ever, to the same JID.
+    let unprepared = read("<message to='Juliet@EXAMPLE.com/balcony'/>");
+    assert_eq!(unprepared.to(), Some(&own));
+    // Another resource is another JID.
+    let other = read("<message to='juliet@example.com/Balcony'/>");
+    assert_ne!(other.to(), Some(&own));
+}
