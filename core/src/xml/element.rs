@@ -452,8 +452,13 @@ impl Element {
         }
     }
 
-    /// Appends a text node the reader has already assembled.
-    pub(crate) fn push_text_node(&mut self, text: CharData) {
+    /// The reader: the element's children, gathered while it was open.
+    pub(crate) fn set_children(&mut self, children: Vec<Node>) {
+        self.children = children;
+    }
+
+    /// Appends a text node, merged into text just before it.
+    fn push_text_node(&mut self, text: CharData) {
         match self.children.last_mut() {
             Some(Node::Text(t)) => t.push_str(&text),
             _ if text.0.is_empty() => {}
@@ -473,17 +478,6 @@ impl Element {
                 Node::Element(child) => child.resolve_spans(text),
                 Node::Text(run) => run.0.resolve(text),
             }
-        }
-    }
-
-    /// Makes the last text run owned if it is a pending span of `stanza`
-    /// (the stanza's text from its first byte), before text is merged
-    /// into it.
-    pub(crate) fn own_last_text(&mut self, stanza: &str) {
-        if let Some(Node::Text(run)) = self.children.last_mut()
-            && let Str::Pending { start, end } = run.0
-        {
-            run.0 = Str::Owned(stanza.get(start as usize..end as usize).unwrap_or_default().into());
         }
     }
 

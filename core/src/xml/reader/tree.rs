@@ -1,7 +1,8 @@
 //! Tree building: start tags (their namespace declarations bound, names
 //! resolved, attributes checked), end tags matched to their start, text
 //! appended; the element under construction on an explicit stack, so
-//! nothing recurses on depth the peer chooses.
+//! nothing recurses on depth the peer chooses, its children gathered
+//! beside it until it ends.
 
 use alloc::borrow::{Cow, ToOwned};
 use alloc::format;
@@ -174,6 +175,9 @@ impl StreamReader {
             self.scope.leave();
             return Ok(self.finish_element(element, r.end));
         }
+        if self.children.len() == self.stack.len() {
+            self.children.push(Vec::new());
+        }
         self.stack.push(element);
         self.open_prefixes.push(prefix);
         Ok(None)
@@ -183,9 +187,9 @@ impl StreamReader {
     /// if it is a stanza (`end`: where its text ends in the buffer), its
     /// spans now pointing into one shared copy of its text.
     fn finish_element(&mut self, mut element: Element, end: usize) -> Option<StreamEvent> {
-        match self.stack.last_mut() {
+        match self.stack.len().checked_sub(1) {
             Some(parent) => {
-                parent.append_child(element);
+                self.children[parent].push(Node::Element(element));
                 None
             }
             None => {
@@ -240,7 +244,16 @@ impl StreamReader {
         self.scope.leave();
         self.open_prefixes.pop();
         match self.stack.pop() {
-            Some(element) => Ok(self.finish_element(element, r.end)),
+            Some(mut element) => {
+                let children = &mut self.children[self.stack.len()];
+                if !children.is_empty() {
+                    // Moved out, the scratch list keeping its capacity.
+                    let mut exact = Vec::with_capacity(children.len());
+                    exact.append(children);
+                    element.set_children(exact);
+                }
+                Ok(self.finish_element(element, r.end))
+            }
             None => {
                 self.close_root();
                 Ok(Some(StreamEvent::Close))
@@ -260,16 +273,17 @@ impl StreamReader {
             _ => check_chars(text, !cdata),
         };
         let verbatim = checked.map_err(|e| e.at(self.input.at(r.start)))? && !cdata;
-        let Some(parent) = self.stack.last_mut() else {
+        let Some(parent) = self.stack.len().checked_sub(1) else {
             return Ok(());
         };
-        let follows_text = matches!(parent.nodes().last(), Some(Node::Text(_)));
+        let children = &mut self.children[parent];
+        let follows_text = matches!(children.last(), Some(Node::Text(_)));
         if verbatim
             && !follows_text
             && let Some(span) = span(self.input.hold, raw.clone())
         {
             self.pending_spans = true;
-            parent.push_text_node(CharData(span));
+            children.push(Node::Text(CharData(span)));
             return Ok(());
         }
         let mut out = String::new();
@@ -278,11 +292,18 @@ impl StreamReader {
         } else {
             unescape(&mut out, text, false).map_err(|e| e.at(self.input.at(r.start)))?;
         }
-        if follows_text && let Some(hold) = self.input.hold {
-            // Merging into a run still pending: make that run owned first.
-            parent.own_last_text(&self.input.buf[hold..]);
+        match children.last_mut() {
+            _ if out.is_empty() => {}
+            Some(Node::Text(run)) => {
+                // Merging into a run still pending: make that run owned first.
+                if let (Str::Pending { start, end }, Some(hold)) = (&run.0, self.input.hold) {
+                    let stanza = &self.input.buf[hold..];
+                    run.0 = Str::Owned(stanza.get(*start as usize..*end as usize).unwrap_or_default().into());
+                }
+                run.push_str(&out);
+            }
+            _ => children.push(Node::Text(CharData::from(out))),
         }
-        parent.push_text_node(CharData::from(out));
         Ok(())
     }
 }
