@@ -147,15 +147,21 @@ fn main() {
             &mut rows,
             "write",
             "sxmpp StreamWriter, elements -> text",
-            Box::new(move |m| {
-                let writer = StreamWriter::new();
+            // The output buffer is the row's, reused (cleared) from run to
+            // run as a writer's is: a fresh one each run timed the kernel
+            // faulting its pages in.
+            Box::new({
                 let mut out = String::with_capacity(bytes.len() * 2);
-                m.run(|| {
-                    for el in elements {
-                        writer.write(&mut out, el);
-                    }
-                });
-                out.len()
+                move |m| {
+                    let writer = StreamWriter::new();
+                    out.clear();
+                    m.run(|| {
+                        for el in elements {
+                            writer.write(&mut out, el);
+                        }
+                    });
+                    out.len()
+                }
             }),
         );
     }
@@ -178,9 +184,12 @@ fn main() {
             &mut rows,
             "write",
             "minidom Element::write_to",
-            Box::new(move |m| {
+            Box::new({
                 let mut out = Vec::with_capacity(bytes.len() * 2);
-                m.run(|| peers::minidom_write(minidom, &mut out))
+                move |m| {
+                    out.clear();
+                    m.run(|| peers::minidom_write(minidom, &mut out))
+                }
             }),
         );
     }
