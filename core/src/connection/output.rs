@@ -76,6 +76,11 @@ impl OutputQueue {
             }
             self.unit_start = Some(self.tx.len());
         }
+        if self.tx.capacity() == 0 {
+            // After an idle release: room for a stanza at once, not grown
+            // from nothing by doubling.
+            self.tx.reserve(IDLE_CAPACITY);
+        }
         &mut self.tx
     }
 
