@@ -617,3 +617,44 @@ fn hardening_32_after_a_burst_a_connection_gives_back_its_memory() {
         assert!(retained < slack, "the server keeps {retained} bytes after burst {round}");
     }
 }
+
+/// Found in review: the reader gathers each open element's children in a
+/// list per depth, reused from stanza to stanza. Wide stanzas at ever
+/// deeper levels, back to back (no idle moment to free anything), must
+/// not leave one wide list behind at every depth: the heap holds about
+/// one stanza's tree, not one per depth.
+#[test]
+fn wide_stanzas_at_every_depth_leave_no_wide_list_behind() {
+    use sxmpp::xml::{Limits, StreamEvent, StreamReader};
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    const WIDTH: usize = 20_000;
+    const DEPTHS: usize = 20;
+    let mut data = String::new();
+    for depth in 1..=DEPTHS {
+        data.push_str("<message>");
+        data.push_str(&"<a>".repeat(depth - 1));
+        data.push_str(&"<b/>".repeat(WIDTH));
+        data.push_str(&"</a>".repeat(depth - 1));
+        data.push_str("</message>");
+    }
+    let mut reader = StreamReader::new(Limits::default());
+    reader.feed(header().as_bytes());
+    assert!(matches!(reader.next_event(), Ok(Some(StreamEvent::Open(_)))));
+    // One stanza's tree is WIDTH nodes of ~100 bytes (2 MB), its list
+    // perhaps twice that while it grows; one list kept per depth would
+    // be 20 times that.
+    let mut peak = Peak::start(12 * 1024 * 1024, "wide stanzas at every depth");
+    let mut stanzas = 0;
+    for chunk in data.as_bytes().chunks(4096) {
+        reader.feed(chunk);
+        while let Some(event) = reader.next_event().expect("well-formed") {
+            peak.sample();
+            if let StreamEvent::Element(stanza) = event {
+                stanzas += 1;
+                drop(stanza);
+            }
+        }
+    }
+    peak.finish();
+    assert_eq!(stanzas, DEPTHS);
+}

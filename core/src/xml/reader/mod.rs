@@ -186,7 +186,8 @@ pub struct StreamReader {
     /// moved into a list of the exact size when the element ends, so an
     /// element's children cost one allocation, no growth, and a leaf's one
     /// text node a small one (glibc recycles small chunks cheaply): the
-    /// online client ~9% faster than with each element's list grown.
+    /// online client ~9% faster than with each element's list grown. A
+    /// wide list is given away whole instead, so none stays wide.
     children: Vec<Vec<Node>>,
     /// The literal prefix of each open element, root first, to match end
     /// tags (XML 1.0 requires the same qualified name).
@@ -243,7 +244,7 @@ impl StreamReader {
         self.state = State::Prolog { decl_allowed: true };
         self.queued = None;
         self.stack.clear();
-        self.children.iter_mut().for_each(Vec::clear);
+        self.children.clear();
         self.open_prefixes.clear();
         self.root_name.clear();
         self.scope.clear();

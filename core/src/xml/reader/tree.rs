@@ -23,6 +23,12 @@ use super::lex;
 use super::scope::Scope;
 use super::{RawAttr, State, StreamEvent, StreamHeader, StreamReader};
 
+/// Up to how many children an element's scratch list is copied out of
+/// (and kept for the next element at its depth); a longer one is given
+/// away whole. What stays between stanzas is then at most this many nodes
+/// per depth.
+const KEEP_GATHERED: usize = 16;
+
 impl StreamReader {
     /// Tokenizes a start tag into `self.attrs`; returns the element's
     /// (prefix, local) ranges and whether it is empty (`<x/>`).
@@ -246,8 +252,12 @@ impl StreamReader {
         match self.stack.pop() {
             Some(mut element) => {
                 let children = &mut self.children[self.stack.len()];
-                if !children.is_empty() {
-                    // Moved out, the scratch list keeping its capacity.
+                if children.len() > KEEP_GATHERED {
+                    // A wide list is given away whole, so no depth keeps
+                    // a wide list from stanza to stanza (found in review).
+                    element.set_children(core::mem::take(children));
+                } else if !children.is_empty() {
+                    // Moved out exactly, the scratch list kept for the next.
                     let mut exact = Vec::with_capacity(children.len());
                     exact.append(children);
                     element.set_children(exact);
