@@ -85,7 +85,8 @@ pub(super) fn check_chars(text: &str, forbid_cdata_end: bool) -> Result<bool, Re
 
 /// Character data from `bytes[from]` to the next `<`, checked as
 /// [`check_chars`] checks it in the same pass: where it ends, and what
-/// the check found. `None` if no `<` has arrived yet.
+/// the check found. `None` if no `<` has arrived yet. (A loop of its own:
+/// one loop serving both, stopping at `<` or not, read 5–9% slower.)
 pub(super) fn scan_text(bytes: &[u8], from: usize) -> Option<(usize, Result<bool, RefError>)> {
     let mut verbatim = true;
     let mut fault = None;
