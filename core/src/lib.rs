@@ -159,6 +159,7 @@ pub mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub(crate) mod idle;
 pub mod jid;
 pub mod negotiation;
 pub mod ns;

@@ -16,6 +16,7 @@ use super::{CloseReason, Event, StreamConfig, TimeoutKind};
 use crate::condition::StreamErrorCondition;
 use crate::entropy::Entropy;
 use crate::error::{ApiError, Fault, Violation};
+use crate::idle::ReleaseIfEmpty;
 use crate::jid::Jid;
 use crate::negotiation::{Action, FeatureCx, NegotiationEvent, StreamState};
 use crate::ns;
@@ -157,9 +158,7 @@ impl Core {
         self.out.release_idle();
         self.framing.release_idle();
         self.session.release_idle();
-        if self.actions.is_empty() && self.actions.capacity() > 0 {
-            self.actions = Vec::new();
-        }
+        self.actions.release_if_empty();
     }
 
     /// Writes an element the protocol (not the application) sends: never

@@ -6,6 +6,7 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 
 use super::Event;
+use crate::idle::ReleaseIfEmpty;
 
 /// How many events may wait before input stops being parsed: one
 /// `handle_input` never queues more than this (plus what a single frame
@@ -174,14 +175,9 @@ impl OutputQueue {
             self.tx = String::new();
             self.tx_start = 0;
         }
-        if self.events.is_empty() && self.events.capacity() > 0 {
-            self.events = VecDeque::new();
-        }
-        if let Some(messages) = &mut self.messages
-            && messages.is_empty()
-            && messages.capacity() > 0
-        {
-            *messages = VecDeque::new();
+        self.events.release_if_empty();
+        if let Some(messages) = &mut self.messages {
+            messages.release_if_empty();
         }
     }
 

@@ -57,8 +57,8 @@ pub struct Session {
     requests: Requests,
     owed: Owed,
     handlers: IqHandlers,
-    /// Application stanzas not yet written, with their approximate size.
-    /// Queued stanzas with their approximate size (counted once).
+    /// Application stanzas not yet written, with their approximate size
+    /// (counted once, when queued).
     outbound: VecDeque<(Stanza, usize)>,
     outbound_bytes: usize,
     limits: SessionLimits,

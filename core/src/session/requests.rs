@@ -5,6 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::idle::ReleaseIfEmpty;
 use crate::jid::{BareJid, Jid};
 use crate::stanza::StanzaError;
 use crate::time::Timestamp;
@@ -83,9 +84,7 @@ pub struct Requests {
 impl Requests {
     /// Frees the table's memory if it is empty.
     pub(crate) fn release_idle(&mut self) {
-        if self.pending.is_empty() && self.pending.capacity() > 0 {
-            self.pending = Vec::new();
-        }
+        self.pending.release_if_empty();
     }
 
     pub(crate) fn new(max: usize) -> Requests {
@@ -175,9 +174,7 @@ pub(crate) struct Owed {
 impl Owed {
     /// Frees the table's memory if it is empty.
     pub(crate) fn release_idle(&mut self) {
-        if self.owed.is_empty() && self.owed.capacity() > 0 {
-            self.owed = Vec::new();
-        }
+        self.owed.release_if_empty();
     }
 
     pub(crate) fn new(max: usize) -> Owed {

@@ -39,22 +39,29 @@ const REWRITE: u8 = 4;
 /// `<`: where character data ends (ordinary inside CDATA).
 const LT: u8 = 5;
 
-static TEXT_BYTES: [u8; 256] = {
-    let mut table = [ORDINARY; 256];
+static TEXT_BYTES: [u8; 256] =
+    byte_classes(ORDINARY, ILLEGAL, &[(b'\r', REWRITE), (b'&', REWRITE), (b'>', GT), (b'<', LT), (0xEF, LEAD_EF)]);
+
+/// A table of byte classes, for the loops that check characters a byte
+/// at a time: `controls` for the C0 controls XML forbids (all but tab,
+/// line feed and carriage return), `rest` for every other byte, then each
+/// of `marks` (byte, class) over both.
+pub(super) const fn byte_classes(rest: u8, controls: u8, marks: &[(u8, u8)]) -> [u8; 256] {
+    let mut table = [rest; 256];
     let mut b = 0;
     while b < 0x20 {
-        table[b] = ILLEGAL;
+        if !matches!(b as u8, b'\t' | b'\n' | b'\r') {
+            table[b] = controls;
+        }
         b += 1;
     }
-    table[b'\t' as usize] = ORDINARY;
-    table[b'\n' as usize] = ORDINARY;
-    table[b'\r' as usize] = REWRITE;
-    table[b'&' as usize] = REWRITE;
-    table[b'>' as usize] = GT;
-    table[b'<' as usize] = LT;
-    table[0xEF] = LEAD_EF;
+    let mut i = 0;
+    while i < marks.len() {
+        table[marks[i].0 as usize] = marks[i].1;
+        i += 1;
+    }
     table
-};
+}
 
 /// Checks character data: every character an XML 1.0 `Char` (only C0
 /// controls and U+FFFE/U+FFFF can fail in a Rust string), and, outside

@@ -6,11 +6,8 @@
 use core::ops::Range;
 
 use super::super::error::{Limit, Restricted, XmlError};
+use super::input::is_xml_space;
 use super::{Construct, State, StreamReader, escape, lex};
-
-fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
-}
 
 impl StreamReader {
     /// Where the size of the unit being framed is counted from: the stanza
@@ -73,7 +70,7 @@ impl StreamReader {
             // Between stanzas (or before/after the root): only whitespace
             // may stand here (RFC 6120 §11.7).
             let mut pos = self.input.pos;
-            while pos < len && is_ws(bytes[pos]) {
+            while pos < len && is_xml_space(bytes[pos]) {
                 pos += 1;
             }
             if pos != self.input.pos {
@@ -158,9 +155,12 @@ impl StreamReader {
             }
             _ => {
                 // A common tag, met for the first time, is read as it is
-                // framed: one pass over its bytes, not two.
-                if self.input.scan <= pos {
-                    let max = self.limits.max_attributes;
+                // framed: one pass over its bytes, not two. If it is not
+                // read and still ends in these bytes, it is not a common
+                // one: the tokenizer reads it.
+                let first_look = self.input.scan <= pos;
+                let max = self.limits.max_attributes;
+                if first_look {
                     self.attrs.clear();
                     if let Some((tag, end)) = lex::start_tag_at(bytes, pos, &mut self.attrs, max) {
                         self.check_size(end, true)?;
@@ -183,6 +183,11 @@ impl StreamReader {
                         (None, b'>') => {
                             self.check_size(i, true)?;
                             self.input.scan_quote = None;
+                            if !first_look {
+                                // It arrived in pieces: read now it is whole.
+                                self.attrs.clear();
+                                self.lexed = lex::start_tag(bytes, pos..i, &mut self.attrs, max);
+                            }
                             return Ok(Some(Construct::StartTag(pos..i)));
                         }
                         (None, q) => quote = Some(q),

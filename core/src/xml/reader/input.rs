@@ -172,5 +172,10 @@ impl Input {
 /// XML's `S` (space, tab, CR, LF): bytes that carry nothing between
 /// elements.
 pub(crate) fn is_xml_whitespace(bytes: &[u8]) -> bool {
-    bytes.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+    bytes.iter().all(|&b| is_xml_space(b))
+}
+
+/// One byte of XML's `S`.
+pub(super) fn is_xml_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }

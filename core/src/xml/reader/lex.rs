@@ -13,14 +13,12 @@ use alloc::vec::Vec;
 use core::ops::Range;
 
 use super::RawAttr;
+use super::escape::byte_classes;
+use super::input::is_xml_space;
 
 /// A start tag read: the element's (prefix, local) name ranges and
 /// whether it is empty (`<x/>`).
 pub(super) type StartTag = (Range<usize>, Range<usize>, bool);
-
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
-}
 
 fn is_name_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_'
@@ -37,25 +35,11 @@ const STOP: u8 = 1;
 /// 0xEF: the lead byte of U+FFFE and U+FFFF.
 const LEAD_EF: u8 = 2;
 
-static VALUE_BYTES: [u8; 256] = {
-    let mut table = [PLAIN; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        table[b] = STOP;
-        b += 1;
-    }
-    table[b'\t' as usize] = PLAIN;
-    table[b'\n' as usize] = PLAIN;
-    table[b'\r' as usize] = PLAIN;
-    table[b'<' as usize] = STOP;
-    table[b'\'' as usize] = STOP;
-    table[b'"' as usize] = STOP;
-    table[0xEF] = LEAD_EF;
-    table
-};
+static VALUE_BYTES: [u8; 256] =
+    byte_classes(PLAIN, STOP, &[(b'<', STOP), (b'\'', STOP), (b'"', STOP), (0xEF, LEAD_EF)]);
 
 fn skip_space(bytes: &[u8], mut i: usize) -> usize {
-    while i < bytes.len() && is_space(bytes[i]) {
+    while i < bytes.len() && is_xml_space(bytes[i]) {
         i += 1;
     }
     i
@@ -82,17 +66,17 @@ fn qname(bytes: &[u8], start: usize) -> Option<(Range<usize>, Range<usize>, usiz
     Some((start..start, start..end, end))
 }
 
-/// The start tag `text[tag]` (framed: it ends with its `>`), its
+/// The start tag `bytes[tag]` (framed: it ends with its `>`), its
 /// attributes' ranges appended to `attrs`, if it is a common one with at
 /// most `max_attributes` attributes. On `None`, `attrs` holds whatever
 /// was read before the fast path gave up.
 pub(super) fn start_tag(
-    text: &str,
+    bytes: &[u8],
     tag: Range<usize>,
     attrs: &mut Vec<RawAttr>,
     max_attributes: usize,
 ) -> Option<StartTag> {
-    let bytes = text.as_bytes().get(..tag.end)?;
+    let bytes = bytes.get(..tag.end)?;
     let (read, end) = start_tag_at(bytes, tag.start, attrs, max_attributes)?;
     (end == tag.end).then_some(read)
 }
@@ -152,10 +136,10 @@ pub(super) fn start_tag_at(
     }
 }
 
-/// The end tag `text[tag]` (framed: `</` to its `>`): its (prefix, local)
+/// The end tag `bytes[tag]` (framed: `</` to its `>`): its (prefix, local)
 /// name ranges, if its name is ASCII.
-pub(super) fn end_tag(text: &str, tag: Range<usize>) -> Option<(Range<usize>, Range<usize>)> {
-    let bytes = text.as_bytes().get(..tag.end)?;
+pub(super) fn end_tag(bytes: &[u8], tag: Range<usize>) -> Option<(Range<usize>, Range<usize>)> {
+    let bytes = bytes.get(..tag.end)?;
     let (prefix, local, end) = qname(bytes, tag.start + 2)?;
     let i = skip_space(bytes, end);
     (bytes.get(i) == Some(&b'>') && i + 1 == tag.end).then_some((prefix, local))
@@ -198,7 +182,7 @@ mod tests {
 
     fn by_fast_path(text: &str) -> Option<Tokens> {
         let mut raw = Vec::new();
-        let (p, l, empty) = start_tag(text, 0..text.len(), &mut raw, 64)?;
+        let (p, l, empty) = start_tag(text.as_bytes(), 0..text.len(), &mut raw, 64)?;
         let attrs = raw.into_iter().map(|a| (a.prefix, a.local, a.value)).collect();
         Some((p, l, attrs, empty))
     }
@@ -246,17 +230,34 @@ mod tests {
     #[test]
     fn never_reads_more_attributes_than_the_limit() {
         let mut raw = Vec::new();
-        assert_eq!(start_tag("<a b='1' c='2'>", 0..15, &mut raw, 1), None);
+        assert_eq!(start_tag(b"<a b='1' c='2'>", 0..15, &mut raw, 1), None);
         raw.clear();
-        assert!(start_tag("<a b='1' c='2'>", 0..15, &mut raw, 2).is_some());
+        assert!(start_tag(b"<a b='1' c='2'>", 0..15, &mut raw, 2).is_some());
     }
 
     #[test]
     fn reads_end_tags() {
-        assert_eq!(end_tag("</stream:stream >", 0..17), Some((2..8, 9..15)));
-        assert_eq!(end_tag("</body>", 0..7), Some((2..2, 2..6)));
-        assert_eq!(end_tag("</a:>", 0..5), None);
-        assert_eq!(end_tag("</é>", 0..5), None);
+        assert_eq!(end_tag(b"</stream:stream >", 0..17), Some((2..8, 9..15)));
+        assert_eq!(end_tag(b"</body>", 0..7), Some((2..2, 2..6)));
+        assert_eq!(end_tag(b"</a:>", 0..5), None);
+        assert_eq!(end_tag("</é>".as_bytes(), 0..5), None);
+    }
+
+    #[test]
+    fn reads_a_tag_not_yet_framed_up_to_its_own_end() {
+        let mut raw = Vec::new();
+        // Text after the tag, and a `>` inside a value.
+        let (tag, end) = start_tag_at(b"xx<a b='1>2'>rest<c/>", 2, &mut raw, 64).unwrap();
+        assert_eq!((tag, end), ((3..3, 3..4, false), 13));
+        assert_eq!(raw[0].value, 8..11);
+        raw.clear();
+        assert_eq!(start_tag_at(b"<x/>", 0, &mut raw, 64), Some(((1..1, 1..2, true), 4)));
+        // Cut short anywhere: nothing read (framing takes it on).
+        let whole = b"<message to='a@b' type='chat'>";
+        for cut in 1..whole.len() {
+            raw.clear();
+            assert_eq!(start_tag_at(&whole[..cut], 0, &mut raw, 64), None, "cut at {cut}");
+        }
     }
 
     proptest! {

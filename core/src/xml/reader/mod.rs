@@ -312,7 +312,7 @@ impl StreamReader {
     /// consumed (message framing: nothing may follow a message's element).
     pub(crate) fn rest_is_blank(&self) -> bool {
         self.input.unconsumed_len() == self.input.buf.len() - self.input.pos
-            && self.input.buf[self.input.pos..].bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            && is_xml_whitespace(&self.input.buf.as_bytes()[self.input.pos..])
     }
 
     /// Bytes examined while framing, for the test that work is linear.

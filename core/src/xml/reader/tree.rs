@@ -30,14 +30,10 @@ use super::{RawAttr, State, StreamEvent, StreamHeader, StreamReader};
 const KEEP_GATHERED: usize = 16;
 
 impl StreamReader {
-    /// Tokenizes a start tag into `self.attrs`; returns the element's
-    /// (prefix, local) ranges and whether it is empty (`<x/>`).
+    /// Tokenizes a start tag framing did not read (not a common one) into
+    /// `self.attrs`; returns the element's (prefix, local) ranges and
+    /// whether it is empty (`<x/>`). The tokenizer reports any fault.
     fn tokenize_start_tag(&mut self, r: Range<usize>) -> Result<(Range<usize>, Range<usize>, bool), XmlError> {
-        self.attrs.clear();
-        if let Some(tag) = lex::start_tag(&self.input.buf, r.clone(), &mut self.attrs, self.limits.max_attributes) {
-            return Ok(tag);
-        }
-        // Not a common tag: the tokenizer reads it, and reports any fault.
         self.attrs.clear();
         let mut name = None;
         for token in Tokenizer::from_fragment(&self.input.buf, r.clone()) {
@@ -221,7 +217,7 @@ impl StreamReader {
         if self.state != State::Stream {
             return Err(XmlError::Malformed { offset, detail: "end tag outside the root element".into() });
         }
-        let (prefix, local) = match lex::end_tag(&self.input.buf, r.clone()) {
+        let (prefix, local) = match lex::end_tag(self.input.buf.as_bytes(), r.clone()) {
             Some(names) => names,
             // Not a common tag: the tokenizer reads it, and reports any fault.
             None => match Tokenizer::from_fragment(&self.input.buf, r.clone()).next() {
