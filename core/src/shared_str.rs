@@ -86,6 +86,24 @@ impl Str {
         }
     }
 
+    /// `self[range]` (character boundaries), without copying a constant or
+    /// a span: a span of a span is a span of the same text.
+    pub(crate) fn slice(&self, range: core::ops::Range<usize>) -> Str {
+        let (from, to) = (range.start as u32, range.end as u32);
+        match self {
+            Str::Static(s) => Str::Static(s.get(range).unwrap_or_default()),
+            Str::Shared { text, start, end } => Str::Shared {
+                text: Arc::clone(text),
+                start: start.saturating_add(from).min(*end),
+                end: start.saturating_add(to).min(*end),
+            },
+            Str::Pending { start, end } => {
+                Str::Pending { start: start.saturating_add(from).min(*end), end: start.saturating_add(to).min(*end) }
+            }
+            Str::Owned(s) => Str::Owned(s.get(range).unwrap_or_default().into()),
+        }
+    }
+
     /// The first `len` bytes (a character boundary), without copying a
     /// constant or a span.
     pub(crate) fn prefix(&self, len: usize) -> Str {

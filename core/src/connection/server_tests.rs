@@ -836,15 +836,15 @@ fn parse_one(xml: &str) -> crate::xml::Element {
 /// An element compared as XML: names as (namespace, local name),
 /// attributes as a set, children and text in order.
 fn canonical(element: &crate::xml::Element) -> String {
-    use crate::xml::Node;
+    use crate::xml::NodeRef;
     let mut attrs: Vec<String> =
-        element.attrs().iter().map(|a| format!("{{{}}}{}={:?}", a.ns(), a.name(), a.value())).collect();
+        element.attrs().map(|a| format!("{{{}}}{}={:?}", a.ns(), a.name(), a.value())).collect();
     attrs.sort();
     let mut out = format!("<{{{}}}{} {}>", element.ns(), element.name(), attrs.join(" "));
     for node in element.nodes() {
         match node {
-            Node::Element(child) => out.push_str(&canonical(child)),
-            Node::Text(text) => out.push_str(&format!("{text:?}")),
+            NodeRef::Element(child) => out.push_str(&canonical(child)),
+            NodeRef::Text(text) => out.push_str(&format!("{text:?}")),
         }
     }
     out.push_str("</>");

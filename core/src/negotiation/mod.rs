@@ -33,7 +33,7 @@ pub use crate::sasl::{AuthAnswer, AuthRequest};
 use crate::sasl::{BindingOutcome, Mechanism, ScramKeys};
 use crate::stanza::StanzaError;
 use crate::tls::TlsInfo;
-use crate::xml::{Element, InvalidXml, Namespace, Node};
+use crate::xml::{Element, InvalidXml, Namespace, NodeRef};
 
 mod app;
 mod bind;
@@ -449,7 +449,7 @@ pub fn streams_ns() -> Namespace {
 /// True if an element has no child elements and only whitespace text:
 /// how `<proceed/>` and `<success/>` without data look.
 pub fn is_empty_element(element: &Element) -> bool {
-    element.nodes().iter().all(|n| matches!(n, Node::Text(t) if t.trim().is_empty()))
+    element.nodes().all(|n| matches!(n, NodeRef::Text(t) if t.trim().is_empty()))
 }
 
 #[cfg(test)]
@@ -531,7 +531,7 @@ mod tests {
     #[test]
     fn rfc6120_7_bind_payloads() {
         assert_eq!(bind_request(Some("balcony")).unwrap().child_text("resource", ns::BIND).as_deref(), Some("balcony"));
-        assert!(bind_request(None).unwrap().nodes().is_empty());
+        assert!(bind_request(None).unwrap().is_empty());
         let result = parse(
             "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>\n juliet@im.example.com/balcony\n</jid></bind>",
         );

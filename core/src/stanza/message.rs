@@ -154,10 +154,7 @@ impl Message {
     /// Every other child element, in document order: the extensions.
     pub fn payloads(&self) -> impl Iterator<Item = &Element> {
         let ns = self.head.content_ns();
-        self.head.element.nodes().iter().filter(move |n| !is_modelled(n, ns, MODELLED)).filter_map(|n| match n {
-            crate::xml::Node::Element(e) => Some(e),
-            crate::xml::Node::Text(_) => None,
-        })
+        self.head.element.children().filter(move |e| !is_modelled(e, ns, MODELLED))
     }
 
     /// Sets the body in `lang` (`None`: without a language of its own),

@@ -30,7 +30,7 @@ use crate::condition::StanzaErrorCondition;
 use crate::jid::{Jid, JidError};
 use crate::ns;
 use crate::shared_str::Str;
-use crate::xml::{Element, InvalidXml, Namespace, Node};
+use crate::xml::{Element, InvalidXml, Namespace};
 
 mod error;
 mod iq;
@@ -370,7 +370,7 @@ fn jid_attr(element: &Element, attr: &'static str, known: Option<&Jid>) -> Resul
         Some(jid) if jid.as_str() == &**value => Ok(jid.clone()),
         _ => Jid::from_value(value).map_err(|error| StanzaParseError::InvalidJid { attr, error }),
     };
-    element.attr_stored(attr).map(read).transpose()
+    element.attr_stored(attr).as_ref().map(read).transpose()
 }
 
 fn set_jid_attr(element: &mut Element, attr: &'static str, jid: Option<&Jid>) {
@@ -418,8 +418,8 @@ fn text_of(element: &Element) -> Cow<'_, str> {
 }
 
 /// Whether `node` is an element the stanza kind models itself.
-fn is_modelled(node: &Node, ns: &Namespace, names: &[&str]) -> bool {
-    matches!(node, Node::Element(e) if e.ns() == ns && names.contains(&e.name()))
+fn is_modelled(element: &Element, ns: &Namespace, names: &[&str]) -> bool {
+    element.ns() == ns && names.contains(&element.name())
 }
 
 /// Accessors every stanza kind shares, written once.

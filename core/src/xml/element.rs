@@ -1,13 +1,23 @@
 //! The owned element tree: what the reader yields for each stanza and what
 //! the writer serialises.
+//!
+//! An element read off the wire is held as it was read for as long as
+//! nobody changes it: its attributes as the start tag's text (a span of
+//! the stanza), a lone run of text in place rather than in a list of
+//! children. Reading a typical stanza then allocates for its text once and
+//! for little else; the first change to an element makes that part of it a
+//! list (owned only when changed).
 
 use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::fmt;
+use core::ops::Range;
 
 use super::chars::{InvalidXml, check_ncname, check_text};
 use super::name::Str;
 use super::namespace::{Namespace, XMLNS_NS};
+use super::reader::is_xml_space;
 
 /// An XML element with resolved names: its local name and namespace name,
 /// attributes, and children in document order.
@@ -17,21 +27,187 @@ use super::namespace::{Namespace, XMLNS_NS};
 /// building an element checks names and character data, so a tree can
 /// always be written as well-formed XML.
 ///
-/// Equality ignores attribute order (XML 1.0 §3.1) and nothing else.
-#[derive(Clone, Debug)]
+/// Equality ignores attribute order (XML 1.0 §3.1) and how an element is
+/// held (as read or as changed), nothing else.
+#[derive(Clone)]
 pub struct Element {
     name: Str,
     ns: Namespace,
-    attrs: Vec<Attribute>,
-    children: Vec<Node>,
+    attrs: Attrs,
+    children: Children,
 }
 
-/// An attribute: a (namespace, local name) pair and its value.
+/// How an element holds its attributes.
+#[derive(Clone)]
+enum Attrs {
+    /// Built or changed: one entry per attribute.
+    List(Vec<OwnedAttribute>),
+    /// As read, when every attribute is unprefixed and its value verbatim
+    /// (no reference, no whitespace to normalise): the start tag's text
+    /// from the first attribute's name to the last value's closing quote,
+    /// which the reader has checked (names, characters, no duplicates).
+    /// Namespace declarations in it are skipped when it is read.
+    Tag(Str),
+}
+
+/// How an element holds its children.
+#[derive(Clone)]
+enum Children {
+    /// Any children (often none: no allocation then).
+    List(Vec<Node>),
+    /// One run of text and nothing else (`<body>…</body>`): held in place.
+    /// Never empty.
+    Text(CharData),
+}
+
+/// An attribute as a list holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Attribute {
+pub(crate) struct OwnedAttribute {
     ns: Namespace,
     name: Str,
     value: Str,
+}
+
+impl OwnedAttribute {
+    /// Whether this is attribute `name` in namespace `ns`.
+    pub(crate) fn is(&self, ns: &str, name: &str) -> bool {
+        self.name == name && self.ns.as_str() == ns
+    }
+
+    fn view(&self) -> Attribute<'_> {
+        Attribute { ns: &self.ns, name: &self.name, value: &self.value }
+    }
+}
+
+/// The namespace of every unprefixed attribute, to lend out.
+static NO_NAMESPACE: Namespace = Namespace::NONE;
+
+/// An attribute of an element: a (namespace, local name) pair and its
+/// value, borrowed from the element.
+///
+/// ```
+/// use sxmpp::xml::Element;
+///
+/// let el = Element::new("message", "jabber:client").with_attr("type", "chat")?;
+/// let attr = el.attrs().next().unwrap();
+/// assert_eq!((attr.ns().as_str(), attr.name(), attr.value()), ("", "type", "chat"));
+/// # Ok::<(), sxmpp::xml::InvalidXml>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attribute<'a> {
+    ns: &'a Namespace,
+    name: &'a str,
+    value: &'a str,
+}
+
+impl<'a> Attribute<'a> {
+    /// The attribute's namespace ([`Namespace::NONE`] for an unprefixed
+    /// attribute).
+    pub fn ns(&self) -> &'a Namespace {
+        self.ns
+    }
+    /// The attribute's local name.
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+    /// The attribute's value, with references resolved.
+    pub fn value(&self) -> &'a str {
+        self.value
+    }
+}
+
+/// The attributes of an element, in the order they were read or set
+/// ([`Element::attrs`]).
+#[derive(Clone)]
+pub struct Attributes<'a>(AttributesRepr<'a>);
+
+#[derive(Clone)]
+enum AttributesRepr<'a> {
+    List(core::slice::Iter<'a, OwnedAttribute>),
+    Tag(TagAttributes<'a>),
+}
+
+impl<'a> Iterator for Attributes<'a> {
+    type Item = Attribute<'a>;
+    fn next(&mut self) -> Option<Attribute<'a>> {
+        match &mut self.0 {
+            AttributesRepr::List(list) => list.next().map(OwnedAttribute::view),
+            AttributesRepr::Tag(tag) => tag.next().map(|(name, value)| Attribute {
+                ns: &NO_NAMESPACE,
+                name: tag.text_at(name),
+                value: tag.text_at(value),
+            }),
+        }
+    }
+}
+
+/// The `name='value'` pairs of a start tag's attribute text, as ranges of
+/// it, namespace declarations skipped. The reader checked the text, so
+/// this only finds the boundaries (and stops at anything unexpected rather
+/// than panic).
+#[derive(Clone)]
+struct TagAttributes<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> TagAttributes<'a> {
+    fn new(text: &'a str) -> TagAttributes<'a> {
+        TagAttributes { text, at: 0 }
+    }
+
+    fn text_at(&self, range: Range<usize>) -> &'a str {
+        self.text.get(range).unwrap_or_default()
+    }
+
+    /// The range of the value of attribute `name`.
+    fn value_of(self, name: &str) -> Option<Range<usize>> {
+        let text = self.text;
+        let mut pairs = self;
+        pairs.find(|(n, _)| text.get(n.clone()) == Some(name)).map(|(_, value)| value)
+    }
+}
+
+impl Iterator for TagAttributes<'_> {
+    /// The name's range and the value's.
+    type Item = (Range<usize>, Range<usize>);
+    fn next(&mut self) -> Option<Self::Item> {
+        let bytes = self.text.as_bytes();
+        let skip_space = |mut i: usize| {
+            while bytes.get(i).is_some_and(|&b| is_xml_space(b)) {
+                i += 1;
+            }
+            i
+        };
+        loop {
+            let name_start = skip_space(self.at);
+            let mut i = name_start;
+            while bytes.get(i).is_some_and(|&b| b != b'=' && !is_xml_space(b)) {
+                i += 1;
+            }
+            let name_end = i;
+            i = skip_space(i);
+            let quote_at = skip_space(i + 1);
+            let quote = match (bytes.get(i), bytes.get(quote_at)) {
+                (Some(b'='), Some(&q @ (b'\'' | b'"'))) => q,
+                _ => {
+                    self.at = bytes.len();
+                    return None;
+                }
+            };
+            let value_start = quote_at + 1;
+            let Some(len) = bytes.get(value_start..).and_then(|rest| rest.iter().position(|&b| b == quote)) else {
+                self.at = bytes.len();
+                return None;
+            };
+            self.at = value_start + len + 1;
+            let name = &bytes[name_start..name_end];
+            if name == b"xmlns" || name.starts_with(b"xmlns:") {
+                continue;
+            }
+            return Some((name_start..name_end, value_start..value_start + len));
+        }
+    }
 }
 
 /// A child of an element: an element or a run of character data.
@@ -46,13 +222,97 @@ pub enum Node {
     Text(CharData),
 }
 
+/// A child of an element, borrowed from it ([`Element::nodes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeRef<'a> {
+    /// A child element.
+    Element(&'a Element),
+    /// Character data, with entity and character references resolved.
+    Text(&'a CharData),
+}
+
+impl NodeRef<'_> {
+    /// The node, owned (a copy).
+    pub fn to_node(self) -> Node {
+        match self {
+            NodeRef::Element(e) => Node::Element(e.clone()),
+            NodeRef::Text(t) => Node::Text(t.clone()),
+        }
+    }
+}
+
+impl<'a> From<&'a Node> for NodeRef<'a> {
+    fn from(node: &'a Node) -> NodeRef<'a> {
+        match node {
+            Node::Element(e) => NodeRef::Element(e),
+            Node::Text(t) => NodeRef::Text(t),
+        }
+    }
+}
+
+impl PartialEq<Node> for NodeRef<'_> {
+    fn eq(&self, other: &Node) -> bool {
+        *self == NodeRef::from(other)
+    }
+}
+
+/// The child nodes of an element, in document order ([`Element::nodes`]).
+#[derive(Clone)]
+pub struct Nodes<'a>(NodesRepr<'a>);
+
+#[derive(Clone)]
+enum NodesRepr<'a> {
+    List(core::slice::Iter<'a, Node>),
+    Text(Option<&'a CharData>),
+}
+
+impl<'a> Iterator for Nodes<'a> {
+    type Item = NodeRef<'a>;
+    fn next(&mut self) -> Option<NodeRef<'a>> {
+        match &mut self.0 {
+            NodesRepr::List(list) => list.next().map(NodeRef::from),
+            NodesRepr::Text(text) => text.take().map(NodeRef::Text),
+        }
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let len = match &self.0 {
+            NodesRepr::List(list) => list.len(),
+            NodesRepr::Text(text) => usize::from(text.is_some()),
+        };
+        (len, Some(len))
+    }
+}
+
+impl DoubleEndedIterator for Nodes<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            NodesRepr::List(list) => list.next_back().map(NodeRef::from),
+            NodesRepr::Text(text) => text.take().map(NodeRef::Text),
+        }
+    }
+}
+
+impl ExactSizeIterator for Nodes<'_> {}
+
+impl fmt::Debug for Nodes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.clone()).finish()
+    }
+}
+
+impl fmt::Debug for Attributes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.clone()).finish()
+    }
+}
+
 /// A run of character data. It reads as a `str`; what the reader took
 /// verbatim from a stanza is a span of one copy of that stanza's text,
 /// shared by all its values, so a stanza costs one allocation for all of
 /// its text rather than one per run.
 ///
 /// ```
-/// use sxmpp::xml::{CharData, Limits, Node, StreamEvent, StreamReader};
+/// use sxmpp::xml::{CharData, Limits, NodeRef, StreamEvent, StreamReader};
 ///
 /// let mut reader = StreamReader::new(Limits::default());
 /// reader.feed(b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>");
@@ -60,7 +320,7 @@ pub enum Node {
 /// let _header = reader.next_event();
 /// let Ok(Some(StreamEvent::Element(message))) = reader.next_event() else { panic!() };
 /// let body = message.child("body", "jabber:client").unwrap();
-/// let Some(Node::Text(text)) = body.nodes().first() else { panic!() };
+/// let Some(NodeRef::Text(text)) = body.nodes().next() else { panic!() };
 /// assert_eq!(text.as_str(), "wherefore art thou");
 /// assert_eq!(*text, CharData::from("wherefore art thou"));
 /// ```
@@ -110,36 +370,15 @@ impl PartialEq<&str> for CharData {
     }
 }
 
-impl core::fmt::Debug for CharData {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        core::fmt::Debug::fmt(self.as_str(), f)
+impl fmt::Debug for CharData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
-impl core::fmt::Display for CharData {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl fmt::Display for CharData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self)
-    }
-}
-
-impl Attribute {
-    /// The attribute's namespace ([`Namespace::NONE`] for an unprefixed
-    /// attribute).
-    pub fn ns(&self) -> &Namespace {
-        &self.ns
-    }
-    /// The attribute's local name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-    /// The attribute's value, with references resolved.
-    pub fn value(&self) -> &str {
-        &self.value
-    }
-
-    /// How the value is held (a span, a constant, owned).
-    pub(crate) fn stored(&self) -> &Str {
-        &self.value
     }
 }
 
@@ -193,13 +432,19 @@ impl Element {
     }
 
     /// Assembles an element from parts the reader has already checked.
-    pub(crate) fn from_parts(name: Str, ns: Namespace, attrs: Vec<Attribute>) -> Element {
-        Element { name, ns, attrs, children: Vec::new() }
+    pub(crate) fn from_parts(name: Str, ns: Namespace, attrs: Vec<OwnedAttribute>) -> Element {
+        Element { name, ns, attrs: Attrs::List(attrs), children: Children::List(Vec::new()) }
+    }
+
+    /// Assembles an element whose attributes the reader keeps as the start
+    /// tag's text (see `Attrs::Tag` for what it has checked).
+    pub(crate) fn from_tag(name: Str, ns: Namespace, attrs: Str) -> Element {
+        Element { name, ns, attrs: Attrs::Tag(attrs), children: Children::List(Vec::new()) }
     }
 
     /// Builds an attribute from parts the reader has already checked.
-    pub(crate) fn attribute(ns: Namespace, name: Str, value: Str) -> Attribute {
-        Attribute { ns, name, value }
+    pub(crate) fn attribute(ns: Namespace, name: Str, value: Str) -> OwnedAttribute {
+        OwnedAttribute { ns, name, value }
     }
 
     /// The local name.
@@ -226,26 +471,57 @@ impl Element {
 
     /// The value of the attribute `name` in namespace `ns`.
     pub fn attr_ns(&self, ns: &str, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|a| a.name == name && a.ns.as_str() == ns).map(|a| &*a.value)
+        match &self.attrs {
+            Attrs::List(list) => list.iter().find(|a| a.name == name && a.ns.as_str() == ns).map(|a| &*a.value),
+            Attrs::Tag(tag) if ns.is_empty() => tag.get(TagAttributes::new(tag).value_of(name)?),
+            Attrs::Tag(_) => None,
+        }
     }
 
-    /// The unqualified attribute `name` as held, to share it.
-    pub(crate) fn attr_stored(&self, name: &str) -> Option<&Str> {
-        self.attrs.iter().find(|a| a.name == name && a.ns.is_none()).map(Attribute::stored)
+    /// The unqualified attribute `name` as held (a constant, or a span of
+    /// the stanza's text), to share it without copying.
+    pub(crate) fn attr_stored(&self, name: &str) -> Option<Str> {
+        match &self.attrs {
+            Attrs::List(list) => list.iter().find(|a| a.name == name && a.ns.is_none()).map(|a| a.value.clone()),
+            Attrs::Tag(tag) => Some(tag.slice(TagAttributes::new(tag).value_of(name)?)),
+        }
     }
 
     /// Sets (or replaces) the unqualified attribute `name` to a value
     /// already known to be legal (a prepared JID), without copying it.
     pub(crate) fn set_attr_stored(&mut self, name: &'static str, value: Str) {
-        match self.attrs.iter_mut().find(|a| a.name == name && a.ns.is_none()) {
+        let list = self.attr_list();
+        match list.iter_mut().find(|a| a.name == name && a.ns.is_none()) {
             Some(a) => a.value = value,
-            None => self.attrs.push(Attribute { ns: Namespace::NONE, name: Str::name(name), value }),
+            None => list.push(OwnedAttribute { ns: Namespace::NONE, name: Str::name(name), value }),
         }
     }
 
     /// All attributes, in the order they were set or read.
-    pub fn attrs(&self) -> &[Attribute] {
-        &self.attrs
+    pub fn attrs(&self) -> Attributes<'_> {
+        Attributes(match &self.attrs {
+            Attrs::List(list) => AttributesRepr::List(list.iter()),
+            Attrs::Tag(tag) => AttributesRepr::Tag(TagAttributes::new(tag)),
+        })
+    }
+
+    /// The attributes as a list, to change them: an element as read makes
+    /// its list here, the first time it is changed.
+    fn attr_list(&mut self) -> &mut Vec<OwnedAttribute> {
+        if let Attrs::Tag(tag) = &self.attrs {
+            let list = TagAttributes::new(tag)
+                .map(|(name, value)| OwnedAttribute {
+                    ns: Namespace::NONE,
+                    name: Str::name(tag.get(name).unwrap_or_default()),
+                    value: tag.slice(value),
+                })
+                .collect();
+            self.attrs = Attrs::List(list);
+        }
+        match &mut self.attrs {
+            Attrs::List(list) => list,
+            Attrs::Tag(_) => unreachable!("just made a list"),
+        }
     }
 
     /// Sets (or replaces) the unqualified attribute `name`.
@@ -264,9 +540,10 @@ impl Element {
         let value = value.into();
         check_text(&value)?;
         let value = Str::Owned(value);
-        match self.attrs.iter_mut().find(|a| a.name == name && a.ns == ns) {
+        let list = self.attr_list();
+        match list.iter_mut().find(|a| a.name == name && a.ns == ns) {
             Some(a) => a.value = value,
-            None => self.attrs.push(Attribute { ns, name: Str::name(name), value }),
+            None => list.push(OwnedAttribute { ns, name: Str::name(name), value }),
         }
         Ok(())
     }
@@ -274,8 +551,8 @@ impl Element {
     /// Reorders the attributes by `key`, keeping the order of those with
     /// equal keys (the order is not significant in XML, only in how the
     /// element reads when written).
-    pub(crate) fn sort_attrs_by_key(&mut self, key: impl Fn(&Attribute) -> u8) {
-        self.attrs.sort_by_key(key);
+    pub(crate) fn sort_attrs_by_key(&mut self, key: impl Fn(Attribute<'_>) -> u8) {
+        self.attr_list().sort_by_key(|a| key(a.view()));
     }
 
     /// [`set_attr`](Element::set_attr), for building in one expression.
@@ -291,8 +568,10 @@ impl Element {
 
     /// Removes attribute `name` in namespace `ns`, returning its value.
     pub fn remove_attr_ns(&mut self, ns: &str, name: &str) -> Option<String> {
-        let i = self.attrs.iter().position(|a| a.name == name && a.ns.as_str() == ns)?;
-        Some(self.attrs.remove(i).value.into_string())
+        self.attr_ns(ns, name)?;
+        let list = self.attr_list();
+        let i = list.iter().position(|a| a.name == name && a.ns.as_str() == ns)?;
+        Some(list.remove(i).value.into_string())
     }
 
     /// Moves this element, and every descendant in namespace `from`, into
@@ -302,34 +581,71 @@ impl Element {
     pub fn rename_namespace(&mut self, from: &Namespace, to: &Namespace) {
         self.ns = to.clone();
         let mut stack: Vec<&mut Element> = Vec::new();
-        stack.extend(self.children.iter_mut().filter_map(|n| match n {
-            Node::Element(e) => Some(e),
-            Node::Text(_) => None,
-        }));
+        stack.extend(self.child_elements_mut());
         while let Some(el) = stack.pop() {
             if el.ns == *from {
                 el.ns = to.clone();
             }
-            stack.extend(el.children.iter_mut().filter_map(|n| match n {
-                Node::Element(e) => Some(e),
-                Node::Text(_) => None,
-            }));
+            stack.extend(el.child_elements_mut());
         }
     }
 
     // ----- children -----
 
     /// All child nodes, elements and text, in document order.
-    pub fn nodes(&self) -> &[Node] {
-        &self.children
+    pub fn nodes(&self) -> Nodes<'_> {
+        Nodes(match &self.children {
+            Children::List(list) => NodesRepr::List(list.iter()),
+            Children::Text(text) => NodesRepr::Text(Some(text)),
+        })
+    }
+
+    /// The child node at `index` (the writer walks a tree by index).
+    pub(crate) fn node(&self, index: usize) -> Option<NodeRef<'_>> {
+        match &self.children {
+            Children::List(list) => list.get(index).map(NodeRef::from),
+            Children::Text(text) => (index == 0).then_some(NodeRef::Text(text)),
+        }
+    }
+
+    /// True if the element has no children, neither elements nor text.
+    pub fn is_empty(&self) -> bool {
+        matches!(&self.children, Children::List(list) if list.is_empty())
     }
 
     /// The child elements, in document order.
-    pub fn children(&self) -> impl Iterator<Item = &Element> + Clone {
-        self.children.iter().filter_map(|n| match n {
+    pub fn children(&self) -> impl DoubleEndedIterator<Item = &Element> + Clone {
+        self.nodes().filter_map(|n| match n {
+            NodeRef::Element(e) => Some(e),
+            NodeRef::Text(_) => None,
+        })
+    }
+
+    /// The child elements, mutably (none when the element holds one run of
+    /// text in place).
+    fn child_elements_mut(&mut self) -> impl Iterator<Item = &mut Element> {
+        let list = match &mut self.children {
+            Children::List(list) => &mut list[..],
+            Children::Text(_) => &mut [],
+        };
+        list.iter_mut().filter_map(|n| match n {
             Node::Element(e) => Some(e),
             Node::Text(_) => None,
         })
+    }
+
+    /// The children as a list, to change them: a lone run of text held in
+    /// place becomes the list's first node.
+    fn node_list(&mut self) -> &mut Vec<Node> {
+        if let Children::Text(_) = &self.children
+            && let Children::Text(text) = core::mem::replace(&mut self.children, Children::List(Vec::new()))
+        {
+            self.children = Children::List(alloc::vec![Node::Text(text)]);
+        }
+        match &mut self.children {
+            Children::List(list) => list,
+            Children::Text(_) => unreachable!("just made a list"),
+        }
     }
 
     /// The first child element with this name and namespace.
@@ -339,17 +655,15 @@ impl Element {
 
     /// The first child element with this name and namespace, mutably.
     pub fn child_mut(&mut self, name: &str, ns: &str) -> Option<&mut Element> {
-        self.children.iter_mut().find_map(|n| match n {
-            Node::Element(e) if e.is(name, ns) => Some(e),
-            _ => None,
-        })
+        self.child_elements_mut().find(|e| e.is(name, ns))
     }
 
     /// Removes and returns the first child element with this name and
     /// namespace.
     pub fn remove_child(&mut self, name: &str, ns: &str) -> Option<Element> {
-        let i = self.children.iter().position(|n| matches!(n, Node::Element(e) if e.is(name, ns)))?;
-        match self.children.remove(i) {
+        let Children::List(list) = &mut self.children else { return None };
+        let i = list.iter().position(|n| matches!(n, Node::Element(e) if e.is(name, ns)))?;
+        match list.remove(i) {
             Node::Element(e) => {
                 self.merge_text_at(i);
                 Some(e)
@@ -360,12 +674,19 @@ impl Element {
 
     /// Takes all child nodes out, leaving the element empty.
     pub fn take_nodes(&mut self) -> Vec<Node> {
-        core::mem::take(&mut self.children)
+        match core::mem::replace(&mut self.children, Children::List(Vec::new())) {
+            Children::List(list) => list,
+            Children::Text(text) => alloc::vec![Node::Text(text)],
+        }
     }
 
     /// The child elements, given up, in document order.
     pub fn into_children(self) -> impl Iterator<Item = Element> {
-        self.children.into_iter().filter_map(|n| match n {
+        let list = match self.children {
+            Children::List(list) => list,
+            Children::Text(_) => Vec::new(),
+        };
+        list.into_iter().filter_map(|n| match n {
             Node::Element(e) => Some(e),
             Node::Text(_) => None,
         })
@@ -374,17 +695,18 @@ impl Element {
     /// Keeps only the child elements for which `keep` is true (text stays,
     /// merged where a removal made two runs adjacent).
     pub fn retain_children(&mut self, mut keep: impl FnMut(&Element) -> bool) {
-        let before = self.children.len();
-        self.children.retain(|n| match n {
+        let Children::List(list) = &mut self.children else { return };
+        let before = list.len();
+        list.retain(|n| match n {
             Node::Element(e) => keep(e),
             Node::Text(_) => true,
         });
-        if self.children.len() != before {
-            let nodes = core::mem::take(&mut self.children);
+        if list.len() != before {
+            let nodes = core::mem::take(list);
             for node in nodes {
                 match node {
                     Node::Text(t) => self.push_text_node(t),
-                    element => self.children.push(element),
+                    element => self.node_list().push(element),
                 }
             }
         }
@@ -392,7 +714,7 @@ impl Element {
 
     /// Appends a child element.
     pub fn append_child(&mut self, child: Element) {
-        self.children.push(Node::Element(child));
+        self.node_list().push(Node::Element(child));
     }
 
     /// [`append_child`](Element::append_child), for building in one
@@ -410,8 +732,9 @@ impl Element {
     /// As [`Element::new`]: if `name`, a constant, is not an `NCName`.
     pub fn add_child(&mut self, name: &'static str) -> &mut Element {
         let child = Element::new(name, self.ns.clone());
-        self.children.push(Node::Element(child));
-        match self.children.last_mut() {
+        let list = self.node_list();
+        list.push(Node::Element(child));
+        match list.last_mut() {
             Some(Node::Element(child)) => child,
             _ => unreachable!("just pushed an element"),
         }
@@ -443,26 +766,32 @@ impl Element {
 
     /// Appends text already known to be legal.
     pub(crate) fn push_text(&mut self, text: &str) {
-        if text.is_empty() {
-            return;
-        }
-        match self.children.last_mut() {
-            Some(Node::Text(t)) => t.push_str(text),
-            _ => self.children.push(Node::Text(text.into())),
+        if !text.is_empty() {
+            self.push_text_node(CharData::from(text));
         }
     }
 
     /// The reader: the element's children, gathered while it was open.
     pub(crate) fn set_children(&mut self, children: Vec<Node>) {
-        self.children = children;
+        self.children = Children::List(children);
     }
 
-    /// Appends a text node, merged into text just before it.
+    /// The reader: the element's only child, a run of text (not empty).
+    pub(crate) fn set_text(&mut self, text: CharData) {
+        self.children = Children::Text(text);
+    }
+
+    /// Appends a text node, merged into text just before it; an element
+    /// with no children holds it in place.
     fn push_text_node(&mut self, text: CharData) {
-        match self.children.last_mut() {
-            Some(Node::Text(t)) => t.push_str(&text),
+        match &mut self.children {
             _ if text.0.is_empty() => {}
-            _ => self.children.push(Node::Text(text)),
+            Children::Text(run) => run.push_str(&text),
+            Children::List(list) if list.is_empty() => self.children = Children::Text(text),
+            Children::List(list) => match list.last_mut() {
+                Some(Node::Text(run)) => run.push_str(&text),
+                _ => list.push(Node::Text(text)),
+            },
         }
     }
 
@@ -470,25 +799,32 @@ impl Element {
     /// text (the reader, once the stanza has ended). Recursion is bounded
     /// by the reader's depth cap.
     pub(crate) fn resolve_spans(&mut self, text: &alloc::sync::Arc<str>) {
-        for a in &mut self.attrs {
-            a.value.resolve(text);
+        match &mut self.attrs {
+            Attrs::List(list) => list.iter_mut().for_each(|a| a.value.resolve(text)),
+            Attrs::Tag(tag) => tag.resolve(text),
         }
-        for node in &mut self.children {
-            match node {
-                Node::Element(child) => child.resolve_spans(text),
-                Node::Text(run) => run.0.resolve(text),
+        match &mut self.children {
+            Children::Text(run) => run.0.resolve(text),
+            Children::List(list) => {
+                for node in list {
+                    match node {
+                        Node::Element(child) => child.resolve_spans(text),
+                        Node::Text(run) => run.0.resolve(text),
+                    }
+                }
             }
         }
     }
 
     /// After a removal at `i`, merges the text nodes that became adjacent.
     fn merge_text_at(&mut self, i: usize) {
-        if i == 0 || i >= self.children.len() {
+        let Children::List(list) = &mut self.children else { return };
+        if i == 0 || i >= list.len() {
             return;
         }
-        if let (Node::Text(_), Node::Text(_)) = (&self.children[i - 1], &self.children[i])
-            && let Node::Text(next) = self.children.remove(i)
-            && let Node::Text(prev) = &mut self.children[i - 1]
+        if let (Node::Text(_), Node::Text(_)) = (&list[i - 1], &list[i])
+            && let Node::Text(next) = list.remove(i)
+            && let Node::Text(prev) = &mut list[i - 1]
         {
             prev.push_str(&next);
         }
@@ -497,9 +833,9 @@ impl Element {
     /// The element's direct character data, concatenated (child elements'
     /// text is not included).
     pub fn text(&self) -> Cow<'_, str> {
-        let mut texts = self.children.iter().filter_map(|n| match n {
-            Node::Text(t) => Some(t.as_str()),
-            Node::Element(_) => None,
+        let mut texts = self.nodes().filter_map(|n| match n {
+            NodeRef::Text(t) => Some(t.as_str()),
+            NodeRef::Element(_) => None,
         });
         let Some(first) = texts.next() else {
             return Cow::Borrowed("");
@@ -532,10 +868,10 @@ impl Element {
             return self.approx_len_iteratively();
         }
         let mut total = self.own_approx_len();
-        for node in &self.children {
+        for node in self.nodes() {
             total = total.saturating_add(match node {
-                Node::Element(child) => child.approx_len_from(depth + 1),
-                Node::Text(t) => t.len(),
+                NodeRef::Element(child) => child.approx_len_from(depth + 1),
+                NodeRef::Text(t) => t.len(),
             });
         }
         total
@@ -546,10 +882,10 @@ impl Element {
         let mut stack: Vec<&Element> = alloc::vec![self];
         while let Some(el) = stack.pop() {
             total = total.saturating_add(el.own_approx_len());
-            for node in &el.children {
+            for node in el.nodes() {
                 match node {
-                    Node::Element(child) => stack.push(child),
-                    Node::Text(t) => total = total.saturating_add(t.len()),
+                    NodeRef::Element(child) => stack.push(child),
+                    NodeRef::Text(t) => total = total.saturating_add(t.len()),
                 }
             }
         }
@@ -558,11 +894,14 @@ impl Element {
 
     /// Name and attributes, as `approx_len` counts them.
     fn own_approx_len(&self) -> usize {
-        let mut total = 2 * self.name.len() + 5;
-        for a in &self.attrs {
-            total = total.saturating_add(a.name.len() + a.value.len() + 4);
+        let total = 2 * self.name.len() + 5;
+        match &self.attrs {
+            // The tag's text is about what the writer writes.
+            Attrs::Tag(tag) => total.saturating_add(tag.len() + 1),
+            Attrs::List(list) => {
+                list.iter().fold(total, |total, a| total.saturating_add(a.name.len() + a.value.len() + 4))
+            }
         }
-        total
     }
 
     /// The text of the first child with this name and namespace.
@@ -575,12 +914,23 @@ impl PartialEq for Element {
     fn eq(&self, other: &Element) -> bool {
         self.name == other.name
             && self.ns == other.ns
-            && self.attrs.len() == other.attrs.len()
-            && self.attrs.iter().all(|a| other.attrs.contains(a))
-            && self.children == other.children
+            && self.attrs().count() == other.attrs().count()
+            && self.attrs().all(|a| other.attrs().any(|b| a == b))
+            && self.nodes().eq(other.nodes())
     }
 }
 impl Eq for Element {}
+
+impl fmt::Debug for Element {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Element")
+            .field("name", &self.name())
+            .field("ns", &self.ns)
+            .field("attrs", &self.attrs())
+            .field("children", &self.nodes())
+            .finish()
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -614,7 +964,7 @@ mod tests {
         el.set_attr("type", "normal").unwrap();
         el.set_attr_ns(Namespace::XML, "lang", "en").unwrap();
         assert_eq!(el.attr("type"), Some("normal"));
-        assert_eq!(el.attrs().len(), 2);
+        assert_eq!(el.attrs().count(), 2);
         assert_eq!(el.attr("lang"), None);
         assert_eq!(el.attr_ns(super::super::namespace::XML_NS, "lang"), Some("en"));
         assert_eq!(el.remove_attr("type"), Some("normal".into()));
@@ -638,7 +988,7 @@ mod tests {
         assert_eq!(el.text(), "abc");
         assert_eq!(el.child_text("body", CLIENT).as_deref(), Some("hi"));
         assert_eq!(el.children().count(), 2);
-        assert!(el.child("body", "urn:other").unwrap().nodes().is_empty());
+        assert!(el.child("body", "urn:other").unwrap().is_empty());
         assert!(el.child("body", "").is_none());
     }
 
@@ -651,7 +1001,7 @@ mod tests {
             .with_text("c")
             .unwrap();
         assert!(el.remove_child("b", CLIENT).is_some());
-        assert_eq!(el.nodes(), &[Node::Text("ac".into())]);
+        assert_eq!(el.nodes().map(NodeRef::to_node).collect::<Vec<_>>(), [Node::Text("ac".into())]);
     }
 
     #[test]

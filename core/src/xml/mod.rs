@@ -30,7 +30,7 @@ mod reader;
 mod writer;
 
 pub use chars::InvalidXml;
-pub use element::{Attribute, CharData, Element, Node};
+pub use element::{Attribute, Attributes, CharData, Element, Node, NodeRef, Nodes};
 pub use error::{Limit, Restricted, XmlError};
 pub use namespace::{Namespace, XML_NS, XMLNS_NS};
 pub(crate) use reader::is_xml_whitespace;

@@ -226,7 +226,7 @@ fn text_and_cdata_merge_into_one_node() {
     let input = format!("{HEADER}<body>a<![CDATA[b]]>c</body>");
     let (events, err) = read(&input);
     assert_eq!(err, None);
-    assert_eq!(elements(&events)[0].nodes(), &[Node::Text("abc".into())]);
+    assert!(elements(&events)[0].nodes().eq([NodeRef::Text(&"abc".into())]));
 }
 
 #[test]
@@ -662,15 +662,84 @@ fn a_stanzas_verbatim_values_share_one_copy_of_its_text() {
             assert_eq!(m.attr("id"), Some("a&b"));
             assert_eq!(m.child_text("body", "jabber:client").as_deref(), Some(format!("hi {i}").as_str()));
             assert_eq!(m.child_text("x", "urn:x").as_deref(), Some("c"));
-            let value = |name: &str| m.attrs().iter().find(|a| a.name() == name).unwrap().stored();
-            let Str::Shared { text, .. } = value("to").clone() else { panic!("to is not a span: {:?}", value("to")) };
+            let value = |name: &str| m.attr_stored(name).unwrap();
+            let Str::Shared { text, .. } = value("to") else { panic!("to is not a span: {:?}", value("to")) };
             assert!(matches!(value("id"), Str::Owned(_)), "a value with a reference is owned");
             assert!(matches!(value("type"), Str::Static(_)), "a common value is a constant");
             let body = m.child("body", "jabber:client").unwrap();
-            let Some(Node::Text(CharData(Str::Shared { text: body_text, .. }))) = body.nodes().first().cloned() else {
+            let Some(NodeRef::Text(CharData(Str::Shared { text: body_text, .. }))) = body.nodes().next() else {
                 panic!("the body is not a span")
             };
-            assert!(alloc::sync::Arc::ptr_eq(&text, &body_text), "one copy per stanza");
+            assert!(alloc::sync::Arc::ptr_eq(&text, body_text), "one copy per stanza");
         }
     }
+}
+
+/// An element read with plain attributes keeps them as its start tag's
+/// text, a span of the stanza, and a lone run of text in place: it reads,
+/// compares, writes and changes like any element, in every chunking.
+#[test]
+fn an_element_as_read_holds_its_tag_and_lone_text_until_changed() {
+    use super::name::Str;
+    let stanza = "<message to='juliet@example.com'\n  type = \"chat\" xmlns:x='urn:x' id='it\"s' x:k='v' ><body>hi</body>\
+                  <c xmlns='urn:caps' hash='sha-1' node='n' ver='v='/><body a='1'>x<y/>z</body></message>";
+    let input = format!("{HEADER}{stanza}");
+    for chunk in [1, 3, 16, input.len()] {
+        let (events, error) = read_chunked(input.as_bytes(), chunk, Limits::default());
+        assert_eq!(error, None);
+        let m = elements(&events)[0];
+        // A prefixed attribute: the message keeps a list.
+        assert_eq!(m.attrs().count(), 4, "chunk {chunk}");
+        assert_eq!(m.attr_ns("urn:x", "k"), Some("v"));
+        let c = m.child("c", "urn:caps").unwrap();
+        let attrs: Vec<_> = c.attrs().map(|a| (a.ns().as_str(), a.name(), a.value())).collect();
+        assert_eq!(attrs, [("", "hash", "sha-1"), ("", "node", "n"), ("", "ver", "v=")], "declarations are skipped");
+        assert_eq!((c.attr("ver"), c.attr("xmlns"), c.attr_ns("urn:caps", "ver")), (Some("v="), None, None));
+        let Some(Str::Shared { text: tag_text, .. }) = c.attr_stored("node") else { panic!("node is not a span") };
+        let body = m.child("body", "jabber:client").unwrap();
+        assert_eq!(body.nodes().len(), 1);
+        let Some(NodeRef::Text(CharData(Str::Shared { text: body_text, .. }))) = body.nodes().next() else {
+            panic!("the body is not a span")
+        };
+        assert!(alloc::sync::Arc::ptr_eq(&tag_text, body_text), "one copy per stanza");
+        let mixed: Vec<_> = m.children().nth(2).unwrap().nodes().map(NodeRef::to_node).collect();
+        assert_eq!(
+            mixed,
+            [Node::Text("x".into()), Node::Element(Element::new("y", "jabber:client")), Node::Text("z".into())]
+        );
+
+        // The same element built compares equal, in any attribute order.
+        let built = Element::new("c", "urn:caps").with_attr("ver", "v=").unwrap().with_attr("node", "n").unwrap();
+        let built = built.with_attr("hash", "sha-1").unwrap();
+        assert_eq!(*c, built);
+        assert_eq!(Element::new("body", "jabber:client").with_text("hi").unwrap(), *body);
+        // Written and read back, it is the same element.
+        let again = format!("{HEADER}{m}");
+        let (events, error) = read(&again);
+        assert_eq!(error, None);
+        assert_eq!(elements(&events)[0], m);
+
+        // Changed, it keeps what it had, in order.
+        let mut c = c.clone();
+        c.set_attr("node", "m").unwrap();
+        c.set_attr("extra", "e").unwrap();
+        let names: Vec<_> = c.attrs().map(|a| (a.name(), a.value())).collect();
+        assert_eq!(names, [("hash", "sha-1"), ("node", "m"), ("ver", "v="), ("extra", "e")]);
+        assert_eq!(c.remove_attr("hash").as_deref(), Some("sha-1"));
+        assert_eq!(c.remove_attr("hash"), None);
+        let mut body = body.clone();
+        body.append_child(Element::new("b", "jabber:client"));
+        body.append_text("!").unwrap();
+        assert_eq!(body.to_string(), "<body xmlns='jabber:client'>hi<b/>!</body>");
+        assert_eq!(body.take_nodes().len(), 3);
+        assert!(body.is_empty());
+    }
+    // Space around `=`, line ends between attributes, the other quote in
+    // a value: the tag's text reads as the tokenizer read it.
+    let (events, error) = read(&format!("{HEADER}<iq type = 'get'\n\tid=\"a'b\" to='x'/>"));
+    assert_eq!(error, None);
+    let iq = elements(&events)[0];
+    let attrs: Vec<_> = iq.attrs().map(|a| (a.name(), a.value())).collect();
+    assert_eq!(attrs, [("type", "get"), ("id", "a'b"), ("to", "x")]);
+    assert!(matches!(iq.attr_stored("to"), Some(Str::Shared { .. })));
 }

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::chars::{escape_attr, escape_text};
-use super::element::{Element, Node};
+use super::element::{Element, NodeRef};
 use super::namespace::{Namespace, XML_NS};
 
 /// Writes one XML stream: the header, then any number of elements in the
@@ -135,7 +135,7 @@ fn write_element(out: &mut String, root: &Element, scope: &[(String, Namespace)]
                 default = ns;
             }
             write_attributes(out, element, scope, &mut bindings);
-            if element.nodes().is_empty() {
+            if element.is_empty() {
                 out.push_str("/>");
                 default = outer_default;
                 bindings.truncate(outer_bindings);
@@ -147,12 +147,12 @@ fn write_element(out: &mut String, root: &Element, scope: &[(String, Namespace)]
         let Some(frame) = stack.last_mut() else {
             return;
         };
-        match frame.element.nodes().get(frame.next_child) {
+        match frame.element.node(frame.next_child) {
             Some(node) => {
                 frame.next_child += 1;
                 match node {
-                    Node::Element(child) => next = Some(child),
-                    Node::Text(text) => escape_text(out, text),
+                    NodeRef::Element(child) => next = Some(child),
+                    NodeRef::Text(text) => escape_text(out, text),
                 }
             }
             None => {

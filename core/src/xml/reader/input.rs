@@ -176,6 +176,6 @@ pub(crate) fn is_xml_whitespace(bytes: &[u8]) -> bool {
 }
 
 /// One byte of XML's `S`.
-pub(super) fn is_xml_space(b: u8) -> bool {
+pub(crate) fn is_xml_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }

@@ -36,6 +36,7 @@ use core::ops::Range;
 use xmlparser::{Token, Tokenizer};
 
 use self::input::Input;
+pub(crate) use self::input::is_xml_space;
 use self::scope::Scope;
 use super::element::{Element, Node};
 use super::error::{Restricted, XmlError};

@@ -13,7 +13,7 @@ use core::ops::Range;
 
 use xmlparser::{ElementEnd, Token, Tokenizer};
 
-use super::super::element::{Attribute, CharData, Element, Node};
+use super::super::element::{CharData, Element, Node, OwnedAttribute};
 use super::super::error::{Limit, XmlError};
 use super::super::name::Str;
 use super::super::namespace::Interner;
@@ -118,47 +118,14 @@ impl StreamReader {
             return Err(XmlError::ReservedPrefix { offset, prefix: prefix.into() });
         }
 
-        let mut attributes = Vec::with_capacity(plain_attrs);
-        for i in 0..self.attrs.len() {
-            let a = self.attrs[i].clone();
-            let (prefix, local) = (&self.input.buf[a.prefix.clone()], &self.input.buf[a.local.clone()]);
-            if (prefix.is_empty() && local == "xmlns") || prefix == "xmlns" {
-                continue;
+        let name = Str::name(&self.input.buf[local_r.clone()]);
+        let element = match self.attribute_span(plain_attrs) {
+            Some(tag) => {
+                self.pending_spans = true;
+                Element::from_tag(name, ns, tag)
             }
-            let attr_ns = if prefix.is_empty() {
-                Namespace::NONE
-            } else {
-                match self.scope.resolve(prefix) {
-                    Some(ns) => ns.clone(),
-                    None => {
-                        return Err(XmlError::UnboundPrefix { offset, prefix: prefix.into() });
-                    }
-                }
-            };
-            // Duplicates are judged on expanded names (XML-NAMES §6.3),
-            // which also catches literal repeats.
-            if attributes.iter().any(|x: &Attribute| x.name() == local && *x.ns() == attr_ns) {
-                let name = if prefix.is_empty() { local.to_owned() } else { format!("{prefix}:{local}") };
-                return Err(XmlError::DuplicateAttribute { offset, name });
-            }
-            let local = Str::name(local);
-            let value = match unescape_attr(&self.input.buf[a.value.clone()]).map_err(|e| e.at(offset))? {
-                Cow::Borrowed(value) => match Str::constant_value(value) {
-                    Some(constant) => constant,
-                    None => match span(self.input.hold, a.value.clone()) {
-                        Some(span) => {
-                            self.pending_spans = true;
-                            span
-                        }
-                        None => Str::Owned(value.into()),
-                    },
-                },
-                Cow::Owned(value) => Str::Owned(value),
-            };
-            attributes.push(Element::attribute(attr_ns, local, value));
-        }
-
-        let element = Element::from_parts(Str::name(&self.input.buf[local_r.clone()]), ns, attributes);
+            None => Element::from_parts(name, ns, self.attribute_list(plain_attrs, offset)?),
+        };
         // The root needs the name range once more below.
         let local_r = local_r.clone();
         let prefix = self.input.buf[prefix_r].to_owned();
@@ -183,6 +150,82 @@ impl StreamReader {
         self.stack.push(element);
         self.open_prefixes.push(prefix);
         Ok(None)
+    }
+
+    /// The plain attributes' text as one span of the stanza, when an
+    /// element can keep them so (`Element::from_tag`): every one
+    /// unprefixed, every value verbatim (no reference, no whitespace to
+    /// normalise), no name twice. `None` sends them the long way
+    /// ([`attribute_list`](Self::attribute_list)), which also reports any
+    /// fault.
+    fn attribute_span(&self, plain_attrs: usize) -> Option<Str> {
+        if plain_attrs == 0 {
+            return None;
+        }
+        let buf = self.input.buf.as_bytes();
+        let (mut first, mut last) = (None, 0);
+        for (i, a) in self.attrs.iter().enumerate() {
+            let (prefix, local) = (&buf[a.prefix.clone()], &buf[a.local.clone()]);
+            if (prefix.is_empty() && local == b"xmlns") || prefix == b"xmlns" {
+                continue;
+            }
+            if !prefix.is_empty() || buf[a.value.clone()].iter().any(|b| matches!(b, b'&' | b'\r' | b'\n' | b'\t')) {
+                return None;
+            }
+            if self.attrs[..i].iter().any(|b| b.prefix.is_empty() && &buf[b.local.clone()] == local) {
+                return None;
+            }
+            first.get_or_insert(a.local.start);
+            // Through the value's closing quote.
+            last = a.value.end + 1;
+        }
+        span(self.input.hold, first?..last)
+    }
+
+    /// The plain attributes, one by one: names resolved, duplicates
+    /// refused, values unescaped (verbatim ones spans of the stanza).
+    fn attribute_list(&mut self, plain_attrs: usize, offset: u64) -> Result<Vec<OwnedAttribute>, XmlError> {
+        let mut attributes = Vec::with_capacity(plain_attrs);
+        for i in 0..self.attrs.len() {
+            let a = self.attrs[i].clone();
+            let (prefix, local) = (&self.input.buf[a.prefix.clone()], &self.input.buf[a.local.clone()]);
+            if (prefix.is_empty() && local == "xmlns") || prefix == "xmlns" {
+                continue;
+            }
+            let attr_ns = if prefix.is_empty() {
+                Namespace::NONE
+            } else {
+                match self.scope.resolve(prefix) {
+                    Some(ns) => ns.clone(),
+                    None => {
+                        return Err(XmlError::UnboundPrefix { offset, prefix: prefix.into() });
+                    }
+                }
+            };
+            // Duplicates are judged on expanded names (XML-NAMES §6.3),
+            // which also catches literal repeats.
+            if attributes.iter().any(|x: &OwnedAttribute| x.is(attr_ns.as_str(), local)) {
+                let name = if prefix.is_empty() { local.to_owned() } else { format!("{prefix}:{local}") };
+                return Err(XmlError::DuplicateAttribute { offset, name });
+            }
+            let local = Str::name(local);
+            let value = match unescape_attr(&self.input.buf[a.value.clone()]).map_err(|e| e.at(offset))? {
+                Cow::Borrowed(value) => match Str::constant_value(value) {
+                    Some(constant) => constant,
+                    None => match span(self.input.hold, a.value.clone()) {
+                        Some(span) => {
+                            self.pending_spans = true;
+                            span
+                        }
+                        None => Str::Owned(value.into()),
+                    },
+                },
+                Cow::Owned(value) => Str::Owned(value),
+            };
+            attributes.push(Element::attribute(attr_ns, local, value));
+        }
+
+        Ok(attributes)
     }
 
     /// Appends a finished element to its parent, or returns it as an event
@@ -248,7 +291,12 @@ impl StreamReader {
         match self.stack.pop() {
             Some(mut element) => {
                 let children = &mut self.children[self.stack.len()];
-                if children.len() > KEEP_GATHERED {
+                if let [Node::Text(_)] = children.as_slice()
+                    && let Some(Node::Text(text)) = children.pop()
+                {
+                    // A lone run of text is held in place: no list.
+                    element.set_text(text);
+                } else if children.len() > KEEP_GATHERED {
                     // A wide list is given away whole, so no depth keeps
                     // a wide list from stanza to stanza (found in review).
                     element.set_children(core::mem::take(children));
