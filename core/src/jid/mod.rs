@@ -171,8 +171,8 @@ impl Jid {
     /// [`Jid::new`] on a value held as a [`Str`]: when preparation changes
     /// nothing (the usual case) the JID is that same text, shared, not a
     /// copy.
-    pub(crate) fn from_value(value: &Str) -> Result<Jid, JidError> {
-        let (local, domain, resource) = split(value);
+    pub(crate) fn from_value(value: Str) -> Result<Jid, JidError> {
+        let (local, domain, resource) = split(&value);
         let prepared_local = local.map(prepare_local).transpose()?;
         let prepared_domain = prepare_domain(domain)?;
         let prepared_resource = resource.map(prepare_resource).transpose()?;
@@ -184,7 +184,7 @@ impl Jid {
             let local_len = local.map_or(0, str::len);
             let domain_end = local.map_or(0, |l| l.len() + 1) + domain.len();
             // Each part is at most 1023 octets, so offsets fit in u16.
-            return Ok(Jid { text: value.clone(), local_len: local_len as u16, domain_end: domain_end as u16 });
+            return Ok(Jid { text: value, local_len: local_len as u16, domain_end: domain_end as u16 });
         }
         Ok(Jid::assemble(prepared_local.as_deref(), &prepared_domain, prepared_resource.as_deref()))
     }

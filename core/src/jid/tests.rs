@@ -135,7 +135,7 @@ fn a_prepared_jid_read_from_a_shared_value_shares_its_text() {
     use alloc::sync::Arc;
     let text: Arc<str> = Arc::from("xx juliet@example.com/balcony Romeo@Example.NET yy");
     let span = |start: usize, end: usize| Str::Shared { text: Arc::clone(&text), start: start as u32, end: end as u32 };
-    let juliet = Jid::from_value(&span(3, 29)).unwrap();
+    let juliet = Jid::from_value(span(3, 29)).unwrap();
     assert_eq!(juliet, Jid::new("juliet@example.com/balcony").unwrap());
     assert_eq!(juliet.local(), Some("juliet"));
     assert_eq!(juliet.domain(), "example.com");
@@ -143,9 +143,9 @@ fn a_prepared_jid_read_from_a_shared_value_shares_its_text() {
     assert!(matches!(juliet.shared_text(), Str::Shared { .. }), "unchanged: shared");
     assert!(matches!(juliet.to_bare().as_jid().shared_text(), Str::Shared { .. }), "its bare JID too");
     assert_eq!(juliet.to_bare().as_str(), "juliet@example.com");
-    let romeo = Jid::from_value(&span(30, 47)).unwrap();
+    let romeo = Jid::from_value(span(30, 47)).unwrap();
     assert_eq!(romeo.as_str(), "romeo@example.net");
     assert!(matches!(romeo.shared_text(), Str::Owned(_)), "prepared differently: its own copy");
-    assert_eq!(Jid::from_value(&span(0, 2)).unwrap().domain(), "xx");
-    assert!(Jid::from_value(&Str::Static("a@@b")).is_err());
+    assert_eq!(Jid::from_value(span(0, 2)).unwrap().domain(), "xx");
+    assert!(Jid::from_value(Str::Static("a@@b")).is_err());
 }

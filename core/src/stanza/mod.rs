@@ -274,8 +274,8 @@ impl Head {
 
     /// Checks the addresses of an element read off the wire.
     fn read(element: Element, known: Option<&Jid>) -> Result<Head, Box<Rejected>> {
-        let to = jid_attr(&element, "to", known);
-        let from = jid_attr(&element, "from", known);
+        let [to, from] = element.attrs_stored(["to", "from"]);
+        let (to, from) = (jid_attr(to, "to", known), jid_attr(from, "from", known));
         match (to, from) {
             (Ok(to), Ok(from)) => Ok(Head { element, to, from }),
             (Err(e), _) | (_, Err(e)) => Err(Rejected::new(e, element)),
@@ -364,13 +364,14 @@ impl Head {
     }
 }
 
-fn jid_attr(element: &Element, attr: &'static str, known: Option<&Jid>) -> Result<Option<Jid>, StanzaParseError> {
-    let read = |value: &Str| match known {
+/// The JID an address attribute holds (`value`, as the element held it).
+fn jid_attr(value: Option<Str>, attr: &'static str, known: Option<&Jid>) -> Result<Option<Jid>, StanzaParseError> {
+    let read = |value: Str| match known {
         // A prepared JID prepares to itself.
-        Some(jid) if jid.as_str() == &**value => Ok(jid.clone()),
+        Some(jid) if jid.as_str() == &*value => Ok(jid.clone()),
         _ => Jid::from_value(value).map_err(|error| StanzaParseError::InvalidJid { attr, error }),
     };
-    element.attr_stored(attr).as_ref().map(read).transpose()
+    value.map(read).transpose()
 }
 
 fn set_jid_attr(element: &mut Element, attr: &'static str, jid: Option<&Jid>) {

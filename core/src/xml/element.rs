@@ -480,11 +480,32 @@ impl Element {
 
     /// The unqualified attribute `name` as held (a constant, or a span of
     /// the stanza's text), to share it without copying.
+    #[cfg(test)]
     pub(crate) fn attr_stored(&self, name: &str) -> Option<Str> {
+        let [value] = self.attrs_stored([name]);
+        value
+    }
+
+    /// [`attr_stored`](Element::attr_stored) for several names, in one
+    /// pass over the attributes (the first of a name counts).
+    pub(crate) fn attrs_stored<const N: usize>(&self, names: [&str; N]) -> [Option<Str>; N] {
+        let mut found: [Option<Str>; N] = core::array::from_fn(|_| None);
+        let mut keep = |name: &str, value: &dyn Fn() -> Str| {
+            if let Some(i) = names.iter().position(|n| *n == name)
+                && found[i].is_none()
+            {
+                found[i] = Some(value());
+            }
+        };
         match &self.attrs {
-            Attrs::List(list) => list.iter().find(|a| a.name == name && a.ns.is_none()).map(|a| a.value.clone()),
-            Attrs::Tag(tag) => Some(tag.slice(TagAttributes::new(tag).value_of(name)?)),
+            Attrs::List(list) => list.iter().filter(|a| a.ns.is_none()).for_each(|a| keep(&a.name, &|| a.value.clone())),
+            Attrs::Tag(tag) => {
+                for (name, value) in TagAttributes::new(tag) {
+                    keep(tag.get(name).unwrap_or_default(), &|| tag.slice(value.clone()));
+                }
+            }
         }
+        found
     }
 
     /// Sets (or replaces) the unqualified attribute `name` to a value

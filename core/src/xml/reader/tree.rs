@@ -298,8 +298,10 @@ impl StreamReader {
                     element.set_text(text);
                 } else if children.len() > KEEP_GATHERED {
                     // A wide list is given away whole, so no depth keeps
-                    // a wide list from stanza to stanza (found in review).
-                    element.set_children(core::mem::take(children));
+                    // a wide list from stanza to stanza (found in review);
+                    // its successor starts at the width kept, not at none
+                    // (growing from none again cost four allocations).
+                    element.set_children(core::mem::replace(children, Vec::with_capacity(KEEP_GATHERED)));
                 } else if !children.is_empty() {
                     // Moved out exactly, the scratch list kept for the next.
                     let mut exact = Vec::with_capacity(children.len());
