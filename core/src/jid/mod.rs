@@ -108,12 +108,27 @@ pub struct Jid {
 /// everything after the first `/`, the localpart everything before the
 /// first `@` that precedes it).
 fn split(s: &str) -> (Option<&str>, &str, Option<&str>) {
-    let (rest, resource) = match s.split_once('/') {
-        Some((rest, resource)) => (rest, Some(resource)),
+    // One pass over the bytes (both are ASCII, so every cut is at a
+    // character boundary): the first '/' ends the bare JID, the first '@'
+    // before it ends the localpart. Addresses are short; a loop beats two
+    // `memchr` calls here.
+    let bytes = s.as_bytes();
+    let (mut at, mut slash) = (None, None);
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'/' {
+            slash = Some(i);
+            break;
+        }
+        if b == b'@' && at.is_none() {
+            at = Some(i);
+        }
+    }
+    let (rest, resource) = match slash {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
         None => (s, None),
     };
-    match rest.split_once('@') {
-        Some((local, domain)) => (Some(local), domain, resource),
+    match at {
+        Some(i) => (Some(&rest[..i]), &rest[i + 1..], resource),
         None => (None, rest, resource),
     }
 }

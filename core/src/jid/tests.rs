@@ -149,3 +149,20 @@ fn a_prepared_jid_read_from_a_shared_value_shares_its_text() {
     assert_eq!(Jid::from_value(span(0, 2)).unwrap().domain(), "xx");
     assert!(Jid::from_value(Str::Static("a@@b")).is_err());
 }
+
+proptest::proptest! {
+    /// The one-pass split cuts where RFC 7622 §3.1 says: the first '/'
+    /// ends the bare JID, the first '@' before it ends the localpart.
+    #[test]
+    fn the_split_agrees_with_split_once(s in "[a@/é.]{0,12}") {
+        let (rest, resource) = match s.split_once('/') {
+            Some((rest, resource)) => (rest, Some(resource)),
+            None => (s.as_str(), None),
+        };
+        let expected = match rest.split_once('@') {
+            Some((local, domain)) => (Some(local), domain, resource),
+            None => (None, rest, resource),
+        };
+        proptest::prop_assert_eq!(split(&s), expected);
+    }
+}

@@ -498,7 +498,9 @@ impl Element {
             }
         };
         match &self.attrs {
-            Attrs::List(list) => list.iter().filter(|a| a.ns.is_none()).for_each(|a| keep(&a.name, &|| a.value.clone())),
+            Attrs::List(list) => {
+                list.iter().filter(|a| a.ns.is_none()).for_each(|a| keep(&a.name, &|| a.value.clone()))
+            }
             Attrs::Tag(tag) => {
                 for (name, value) in TagAttributes::new(tag) {
                     keep(tag.get(name).unwrap_or_default(), &|| tag.slice(value.clone()));
