@@ -45,8 +45,8 @@ enum Attrs {
     /// As read, when every attribute is unprefixed and its value verbatim
     /// (no reference, no whitespace to normalise): the start tag's text
     /// from the first attribute's name to the last value's closing quote,
-    /// which the reader has checked (names, characters, no duplicates).
-    /// Namespace declarations in it are skipped when it is read.
+    /// which the reader has checked (names, characters, no duplicates) and
+    /// which holds no namespace declaration. Written as it is.
     Tag(Str),
 }
 
@@ -141,10 +141,9 @@ impl<'a> Iterator for Attributes<'a> {
     }
 }
 
-/// The `name='value'` pairs of a start tag's attribute text, as ranges of
-/// it, namespace declarations skipped. The reader checked the text, so
-/// this only finds the boundaries (and stops at anything unexpected rather
-/// than panic).
+/// The `name='value'` pairs of a start tag's attribute text (`Attrs::Tag`),
+/// as ranges of it. The reader checked the text, so this only finds the
+/// boundaries (and stops at anything unexpected rather than panic).
 #[derive(Clone)]
 struct TagAttributes<'a> {
     text: &'a str,
@@ -179,34 +178,28 @@ impl Iterator for TagAttributes<'_> {
             }
             i
         };
-        loop {
-            let name_start = skip_space(self.at);
-            let mut i = name_start;
-            while bytes.get(i).is_some_and(|&b| b != b'=' && !is_xml_space(b)) {
-                i += 1;
-            }
-            let name_end = i;
-            i = skip_space(i);
-            let quote_at = skip_space(i + 1);
-            let quote = match (bytes.get(i), bytes.get(quote_at)) {
-                (Some(b'='), Some(&q @ (b'\'' | b'"'))) => q,
-                _ => {
-                    self.at = bytes.len();
-                    return None;
-                }
-            };
-            let value_start = quote_at + 1;
-            let Some(len) = bytes.get(value_start..).and_then(|rest| rest.iter().position(|&b| b == quote)) else {
+        let name_start = skip_space(self.at);
+        let mut i = name_start;
+        while bytes.get(i).is_some_and(|&b| b != b'=' && !is_xml_space(b)) {
+            i += 1;
+        }
+        let name_end = i;
+        i = skip_space(i);
+        let quote_at = skip_space(i + 1);
+        let quote = match (bytes.get(i), bytes.get(quote_at)) {
+            (Some(b'='), Some(&q @ (b'\'' | b'"'))) => q,
+            _ => {
                 self.at = bytes.len();
                 return None;
-            };
-            self.at = value_start + len + 1;
-            let name = &bytes[name_start..name_end];
-            if name == b"xmlns" || name.starts_with(b"xmlns:") {
-                continue;
             }
-            return Some((name_start..name_end, value_start..value_start + len));
-        }
+        };
+        let value_start = quote_at + 1;
+        let Some(len) = bytes.get(value_start..).and_then(|rest| rest.iter().position(|&b| b == quote)) else {
+            self.at = bytes.len();
+            return None;
+        };
+        self.at = value_start + len + 1;
+        Some((name_start..name_end, value_start..value_start + len))
     }
 }
 
@@ -526,6 +519,15 @@ impl Element {
             Attrs::List(list) => AttributesRepr::List(list.iter()),
             Attrs::Tag(tag) => AttributesRepr::Tag(TagAttributes::new(tag)),
         })
+    }
+
+    /// The attributes' text as read (see `Attrs::Tag`), which the writer
+    /// copies as it is.
+    pub(crate) fn attribute_text(&self) -> Option<&str> {
+        match &self.attrs {
+            Attrs::Tag(tag) => Some(tag),
+            Attrs::List(_) => None,
+        }
     }
 
     /// The attributes as a list, to change them: an element as read makes

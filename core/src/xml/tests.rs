@@ -742,4 +742,11 @@ fn an_element_as_read_holds_its_tag_and_lone_text_until_changed() {
     let attrs: Vec<_> = iq.attrs().map(|a| (a.name(), a.value())).collect();
     assert_eq!(attrs, [("type", "get"), ("id", "a'b"), ("to", "x")]);
     assert!(matches!(iq.attr_stored("to"), Some(Str::Shared { .. })));
+    assert_eq!(iq.to_string(), "<iq xmlns='jabber:client' type = 'get'\n\tid=\"a'b\" to='x'/>", "written as read");
+    // A declaration between two attributes: they are read one by one.
+    let (events, error) = read(&format!("{HEADER}<iq a='1' xmlns='urn:y' b='2'/>"));
+    assert_eq!(error, None);
+    let iq = elements(&events)[0];
+    assert_eq!(iq.attribute_text(), None);
+    assert_eq!(iq.to_string(), "<iq xmlns='urn:y' a='1' b='2'/>");
 }

@@ -216,6 +216,12 @@ fn write_attributes<'a>(
     scope: &[(String, Namespace)],
     bindings: &mut Vec<(String, &'a str)>,
 ) {
+    if let Some(text) = element.attribute_text() {
+        // Unprefixed names and verbatim values only, checked when read.
+        out.push(' ');
+        out.push_str(text);
+        return;
+    }
     for attr in element.attrs() {
         out.push(' ');
         let ns = attr.ns().as_str();

@@ -155,24 +155,27 @@ impl StreamReader {
     /// The plain attributes' text as one span of the stanza, when an
     /// element can keep them so (`Element::from_tag`): every one
     /// unprefixed, every value verbatim (no reference, no whitespace to
-    /// normalise), no name twice. `None` sends them the long way
-    /// ([`attribute_list`](Self::attribute_list)), which also reports any
-    /// fault.
+    /// normalise), no name twice, no namespace declaration between two of
+    /// them (so the span holds attributes only). `None` sends them the long
+    /// way ([`attribute_list`](Self::attribute_list)), which also reports
+    /// any fault.
     fn attribute_span(&self, plain_attrs: usize) -> Option<Str> {
         if plain_attrs == 0 {
             return None;
         }
         let buf = self.input.buf.as_bytes();
-        let (mut first, mut last) = (None, 0);
+        let (mut first, mut last, mut declaration_after_first) = (None, 0, false);
         for (i, a) in self.attrs.iter().enumerate() {
             let (prefix, local) = (&buf[a.prefix.clone()], &buf[a.local.clone()]);
             if (prefix.is_empty() && local == b"xmlns") || prefix == b"xmlns" {
+                declaration_after_first |= first.is_some();
                 continue;
             }
-            if !prefix.is_empty() || buf[a.value.clone()].iter().any(|b| matches!(b, b'&' | b'\r' | b'\n' | b'\t')) {
-                return None;
-            }
-            if self.attrs[..i].iter().any(|b| b.prefix.is_empty() && &buf[b.local.clone()] == local) {
+            if declaration_after_first
+                || !prefix.is_empty()
+                || buf[a.value.clone()].iter().any(|b| matches!(b, b'&' | b'\r' | b'\n' | b'\t'))
+                || self.attrs[..i].iter().any(|b| b.prefix.is_empty() && &buf[b.local.clone()] == local)
+            {
                 return None;
             }
             first.get_or_insert(a.local.start);
