@@ -18,6 +18,7 @@ use super::chars::{InvalidXml, check_ncname, check_text};
 use super::name::Str;
 use super::namespace::{Namespace, XMLNS_NS};
 use super::reader::is_xml_space;
+use super::scan::find_byte;
 
 /// An XML element with resolved names: its local name and namespace name,
 /// attributes, and children in document order.
@@ -194,7 +195,7 @@ impl Iterator for TagAttributes<'_> {
             }
         };
         let value_start = quote_at + 1;
-        let Some(len) = bytes.get(value_start..).and_then(|rest| rest.iter().position(|&b| b == quote)) else {
+        let Some(len) = bytes.get(value_start..).and_then(|rest| find_byte(rest, quote)) else {
             self.at = bytes.len();
             return None;
         };

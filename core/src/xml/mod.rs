@@ -27,6 +27,7 @@ mod error;
 mod name;
 mod namespace;
 mod reader;
+mod scan;
 mod writer;
 
 pub use chars::InvalidXml;
