@@ -117,8 +117,8 @@ impl<'a> Attribute<'a> {
     }
 }
 
-/// The attributes of an element, in the order they were read or set
-/// ([`Element::attrs`]).
+/// The attributes of an element, in the order they were read or set:
+/// what [`Element::attrs`] returns (its example shows them in use).
 #[derive(Clone)]
 pub struct Attributes<'a>(AttributesRepr<'a>);
 
@@ -216,7 +216,19 @@ pub enum Node {
     Text(CharData),
 }
 
-/// A child of an element, borrowed from it ([`Element::nodes`]).
+/// A child of an element, borrowed from it: what [`Element::nodes`]
+/// yields (its example walks them). [`to_node`](NodeRef::to_node) makes an
+/// owned copy.
+///
+/// ```
+/// use sxmpp::xml::{Element, Node, NodeRef};
+///
+/// let body = Element::new("body", "jabber:client").with_text("hi")?;
+/// let first = body.nodes().next().unwrap();
+/// assert!(matches!(first, NodeRef::Text(text) if text.as_str() == "hi"));
+/// assert_eq!(first.to_node(), Node::Text("hi".into()));
+/// # Ok::<(), sxmpp::xml::InvalidXml>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeRef<'a> {
     /// A child element.
@@ -250,7 +262,9 @@ impl PartialEq<Node> for NodeRef<'_> {
     }
 }
 
-/// The child nodes of an element, in document order ([`Element::nodes`]).
+/// The child nodes of an element, in document order: what
+/// [`Element::nodes`] returns (its example walks them); it knows its
+/// length and runs both ways.
 #[derive(Clone)]
 pub struct Nodes<'a>(NodesRepr<'a>);
 
@@ -514,7 +528,20 @@ impl Element {
         }
     }
 
-    /// All attributes, in the order they were set or read.
+    /// All attributes, in the order they were set or read (namespace
+    /// declarations are not attributes here: the writer makes its own).
+    ///
+    /// ```
+    /// use sxmpp::xml::{Limits, StreamEvent, StreamReader};
+    ///
+    /// let mut reader = StreamReader::new(Limits::default());
+    /// reader.feed(b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>");
+    /// reader.feed(b"<presence from='romeo@montague.lit/orchard' type='unavailable'/>");
+    /// let _header = reader.next_event();
+    /// let Ok(Some(StreamEvent::Element(presence))) = reader.next_event() else { panic!() };
+    /// let attrs: Vec<(&str, &str)> = presence.attrs().map(|a| (a.name(), a.value())).collect();
+    /// assert_eq!(attrs, [("from", "romeo@montague.lit/orchard"), ("type", "unavailable")]);
+    /// ```
     pub fn attrs(&self) -> Attributes<'_> {
         Attributes(match &self.attrs {
             Attrs::List(list) => AttributesRepr::List(list.iter()),
@@ -619,6 +646,25 @@ impl Element {
     // ----- children -----
 
     /// All child nodes, elements and text, in document order.
+    ///
+    /// ```
+    /// use sxmpp::xml::{Element, NodeRef};
+    ///
+    /// let p = Element::new("p", "urn:example")
+    ///     .with_text("a ")?
+    ///     .with_child(Element::new("b", "urn:example").with_text("bold")?)
+    ///     .with_text(" word")?;
+    /// let mut shape = String::new();
+    /// for node in p.nodes() {
+    ///     match node {
+    ///         NodeRef::Text(text) => shape.push_str(text),
+    ///         NodeRef::Element(child) => shape.push_str(&format!("[{}]", child.name())),
+    ///     }
+    /// }
+    /// assert_eq!(shape, "a [b] word");
+    /// assert_eq!(p.nodes().len(), 3);
+    /// # Ok::<(), sxmpp::xml::InvalidXml>(())
+    /// ```
     pub fn nodes(&self) -> Nodes<'_> {
         Nodes(match &self.children {
             Children::List(list) => NodesRepr::List(list.iter()),
@@ -634,7 +680,18 @@ impl Element {
         }
     }
 
-    /// True if the element has no children, neither elements nor text.
+    /// True if the element has no children, neither elements nor text
+    /// (it is written as `<name/>`).
+    ///
+    /// ```
+    /// use sxmpp::xml::Element;
+    ///
+    /// let mut ping = Element::new("ping", "urn:xmpp:ping");
+    /// assert!(ping.is_empty());
+    /// ping.append_text(" ")?;
+    /// assert!(!ping.is_empty());
+    /// # Ok::<(), sxmpp::xml::InvalidXml>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         matches!(&self.children, Children::List(list) if list.is_empty())
     }
