@@ -204,6 +204,44 @@ impl Iterator for TagAttributes<'_> {
     }
 }
 
+/// A tag's attribute text (`Attrs::Tag`) with attribute `name` set to
+/// `value`: the old value replaced in place, or else the new pair put
+/// after `to` (or first), where a stanza builder puts `from`. `None` if
+/// the value cannot stand verbatim in the text (a quote, a reference, `<`,
+/// whitespace the reader would normalise).
+fn tag_with(tag: &str, name: &str, value: &str) -> Option<String> {
+    if value.bytes().any(|b| matches!(b, b'&' | b'<' | b'\'' | b'"' | b'\t' | b'\n' | b'\r')) {
+        return None;
+    }
+    let named = |wanted: &str| TagAttributes::new(tag).find(|(n, _)| tag.get(n.clone()) == Some(wanted));
+    let mut text = String::with_capacity(tag.len() + name.len() + value.len() + 4);
+    match named(name) {
+        Some((_, old)) => {
+            text.push_str(tag.get(..old.start)?);
+            text.push_str(value);
+            text.push_str(tag.get(old.end..)?);
+        }
+        None => {
+            // After the closing quote of `to`'s value, or at the start.
+            let at = named("to").map_or(0, |(_, to)| to.end + 1);
+            let (before, after) = (tag.get(..at)?, tag.get(at..)?);
+            text.push_str(before);
+            if !before.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(name);
+            text.push_str("='");
+            text.push_str(value);
+            text.push('\'');
+            if !after.is_empty() && before.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(after);
+        }
+    }
+    Some(text)
+}
+
 /// A child of an element: an element or a run of character data.
 ///
 /// Adjacent character data is always merged into one `Text` node and empty
@@ -519,8 +557,17 @@ impl Element {
     }
 
     /// Sets (or replaces) the unqualified attribute `name` to a value
-    /// already known to be legal (a prepared JID), without copying it.
+    /// already known to be legal (a prepared JID), without copying it into
+    /// a list: an element holding its tag's text gets that text with the
+    /// value in it instead (what a server does to every stanza, stamping
+    /// `from`), when the value can stand there verbatim.
     pub(crate) fn set_attr_stored(&mut self, name: &'static str, value: Str) {
+        if let Attrs::Tag(tag) = &self.attrs
+            && let Some(text) = tag_with(tag, name, &value)
+        {
+            self.attrs = Attrs::Tag(Str::Owned(text));
+            return;
+        }
         let list = self.attr_list();
         match list.iter_mut().find(|a| a.name == name && a.ns.is_none()) {
             Some(a) => a.value = value,
@@ -603,9 +650,12 @@ impl Element {
 
     /// Reorders the attributes by `key`, keeping the order of those with
     /// equal keys (the order is not significant in XML, only in how the
-    /// element reads when written).
+    /// element reads when written). Attributes held as the tag's text keep
+    /// the order they were read in.
     pub(crate) fn sort_attrs_by_key(&mut self, key: impl Fn(Attribute<'_>) -> u8) {
-        self.attr_list().sort_by_key(|a| key(a.view()));
+        if let Attrs::List(list) = &mut self.attrs {
+            list.sort_by_key(|a| key(a.view()));
+        }
     }
 
     /// [`set_attr`](Element::set_attr), for building in one expression.

@@ -750,3 +750,39 @@ fn an_element_as_read_holds_its_tag_and_lone_text_until_changed() {
     assert_eq!(iq.attribute_text(), None);
     assert_eq!(iq.to_string(), "<iq xmlns='urn:y' a='1' b='2'/>");
 }
+
+/// A server stamps `from` on every stanza: an element holding its tag's
+/// text keeps that form, the value put in place or after `to`; a value that
+/// cannot stand verbatim in it makes the attributes a list.
+#[test]
+fn an_address_stamped_on_an_element_as_read_keeps_the_tags_text() {
+    use super::name::Str;
+    let read_one = |stanza: &str| {
+        let (events, error) = read(&format!("{HEADER}{stanza}"));
+        assert_eq!(error, None);
+        elements(&events)[0].clone()
+    };
+    let mut m = read_one("<message to='juliet@example.com' type=\"chat\"><body>hi</body></message>");
+    m.set_attr_stored("from", Str::Static("romeo@example.net/orchard"));
+    assert_eq!(m.attribute_text(), Some("to='juliet@example.com' from='romeo@example.net/orchard' type=\"chat\""));
+    m.set_attr_stored("from", Str::Static("nurse@example.com"));
+    assert_eq!(m.attr("from"), Some("nurse@example.com"));
+    assert_eq!(m.attrs().count(), 3);
+    let mut p = read_one("<presence type='unavailable'/>");
+    p.set_attr_stored("from", Str::Static("romeo@example.net"));
+    assert_eq!(p.attribute_text(), Some("from='romeo@example.net' type='unavailable'"));
+    // A resource may hold a quote or an ampersand: then a list.
+    p.set_attr_stored("from", Str::Static("romeo@example.net/it's & more"));
+    assert_eq!(p.attribute_text(), None);
+    assert_eq!(p.attr("from"), Some("romeo@example.net/it's & more"));
+    assert_eq!(
+        p.to_string(),
+        "<presence xmlns='jabber:client' from='romeo@example.net/it&apos;s &amp; more' type='unavailable'/>"
+    );
+    // Read back, each is what it was made.
+    for el in [m, p] {
+        let (events, error) = read(&format!("{HEADER}{el}"));
+        assert_eq!(error, None);
+        assert_eq!(elements(&events)[0], &el);
+    }
+}
