@@ -120,17 +120,19 @@ impl Iq {
     /// Reads an `<iq/>` element (in any content namespace), enforcing the
     /// rules of RFC 6120 §8.2.3.
     pub(crate) fn parse(element: Element, known: Option<&Jid>) -> Result<Iq, Box<Rejected>> {
-        if let Err(e) = Iq::check(&element) {
+        let [to, from, id, type_] = element.attrs_stored(["to", "from", "id", "type"]);
+        if let Err(e) = Iq::check(&element, id.as_deref(), type_.as_deref()) {
             return Err(Rejected::new(e, element));
         }
-        Ok(Iq { head: Head::read(element, known)? })
+        Ok(Iq { head: Head::read(element, [to, from], known)? })
     }
 
-    /// The checks of RFC 6120 §8.2.3: id, type, and the number of children
-    /// for each type.
-    fn check(element: &Element) -> Result<(), StanzaParseError> {
-        element.attr("id").ok_or(StanzaParseError::MissingId)?;
-        let value = element.attr("type").ok_or(StanzaParseError::MissingType)?;
+    /// The checks of RFC 6120 §8.2.3 on the element and its `id` and
+    /// `type`: both present, the type known, the number of children right
+    /// for it.
+    fn check(element: &Element, id: Option<&str>, type_: Option<&str>) -> Result<(), StanzaParseError> {
+        id.ok_or(StanzaParseError::MissingId)?;
+        let value = type_.ok_or(StanzaParseError::MissingType)?;
         let type_ = IqType::parse(value).ok_or_else(|| StanzaParseError::InvalidType(value.into()))?;
         let children = element.children().count();
         let fits = match type_ {

@@ -103,7 +103,8 @@ impl Message {
 
     /// Reads a `<message/>` element (in any content namespace).
     pub(crate) fn parse(element: Element, known: Option<&Jid>) -> Result<Message, Box<Rejected>> {
-        Ok(Message { head: Head::read(element, known)? })
+        let addresses = element.attrs_stored(["to", "from"]);
+        Ok(Message { head: Head::read(element, addresses, known)? })
     }
 
     /// The message type; an unknown one reads as `normal` (RFC 6121

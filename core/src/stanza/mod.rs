@@ -272,9 +272,9 @@ impl Head {
         Head { element: Element::new(name, ns::CLIENT), to: None, from: None }
     }
 
-    /// Checks the addresses of an element read off the wire.
-    fn read(element: Element, known: Option<&Jid>) -> Result<Head, Box<Rejected>> {
-        let [to, from] = element.attrs_stored(["to", "from"]);
+    /// Checks the addresses of an element read off the wire (`to` and
+    /// `from` as it holds them: each kind reads its attributes in one pass).
+    fn read(element: Element, [to, from]: [Option<Str>; 2], known: Option<&Jid>) -> Result<Head, Box<Rejected>> {
         let (to, from) = (jid_attr(to, "to", known), jid_attr(from, "from", known));
         match (to, from) {
             (Ok(to), Ok(from)) => Ok(Head { element, to, from }),

@@ -137,10 +137,11 @@ impl Presence {
 
     /// Reads a `<presence/>` element (in any content namespace).
     pub(crate) fn parse(element: Element, known: Option<&Jid>) -> Result<Presence, Box<Rejected>> {
-        if let Err(e) = PresenceType::parse(element.attr("type")) {
+        let [to, from, type_] = element.attrs_stored(["to", "from", "type"]);
+        if let Err(e) = PresenceType::parse(type_.as_deref()) {
             return Err(Rejected::new(e, element));
         }
-        Ok(Presence { head: Head::read(element, known)? })
+        Ok(Presence { head: Head::read(element, [to, from], known)? })
     }
 
     /// The presence type (checked when the stanza was read).
