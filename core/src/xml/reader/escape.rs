@@ -191,7 +191,7 @@ pub(super) fn unescape_attr(raw: &str) -> Result<Cow<'_, str>, RefError> {
     if !raw.bytes().any(|b| matches!(b, b'&' | b'\r' | b'\n' | b'\t')) {
         return Ok(Cow::Borrowed(raw));
     }
-    let mut out = String::new();
+    let mut out = String::with_capacity(raw.len());
     unescape(&mut out, raw, true)?;
     Ok(Cow::Owned(out))
 }

@@ -345,7 +345,8 @@ impl StreamReader {
             children.push(Node::Text(CharData(span)));
             return Ok(());
         }
-        let mut out = String::new();
+        // Unescaped text is never longer than its source: one allocation.
+        let mut out = String::with_capacity(text.len());
         if cdata {
             normalize_newlines(&mut out, text);
         } else {
