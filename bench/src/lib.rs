@@ -104,8 +104,19 @@ pub fn pump<R: Role>(conn: &mut Connection<R>, mut react: impl FnMut(&mut Connec
     }
 }
 
-/// A client online as juliet (plaintext PLAIN, no timers), ready for the
-/// corpus body.
+/// What a driver does while nothing arrives: honours the deadlines due
+/// within a second (the release of idle buffers, `release_after`), then
+/// polls until the connection says wait.
+pub fn settle<R: Role>(conn: &mut Connection<R>) {
+    let second = Timestamp::ZERO + std::time::Duration::from_secs(1);
+    if let Some(deadline) = conn.poll_timeout().filter(|t| *t <= second) {
+        conn.handle_timeout(deadline);
+    }
+    pump(conn, |_, _| {});
+}
+
+/// A client online as juliet (plaintext PLAIN, no timers), idle, ready for
+/// the corpus body.
 pub fn online_client() -> Client {
     let mut config = ClientConfig::new(Jid::new("juliet@example.com/balcony").unwrap(), Credentials::password("pass"));
     config.tls = TlsMode::Disabled;
@@ -135,10 +146,11 @@ pub fn online_client() -> Client {
     let _ = client.handle_input(Timestamp::ZERO, result.as_bytes());
     pump(&mut client, |_, _| {});
     assert!(client.is_online());
+    settle(&mut client);
     client
 }
 
-/// A server with juliet online (plaintext PLAIN, no timers).
+/// A server with juliet online (plaintext PLAIN, no timers), idle.
 pub fn online_server() -> Server {
     let mut config = ServerConfig::new("example.com", ServerSecret::new([7; 32]));
     config.tls = ServerTls::Disabled;
@@ -162,6 +174,7 @@ pub fn online_server() -> Server {
     server.bind(Timestamp::ZERO, BindDecision::Accept).unwrap();
     pump(&mut server, |_, _| {});
     assert!(server.is_online());
+    settle(&mut server);
     server
 }
 

@@ -26,7 +26,7 @@ use meter::{Meter, Row, median, retained};
 use sxmpp::stanza::Stanza;
 use sxmpp::time::Timestamp;
 use sxmpp::xml::{Limits, StreamReader, StreamWriter};
-use sxmpp_bench::{Corpus, big_stanza, feed, online_client, online_server, read_stream_with, send_all};
+use sxmpp_bench::{Corpus, big_stanza, feed, online_client, online_server, read_stream_with, send_all, settle};
 
 const CHUNK: usize = 4096;
 
@@ -307,8 +307,15 @@ fn heap() {
     let corpus = Corpus::load(None);
     let (client_heap, mut client) = retained(online_client);
     let (server_heap, mut server) = retained(online_server);
-    let (client_burst, _) = retained(|| feed(&mut client, corpus.body(), corpus.body().len()));
-    let (server_burst, _) = retained(|| feed(&mut server, corpus.body(), CHUNK));
+    // Drained, then idle for the second after which buffers are given back.
+    let (client_burst, _) = retained(|| {
+        feed(&mut client, corpus.body(), corpus.body().len());
+        settle(&mut client)
+    });
+    let (server_burst, _) = retained(|| {
+        feed(&mut server, corpus.body(), CHUNK);
+        settle(&mut server)
+    });
     let _ = client.close(Timestamp::ZERO);
     println!("| connection | idle heap (bytes) | after a 4 MB burst, drained (bytes) |");
     println!("|---|---:|---:|");

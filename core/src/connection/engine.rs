@@ -74,6 +74,9 @@ pub struct Core {
     closed_reported: bool,
     /// The last time passed in, for work done while output is polled.
     now: Timestamp,
+    /// Bytes came in or went out since buffers were last given back: the
+    /// release timer is armed when this connection goes idle.
+    used: bool,
 }
 
 impl Core {
@@ -103,6 +106,7 @@ impl Core {
             closing_reason: None,
             closed_reported: false,
             now,
+            used: false,
         }
     }
 
@@ -143,6 +147,7 @@ impl Core {
     }
 
     fn committed(&mut self) {
+        self.used = true;
         self.out.commit_unit();
         if let Some(interval) = self.config.keepalive_interval.filter(|_| self.ready())
             && self.framing.allows_whitespace()
@@ -151,10 +156,28 @@ impl Core {
         }
     }
 
-    /// Nothing is pending: gives back what buffers and queues hold, so an
-    /// idle connection is small and a burst leaves no footprint (each is
-    /// empty here, so nothing is lost; the next burst allocates again).
+    /// Nothing is pending: what buffers and queues hold is given back now
+    /// (`release_after` zero) or once that long has passed since the
+    /// connection first went idle. Reads meanwhile reuse them; a burst
+    /// leaves no lasting footprint either way.
+    /// Until online, everything is given back at once: negotiation reads
+    /// little, and a connection idling in it (perhaps one of many a peer
+    /// opened) stays small from the first moment.
+    fn idle(&mut self) {
+        let after = self.config.release_after;
+        if after.is_zero() || !self.ready() {
+            self.release_idle();
+        } else if self.used && self.timers.get(Timer::Release).is_none() {
+            self.timers.set(Timer::Release, self.now + after);
+        }
+    }
+
+    /// Gives back what buffers and queues hold, so an idle connection is
+    /// small (each structure is released only if empty, so nothing is
+    /// lost; the next burst allocates again).
     fn release_idle(&mut self) {
+        self.timers.clear(Timer::Release);
+        self.used = false;
         self.out.release_idle();
         self.framing.release_idle();
         self.session.release_idle();
@@ -516,6 +539,7 @@ impl<R: Role> Connection<R> {
                 Timer::PingTimeout => return self.time_out(TimeoutKind::Ping),
                 Timer::Ping => self.ping(),
                 Timer::Keepalive => self.keepalive(),
+                Timer::Release => self.core.release_idle(),
             }
         }
         for id in self.core.session.expire(now) {
@@ -580,7 +604,7 @@ impl<R: Role> Connection<R> {
             self.core.closed_reported = true;
             return self.core.close.as_ref().map_or(Output::Wait(None), Output::Closed);
         }
-        self.core.release_idle();
+        self.core.idle();
         Output::Wait(self.poll_timeout())
     }
 
@@ -793,6 +817,7 @@ impl<R: Role> Connection<R> {
 
     /// Input arrived: the peer is alive.
     fn received(&mut self, now: Timestamp) {
+        self.core.used = true;
         self.core.timers.clear(Timer::PingTimeout);
         if let Some(interval) = self.core.config.ping_interval.filter(|_| self.core.ready()) {
             self.core.timers.set(Timer::Ping, now + interval);

@@ -228,11 +228,18 @@ pub struct StreamConfig {
     pub session: SessionLimits,
     /// How the stream is framed: TCP, or WebSocket (RFC 7395).
     pub framing: Framing,
+    /// Give back buffers and queues this long after the connection first
+    /// has nothing to do (it then holds under 2 KiB); traffic meanwhile
+    /// reuses them instead of allocating afresh for every read. Zero: at
+    /// once, whenever nothing is pending (the least memory, allocations
+    /// anew for each read).
+    pub release_after: Duration,
 }
 
 impl StreamConfig {
     /// Defaults for a client: keepalives every 60 s, a ping after 300 s
-    /// without input, 60 s for IQ answers.
+    /// without input, 60 s for IQ answers, buffers given back after 1 s
+    /// idle.
     pub fn client() -> StreamConfig {
         StreamConfig {
             limits: Limits::default(),
@@ -245,6 +252,7 @@ impl StreamConfig {
             answer_pings: true,
             session: SessionLimits::default(),
             framing: Framing::Tcp,
+            release_after: Duration::from_secs(1),
         }
     }
 

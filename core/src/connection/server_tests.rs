@@ -523,6 +523,11 @@ fn hardening_27_unauthenticated_connections_time_out() {
     c.pre_auth_timeout = Duration::from_secs(20);
     let mut s = script(c);
     s.online();
+    // Only the release of idle buffers is left, a second on.
+    assert_eq!(s.conn.poll_timeout(), Some(s.now + Duration::from_secs(1)));
+    s.now += Duration::from_secs(1);
+    s.conn.handle_timeout(s.now);
+    s.drain();
     assert_eq!(s.conn.poll_timeout(), None);
 }
 
@@ -777,12 +782,19 @@ fn hardening_31_server_closes_a_client_that_authenticates_but_never_binds() {
     assert!(out.contains("<connection-timeout") && out.ends_with("</stream:stream>"), "{out}");
 }
 
-/// Once bound, no deadline is left by default.
+/// Once bound, no deadline is left by default but the release of idle
+/// buffers a second after the session went idle, once.
 #[test]
 fn hardening_31_an_online_session_has_no_deadline_by_default() {
     let mut s = script(plaintext());
     s.online();
+    let release = s.now + Duration::from_secs(1);
+    assert_eq!(s.conn.poll_timeout(), Some(release));
+    s.now = release;
+    s.conn.handle_timeout(s.now);
+    s.drain();
     assert_eq!(s.conn.poll_timeout(), None);
+    assert!(s.closed().is_none());
 }
 
 /// XEP-0199 server-to-client pings, when configured: after `ping_interval`

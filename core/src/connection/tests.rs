@@ -576,6 +576,8 @@ fn hardening_28_iq_timeouts_and_the_pending_table_bound() {
     cfg.stream.session.max_pending_iqs = 2;
     cfg.stream.ping_interval = None;
     cfg.stream.keepalive_interval = None;
+    // Only the IQ deadlines: buffers given back at once.
+    cfg.stream.release_after = Duration::ZERO;
     let mut h = client(cfg, entropy());
     h.online();
     let a =
@@ -1006,6 +1008,9 @@ fn hardening_31_an_online_client_has_no_negotiation_deadline() {
     c.stream.ping_interval = None;
     let mut h = client(c, entropy());
     h.online();
+    // Only the release of idle buffers, once, a second on.
+    assert_eq!(h.conn.poll_timeout(), Some(h.now + Duration::from_secs(1)));
+    h.advance(Duration::from_secs(1));
     assert_eq!(h.conn.poll_timeout(), None);
     h.advance(Duration::from_secs(3600));
     assert_eq!(h.closed(), None);

@@ -20,9 +20,12 @@ pub(crate) enum Timer {
     Ping,
     /// A ping is out: any input by then, or the peer is gone.
     PingTimeout,
+    /// Idle since a while: buffers and queues are given back
+    /// (`StreamConfig::release_after`).
+    Release,
 }
 
-const TIMERS: usize = 5;
+const TIMERS: usize = 6;
 
 fn index(timer: Timer) -> usize {
     match timer {
@@ -31,10 +34,12 @@ fn index(timer: Timer) -> usize {
         Timer::Keepalive => 2,
         Timer::Ping => 3,
         Timer::PingTimeout => 4,
+        Timer::Release => 5,
     }
 }
 
-const ALL: [Timer; TIMERS] = [Timer::Close, Timer::Negotiation, Timer::Keepalive, Timer::Ping, Timer::PingTimeout];
+const ALL: [Timer; TIMERS] =
+    [Timer::Close, Timer::Negotiation, Timer::Keepalive, Timer::Ping, Timer::PingTimeout, Timer::Release];
 
 /// The table.
 #[derive(Clone, Debug, Default)]
