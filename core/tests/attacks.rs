@@ -711,3 +711,42 @@ fn buffers_stay_while_busy_and_are_given_back_a_second_after() {
     );
     assert_eq!(client.conn.poll_timeout(), None);
 }
+
+/// Found in review: a release that came while bytes still waited for the
+/// transport had to keep the send buffer; once the bytes are out, the next
+/// idle moment gives it back (it had stayed until the next byte in or out,
+/// perhaps for good).
+#[test]
+fn what_a_release_had_to_keep_goes_once_it_empties() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let second = Timestamp::ZERO + std::time::Duration::from_secs(1);
+    let mut client = online_client(|_| {});
+    client.keep = false;
+    let idle = HEAP.allocated();
+    // Something arrives: when the client is idle again, the release is armed.
+    client.feed(b"<message from='romeo@example.net/x' type='chat'><body>hi</body></message>");
+    client.events();
+    assert_eq!(client.conn.poll_timeout(), Some(second));
+    // A large send the transport does not take yet.
+    client.reading = false;
+    let big = sxmpp::stanza::Message::chat(Jid::new("romeo@example.net").unwrap(), &"x".repeat(64 * 1024)).unwrap();
+    client.conn.send(Timestamp::ZERO, big).unwrap();
+    client.events();
+    // The release comes while those bytes wait: it keeps the buffer.
+    client.conn.handle_timeout(second);
+    client.events();
+    // Written at last; the next idle moment gives the buffer back.
+    // The transport is writable again: the driver writes what waits.
+    client.reading = true;
+    let waiting = client.conn.transmit().len();
+    assert!(waiting > 64 * 1024);
+    client.conn.consume_transmit(waiting);
+    client.events();
+    if let Some(deadline) = client.conn.poll_timeout() {
+        client.conn.handle_timeout(deadline);
+        client.events();
+    }
+    let held = HEAP.allocated().saturating_sub(idle);
+    assert!(held <= 1024, "the client still holds {held} bytes over idle");
+    assert_eq!(client.conn.poll_timeout(), None);
+}

@@ -74,8 +74,11 @@ pub struct Core {
     closed_reported: bool,
     /// The last time passed in, for work done while output is polled.
     now: Timestamp,
-    /// Bytes came in or went out since buffers were last given back: the
-    /// release timer is armed when this connection goes idle.
+    /// Bytes came in, were written or went out, or an event was polled,
+    /// since buffers were last given back: the release timer is armed
+    /// when this connection goes idle. (A release keeps what still holds
+    /// data; whatever empties it afterwards sets this again, so that is
+    /// given back too, found in review.)
     used: bool,
 }
 
@@ -586,6 +589,8 @@ impl<R: Role> Connection<R> {
             self.run(&[]);
         }
         if let Some(event) = self.core.out.pop_event() {
+            // As for bytes written: a queue kept back is released later.
+            self.core.used = true;
             return Output::Event(event);
         }
         self.core.flush_stanzas();
@@ -618,6 +623,9 @@ impl<R: Role> Connection<R> {
     /// Marks `n` bytes of [`transmit`](Connection::transmit) as written
     /// (with WebSocket framing, the whole message: `n` is its length).
     pub fn consume_transmit(&mut self, n: usize) {
+        // Bytes went out: what a release kept back (pending then) is
+        // given back at the next idle moment (found in review).
+        self.core.used = true;
         self.core.out.consume(n);
     }
 

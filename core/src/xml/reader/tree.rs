@@ -25,11 +25,11 @@ use super::{RawAttr, State, StreamEvent, StreamHeader, StreamReader};
 
 /// Up to how many children an element's scratch list is copied out of
 /// (and kept for the next element at its depth); a longer one is given
-/// away whole. What stays between stanzas is then at most this many nodes
-/// per depth (about 7.5 KiB; released when the connection is idle). Wide
-/// enough for a disco#info result's features: at 16, every other one in
-/// the benchmark corpus was wider and grew its depth's list anew.
-const KEEP_GATHERED: usize = 64;
+/// away whole and its depth starts a list of this many again. What stays
+/// between stanzas is then at most this many nodes per depth (under 2 KiB;
+/// 64 measured no faster and would let a deep, wide stanza leave 480 KiB
+/// behind, found in review).
+const KEEP_GATHERED: usize = 16;
 
 impl StreamReader {
     /// Tokenizes a start tag framing did not read (not a common one) into
