@@ -412,7 +412,12 @@ impl ServerRole {
     /// (HARDENING 24), an element that is no stanza at all ends the stream
     /// (RFC 6120 §4.9.3.24).
     fn parse(&self, core: &mut Core, element: Element) -> Result<Option<Stanza>, Fault> {
-        match Stanza::parse(element) {
+        let parsed = match self.invalid_from {
+            // The `from` is stamped over whatever it says.
+            InvalidFrom::Stamp => Stanza::parse_overwriting_from(element),
+            InvalidFrom::Reject => Stanza::parse(element),
+        };
+        match parsed {
             Ok(stanza) => Ok(Some(stanza)),
             Err(rejected) if matches!(rejected.error, StanzaParseError::NotAStanza { .. }) => {
                 Err(Fault::unexpected(&rejected.element))

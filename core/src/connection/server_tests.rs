@@ -489,6 +489,14 @@ fn hardening_23_from_is_stamped_or_rejected() {
     let events = s.events();
     let [Event::Stanza(Stanza::Message(m))] = events.as_slice() else { panic!("{events:?}") };
     assert_eq!(m.from().unwrap().as_str(), "juliet@im.example.com/balcony");
+    // Overwritten, a `from` is not even read: a malformed one is stamped
+    // over like any other (RFC 6120 §8.1.2.1: add or override).
+    s.feed("<message from='@@not a jid' to='nurse@example.com'><body>odd</body></message>");
+    assert_eq!(s.out(), "", "no error for an address that is replaced");
+    let events = s.events();
+    let [Event::Stanza(Stanza::Message(m))] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(m.from().unwrap().as_str(), "juliet@im.example.com/balcony");
+    assert_eq!(m.element().attr("from"), Some("juliet@im.example.com/balcony"));
 
     let mut c = plaintext();
     c.invalid_from = InvalidFrom::Reject;
@@ -496,6 +504,10 @@ fn hardening_23_from_is_stamped_or_rejected() {
     s.online();
     s.feed("<message from='juliet@im.example.com/balcony' to='nurse@example.com'><body>own</body></message>");
     assert!(matches!(s.events().as_slice(), [Event::Stanza(_)]));
+    // Checked, a malformed `from` is a stanza error, as it always was.
+    s.feed("<message id='m' from='@@not a jid' to='nurse@example.com'><body>odd</body></message>");
+    assert!(s.out().contains("<jid-malformed "));
+    assert!(s.events().is_empty());
     s.feed("<message from='romeo@example.net/orchard' to='nurse@example.com'><body>forged</body></message>");
     assert!(s.out().contains("<invalid-from "));
     assert_eq!(s.closed(), Some(&CloseReason::Violation(Violation::InvalidFrom)));

@@ -2,7 +2,7 @@
 
 use alloc::boxed::Box;
 
-use super::{Head, Rejected, StanzaError, StanzaParseError, stanza_head};
+use super::{Head, Reading, Rejected, StanzaError, StanzaParseError, stanza_head};
 use crate::jid::Jid;
 use crate::xml::{Element, InvalidXml};
 
@@ -119,12 +119,12 @@ impl Iq {
 
     /// Reads an `<iq/>` element (in any content namespace), enforcing the
     /// rules of RFC 6120 §8.2.3.
-    pub(crate) fn parse(element: Element, known: Option<&Jid>) -> Result<Iq, Box<Rejected>> {
+    pub(crate) fn parse(element: Element, reading: Reading<'_>) -> Result<Iq, Box<Rejected>> {
         let [to, from, id, type_] = element.attrs_stored(["to", "from", "id", "type"]);
         if let Err(e) = Iq::check(&element, id.as_deref(), type_.as_deref()) {
             return Err(Rejected::new(e, element));
         }
-        Ok(Iq { head: Head::read(element, [to, from], known)? })
+        Ok(Iq { head: Head::read(element, [to, from], reading)? })
     }
 
     /// The checks of RFC 6120 §8.2.3 on the element and its `id` and

@@ -5,7 +5,8 @@ use alloc::boxed::Box;
 use alloc::string::String;
 
 use super::{
-    Head, Rejected, StanzaError, StanzaParseError, Text, is_modelled, preferred, read_text, stanza_head, text_of,
+    Head, Reading, Rejected, StanzaError, StanzaParseError, Text, is_modelled, preferred, read_text, stanza_head,
+    text_of,
 };
 use crate::jid::Jid;
 use crate::xml::{Element, InvalidXml};
@@ -102,9 +103,9 @@ impl Message {
     }
 
     /// Reads a `<message/>` element (in any content namespace).
-    pub(crate) fn parse(element: Element, known: Option<&Jid>) -> Result<Message, Box<Rejected>> {
+    pub(crate) fn parse(element: Element, reading: Reading<'_>) -> Result<Message, Box<Rejected>> {
         let addresses = element.attrs_stored(["to", "from"]);
-        Ok(Message { head: Head::read(element, addresses, known)? })
+        Ok(Message { head: Head::read(element, addresses, reading)? })
     }
 
     /// The message type; an unknown one reads as `normal` (RFC 6121

@@ -152,7 +152,7 @@ impl Stanza {
     /// Like [`from_element`](Stanza::from_element), but a refused element
     /// comes back with the error, untouched, for reporting or answering.
     pub fn parse(element: Element) -> Result<Stanza, Box<Rejected>> {
-        Stanza::parse_knowing(element, None)
+        Stanza::parse_with(element, Reading::default())
     }
 
     /// [`parse`](Stanza::parse), knowing a JID the stream often names (the
@@ -160,13 +160,25 @@ impl Stanza {
     /// a `to` or `from` that is its very text is that JID, shared, not
     /// prepared again.
     pub(crate) fn parse_knowing(element: Element, known: Option<&Jid>) -> Result<Stanza, Box<Rejected>> {
+        Stanza::parse_with(element, Reading { known, from_overwritten: false })
+    }
+
+    /// [`parse`](Stanza::parse), for a server that overwrites the `from`
+    /// of every stanza its client sends (RFC 6120 §8.1.2.1: it MUST add or
+    /// override it): that `from` is not read at all (no preparation of an
+    /// address about to be replaced, and no error for a malformed one).
+    pub(crate) fn parse_overwriting_from(element: Element) -> Result<Stanza, Box<Rejected>> {
+        Stanza::parse_with(element, Reading { known: None, from_overwritten: true })
+    }
+
+    fn parse_with(element: Element, reading: Reading<'_>) -> Result<Stanza, Box<Rejected>> {
         if !is_content_namespace(element.ns()) {
             return Err(Rejected::new(not_a_stanza(&element), element));
         }
         match element.name() {
-            "message" => Message::parse(element, known).map(Stanza::Message),
-            "presence" => Presence::parse(element, known).map(Stanza::Presence),
-            "iq" => Iq::parse(element, known).map(Stanza::Iq),
+            "message" => Message::parse(element, reading).map(Stanza::Message),
+            "presence" => Presence::parse(element, reading).map(Stanza::Presence),
+            "iq" => Iq::parse(element, reading).map(Stanza::Iq),
             _ => Err(Rejected::new(not_a_stanza(&element), element)),
         }
     }
@@ -274,8 +286,12 @@ impl Head {
 
     /// Checks the addresses of an element read off the wire (`to` and
     /// `from` as it holds them: each kind reads its attributes in one pass).
-    fn read(element: Element, [to, from]: [Option<Str>; 2], known: Option<&Jid>) -> Result<Head, Box<Rejected>> {
-        let (to, from) = (jid_attr(to, "to", known), jid_attr(from, "from", known));
+    fn read(element: Element, [to, from]: [Option<Str>; 2], reading: Reading<'_>) -> Result<Head, Box<Rejected>> {
+        let to = jid_attr(to, "to", reading.known);
+        let from = match reading.from_overwritten {
+            true => Ok(None),
+            false => jid_attr(from, "from", reading.known),
+        };
         match (to, from) {
             (Ok(to), Ok(from)) => Ok(Head { element, to, from }),
             (Err(e), _) | (_, Err(e)) => Err(Rejected::new(e, element)),
@@ -364,6 +380,16 @@ impl Head {
     }
 }
 
+/// How a connection reads the addresses of the stanzas it receives.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Reading<'a> {
+    /// A JID the stream often names: an address that is its very text is
+    /// that JID, not prepared again.
+    known: Option<&'a Jid>,
+    /// The `from` is overwritten right after (a server's stamp): not read.
+    from_overwritten: bool,
+}
+
 /// The JID an address attribute holds (`value`, as the element held it).
 fn jid_attr(value: Option<Str>, attr: &'static str, known: Option<&Jid>) -> Result<Option<Jid>, StanzaParseError> {
     let read = |value: Str| match known {
@@ -430,7 +456,7 @@ macro_rules! stanza_head {
             /// Reads the element (in any content namespace), checking what
             /// RFC 6120 §8 requires of this kind of stanza.
             pub fn from_element(element: Element) -> Result<Self, StanzaParseError> {
-                Self::parse(element, None).map_err(|rejected| rejected.error)
+                Self::parse(element, $crate::stanza::Reading::default()).map_err(|rejected| rejected.error)
             }
             /// The element, as it will be written.
             pub fn element(&self) -> &Element {

@@ -3,7 +3,9 @@
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
 
-use super::{Head, Rejected, StanzaError, StanzaParseError, Text, is_modelled, preferred, read_text, stanza_head};
+use super::{
+    Head, Reading, Rejected, StanzaError, StanzaParseError, Text, is_modelled, preferred, read_text, stanza_head,
+};
 use crate::jid::Jid;
 use crate::xml::{Element, InvalidXml};
 
@@ -136,12 +138,12 @@ impl Presence {
     }
 
     /// Reads a `<presence/>` element (in any content namespace).
-    pub(crate) fn parse(element: Element, known: Option<&Jid>) -> Result<Presence, Box<Rejected>> {
+    pub(crate) fn parse(element: Element, reading: Reading<'_>) -> Result<Presence, Box<Rejected>> {
         let [to, from, type_] = element.attrs_stored(["to", "from", "type"]);
         if let Err(e) = PresenceType::parse(type_.as_deref()) {
             return Err(Rejected::new(e, element));
         }
-        Ok(Presence { head: Head::read(element, [to, from], known)? })
+        Ok(Presence { head: Head::read(element, [to, from], reading)? })
     }
 
     /// The presence type (checked when the stanza was read).
