@@ -786,3 +786,98 @@ fn an_address_stamped_on_an_element_as_read_keeps_the_tags_text() {
         assert_eq!(elements(&events)[0], &el);
     }
 }
+
+/// One attribute as generated: its logical value and how it is written.
+#[derive(Clone, Debug)]
+struct GeneratedAttr {
+    value: String,
+    double_quoted: bool,
+    space_before_eq: &'static str,
+    space_after_eq: &'static str,
+}
+
+fn generated_attr() -> impl proptest::strategy::Strategy<Value = GeneratedAttr> {
+    use proptest::prelude::*;
+    let value = proptest::collection::vec(
+        prop_oneof![
+            Just('a'),
+            Just('Z'),
+            Just(' '),
+            Just('\''),
+            Just('"'),
+            Just('>'),
+            Just('&'),
+            Just('<'),
+            Just('é'),
+            Just('/'),
+            Just('=')
+        ],
+        0..8,
+    )
+    .prop_map(|chars| chars.into_iter().collect::<String>());
+    let space = prop_oneof![Just(""), Just(" "), Just("\n"), Just("\t ")];
+    (value, any::<bool>(), space.clone(), space).prop_map(|(value, double_quoted, space_before_eq, space_after_eq)| {
+        GeneratedAttr { value, double_quoted, space_before_eq, space_after_eq }
+    })
+}
+
+proptest::proptest! {
+    /// However a stanza's attributes are written (either quote, the other
+    /// quote, `>`, escapes, whitespace around `=` and between them, a
+    /// declaration among them), the element reads them as written, in
+    /// order, whether it holds them as the tag's text or as a list; it
+    /// writes and reads back the same; a change keeps the rest.
+    #[test]
+    fn attributes_read_as_written_in_either_form(
+        attrs in proptest::collection::vec(generated_attr(), 0..5),
+        declaration_at in 0usize..6,
+        separator in proptest::prop_oneof![proptest::strategy::Just(" "), proptest::strategy::Just("\n  "), proptest::strategy::Just("\t")],
+    ) {
+        let names = ["to", "from", "id", "type", "x-extra"];
+        let mut tag = String::from("<message");
+        let mut expected = Vec::new();
+        for (i, a) in attrs.iter().enumerate() {
+            if i == declaration_at {
+                tag.push_str(separator);
+                tag.push_str("xmlns='jabber:client'");
+            }
+            let quote = if a.double_quoted { '"' } else { '\'' };
+            let mut raw = String::new();
+            for ch in a.value.chars() {
+                match ch {
+                    '&' => raw.push_str("&amp;"),
+                    '<' => raw.push_str("&lt;"),
+                    c if c == quote => raw.push_str(if a.double_quoted { "&quot;" } else { "&apos;" }),
+                    c => raw.push(c),
+                }
+            }
+            tag.push_str(separator);
+            tag.push_str(&format!("{}{}={}{quote}{raw}{quote}", names[i], a.space_before_eq, a.space_after_eq));
+            expected.push((names[i].to_string(), a.value.clone()));
+        }
+        tag.push_str("><body>hi</body></message>");
+        let input = format!("{HEADER}{tag}");
+        for chunk in [1, 5, input.len()] {
+            let (events, error) = read_chunked(input.as_bytes(), chunk, Limits::default());
+            proptest::prop_assert_eq!(error, None, "{}", tag);
+            let el = elements(&events)[0];
+            let got: Vec<(String, String)> = el.attrs().map(|a| (a.name().to_string(), a.value().to_string())).collect();
+            proptest::prop_assert_eq!(&got, &expected, "{}", tag);
+            for (name, value) in &expected {
+                proptest::prop_assert_eq!(el.attr(name), Some(value.as_str()));
+            }
+            proptest::prop_assert_eq!(el.attr("xmlns"), None);
+            // Written and read back: the same element.
+            let (again, error) = read(&format!("{HEADER}{el}"));
+            proptest::prop_assert_eq!(error, None, "{}", el);
+            proptest::prop_assert_eq!(elements(&again)[0], el);
+            // Changed: the rest as it was, in order, the change last.
+            let mut changed = el.clone();
+            changed.set_attr("x-new", "1").unwrap();
+            let mut with_new = expected.clone();
+            with_new.push(("x-new".into(), "1".into()));
+            let got: Vec<(String, String)> = changed.attrs().map(|a| (a.name().to_string(), a.value().to_string())).collect();
+            proptest::prop_assert_eq!(got, with_new);
+        }
+    }
+}
