@@ -222,3 +222,42 @@ fn char_ref(name: &str) -> Result<char, RefError> {
         _ => Err(RefError::Illegal(code)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+    use alloc::vec;
+
+    proptest::proptest! {
+        /// Framing's pass over text ends at the first `<` and finds what
+        /// the check of the text before it finds (two loops over one
+        /// table, kept apart for speed, held together here).
+        #[test]
+        fn scan_text_agrees_with_check_chars(
+            pieces in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just("plain text "), proptest::strategy::Just("é"), proptest::strategy::Just("&amp;"),
+                proptest::strategy::Just("]]>"), proptest::strategy::Just(">"), proptest::strategy::Just("\r\n"),
+                proptest::strategy::Just("\t"), proptest::strategy::Just("\u{1}"), proptest::strategy::Just("\u{FFFE}"),
+                proptest::strategy::Just("\u{FEFF}"), proptest::strategy::Just("<"), proptest::strategy::Just("x"),
+            ], 0..12),
+            from in 0usize..3,
+        ) {
+            let text: alloc::string::String = pieces.concat();
+            let from = from.min(text.len());
+            if !text.is_char_boundary(from) {
+                return Ok(());
+            }
+            let scanned = scan_text(text.as_bytes(), from);
+            match text[from..].find('<') {
+                None => proptest::prop_assert!(scanned.is_none()),
+                Some(lt) => {
+                    let (end, found) = scanned.expect("a '<' is there");
+                    proptest::prop_assert_eq!(end, from + lt);
+                    let expected = check_chars(&text[from..from + lt], true);
+                    proptest::prop_assert_eq!(format!("{found:?}"), format!("{expected:?}"));
+                }
+            }
+        }
+    }
+}
