@@ -93,7 +93,9 @@ impl StreamReader {
             // Character data inside a stanza runs to the next '<'; met for
             // the first time, it is checked in the same pass.
             if self.input.scan <= pos {
-                return Ok(match escape::scan_text(bytes, pos) {
+                let scanned = escape::scan_text(bytes, pos);
+                self.input.examined(scanned.as_ref().map_or(len, |(end, _)| end + 1) - pos);
+                return Ok(match scanned {
                     Some((end, checked)) => {
                         self.check_size(end, false)?;
                         self.checked_text = Some(checked);
@@ -162,7 +164,10 @@ impl StreamReader {
                 let max = self.limits.max_attributes;
                 if first_look {
                     self.attrs.clear();
-                    if let Some((tag, end)) = lex::start_tag_at(bytes, pos, &mut self.attrs, max) {
+                    let lexed = lex::start_tag_at(bytes, pos, &mut self.attrs, max);
+                    // At most to the end of the bytes so far.
+                    self.input.examined(lexed.as_ref().map_or(len, |(_, end)| *end) - pos);
+                    if let Some((tag, end)) = lexed {
                         self.check_size(end, true)?;
                         self.lexed = Some(tag);
                         return Ok(Some(Construct::StartTag(pos..end)));
@@ -186,6 +191,7 @@ impl StreamReader {
                             if !first_look {
                                 // It arrived in pieces: read now it is whole.
                                 self.attrs.clear();
+                                self.input.examined(i - pos);
                                 self.lexed = lex::start_tag(bytes, pos..i, &mut self.attrs, max);
                             }
                             return Ok(Some(Construct::StartTag(pos..i)));
