@@ -103,20 +103,6 @@ impl Str {
             Str::Owned(s) => Str::Owned(s.get(range).unwrap_or_default().into()),
         }
     }
-
-    /// The first `len` bytes (a character boundary), without copying a
-    /// constant or a span.
-    pub(crate) fn prefix(&self, len: usize) -> Str {
-        match self {
-            Str::Static(s) => Str::Static(s.get(..len).unwrap_or(s)),
-            Str::Shared { text, start, end } => Str::Shared {
-                text: Arc::clone(text),
-                start: *start,
-                end: (*start).saturating_add(len as u32).min(*end),
-            },
-            other => Str::Owned(other.get(..len).unwrap_or(other).into()),
-        }
-    }
 }
 
 impl Deref for Str {

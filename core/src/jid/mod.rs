@@ -270,7 +270,7 @@ impl Jid {
 
     /// This address without its resource.
     pub fn to_bare(&self) -> BareJid {
-        BareJid(Jid { text: self.text.prefix(usize::from(self.domain_end)), ..*self })
+        BareJid(Jid { text: self.text.slice(0..usize::from(self.domain_end)), ..*self })
     }
 
     /// This address as a full JID, if it has a resource.

@@ -263,9 +263,7 @@ pub(crate) fn username_case_mapped(s: &str) -> Result<Cow<'_, str>, PrecisError>
     }
     if is_case_mapped(s) {
         // Already mapped (a JID a server sent, as a rule): checked, kept.
-        check_bidi(s)?;
-        check_class(s, false)?;
-        return Ok(Cow::Borrowed(s));
+        return check_username(Cow::Borrowed(s));
     }
     map_username(s)
 }
@@ -276,12 +274,18 @@ fn map_username(s: &str) -> Result<Cow<'_, str>, PrecisError> {
         let lowered: String = s.chars().map(width_map).flat_map(char::to_lowercase).collect();
         lowered.nfc().collect()
     })?;
+    check_username(Cow::Owned(mapped))
+}
+
+/// The checks of a mapped username: not empty, the bidi rule, the
+/// IdentifierClass.
+fn check_username(mapped: Cow<'_, str>) -> Result<Cow<'_, str>, PrecisError> {
     if mapped.is_empty() {
         return Err(PrecisError::Empty);
     }
     check_bidi(&mapped)?;
     check_class(&mapped, false)?;
-    Ok(Cow::Owned(mapped))
+    Ok(mapped)
 }
 
 /// Enforces the OpaqueString profile (RFC 8265 §4.2.3): non-ASCII spaces

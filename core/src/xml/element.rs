@@ -518,7 +518,7 @@ impl Element {
     /// The value of the attribute `name` in namespace `ns`.
     pub fn attr_ns(&self, ns: &str, name: &str) -> Option<&str> {
         match &self.attrs {
-            Attrs::List(list) => list.iter().find(|a| a.name == name && a.ns.as_str() == ns).map(|a| &*a.value),
+            Attrs::List(list) => list.iter().find(|a| a.is(ns, name)).map(|a| &*a.value),
             Attrs::Tag(tag) if ns.is_empty() => tag.get(TagAttributes::new(tag).value_of(name)?),
             Attrs::Tag(_) => None,
         }
@@ -569,7 +569,7 @@ impl Element {
             return;
         }
         let list = self.attr_list();
-        match list.iter_mut().find(|a| a.name == name && a.ns.is_none()) {
+        match list.iter_mut().find(|a| a.is("", name)) {
             Some(a) => a.value = value,
             None => list.push(OwnedAttribute { ns: Namespace::NONE, name: Str::name(name), value }),
         }
@@ -641,7 +641,7 @@ impl Element {
         check_text(&value)?;
         let value = Str::Owned(value);
         let list = self.attr_list();
-        match list.iter_mut().find(|a| a.name == name && a.ns == ns) {
+        match list.iter_mut().find(|a| a.is(ns.as_str(), name)) {
             Some(a) => a.value = value,
             None => list.push(OwnedAttribute { ns, name: Str::name(name), value }),
         }
@@ -673,7 +673,7 @@ impl Element {
     pub fn remove_attr_ns(&mut self, ns: &str, name: &str) -> Option<String> {
         self.attr_ns(ns, name)?;
         let list = self.attr_list();
-        let i = list.iter().position(|a| a.name == name && a.ns.as_str() == ns)?;
+        let i = list.iter().position(|a| a.is(ns, name))?;
         Some(list.remove(i).value.into_string())
     }
 

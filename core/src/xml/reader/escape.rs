@@ -188,12 +188,18 @@ pub(super) fn unescape(out: &mut String, raw: &str, attr: bool) -> Result<(), Re
 /// normalised: borrowed as it stands when there is nothing to resolve (the
 /// common case), so reading it allocates only if it is kept.
 pub(super) fn unescape_attr(raw: &str) -> Result<Cow<'_, str>, RefError> {
-    if !raw.bytes().any(|b| matches!(b, b'&' | b'\r' | b'\n' | b'\t')) {
+    if is_verbatim_value(raw.as_bytes()) {
         return Ok(Cow::Borrowed(raw));
     }
     let mut out = String::with_capacity(raw.len());
     unescape(&mut out, raw, true)?;
     Ok(Cow::Owned(out))
+}
+
+/// Whether an attribute value reads as it is written: no reference, no
+/// whitespace that XML 1.0 §3.3.3 normalises.
+pub(super) fn is_verbatim_value(raw: &[u8]) -> bool {
+    !raw.iter().any(|b| matches!(b, b'&' | b'\r' | b'\n' | b'\t'))
 }
 
 /// A character reference's name (without `&` and `;`): `#65` or `#x41`.

@@ -279,15 +279,12 @@ impl StreamReader {
         if self.in_stanza() {
             return;
         }
-        if self.stack.capacity() > 0 {
-            self.stack = Vec::new();
-        }
-        if self.children.capacity() > 0 {
-            self.children = Vec::new();
-        }
-        if self.attrs.capacity() > 0 {
-            self.attrs = Vec::new();
-        }
+        // Between stanzas the stack is empty, the per-depth lists of
+        // children were emptied at their end tags, and the attribute
+        // scratch holds only the last tag's (read already).
+        self.stack = Vec::new();
+        self.children = Vec::new();
+        self.attrs = Vec::new();
         self.input.release_if_drained(0);
     }
 

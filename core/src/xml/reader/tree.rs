@@ -18,7 +18,7 @@ use super::super::error::{Limit, XmlError};
 use super::super::name::Str;
 use super::super::namespace::Interner;
 use super::super::namespace::{Namespace, XML_NS, XMLNS_NS};
-use super::escape::{check_chars, normalize_newlines, unescape, unescape_attr};
+use super::escape::{check_chars, is_verbatim_value, normalize_newlines, unescape, unescape_attr};
 use super::lex;
 use super::scope::Scope;
 use super::{RawAttr, State, StreamEvent, StreamHeader, StreamReader};
@@ -95,13 +95,9 @@ impl StreamReader {
         for i in 0..self.attrs.len() {
             let a = self.attrs[i].clone();
             let (prefix, local) = (&self.input.buf[a.prefix.clone()], &self.input.buf[a.local.clone()]);
-            let declared_prefix = match (prefix, local) {
-                ("", "xmlns") => "",
-                ("xmlns", p) => p,
-                _ => {
-                    plain_attrs += 1;
-                    continue;
-                }
+            let Some(declared_prefix) = declared_prefix(prefix, local) else {
+                plain_attrs += 1;
+                continue;
             };
             let uri = unescape_attr(&self.input.buf[a.value.clone()]).map_err(|e| e.at(offset))?;
             let max = self.limits.max_namespace_declarations;
@@ -169,13 +165,13 @@ impl StreamReader {
         let (mut first, mut last, mut declaration_after_first) = (None, 0, false);
         for (i, a) in self.attrs.iter().enumerate() {
             let (prefix, local) = (&buf[a.prefix.clone()], &buf[a.local.clone()]);
-            if (prefix.is_empty() && local == b"xmlns") || prefix == b"xmlns" {
+            if declared_prefix(prefix, local).is_some() {
                 declaration_after_first |= first.is_some();
                 continue;
             }
             if declaration_after_first
                 || !prefix.is_empty()
-                || buf[a.value.clone()].iter().any(|b| matches!(b, b'&' | b'\r' | b'\n' | b'\t'))
+                || !is_verbatim_value(&buf[a.value.clone()])
                 || self.attrs[..i].iter().any(|b| b.prefix.is_empty() && &buf[b.local.clone()] == local)
             {
                 return None;
@@ -194,7 +190,7 @@ impl StreamReader {
         for i in 0..self.attrs.len() {
             let a = self.attrs[i].clone();
             let (prefix, local) = (&self.input.buf[a.prefix.clone()], &self.input.buf[a.local.clone()]);
-            if (prefix.is_empty() && local == "xmlns") || prefix == "xmlns" {
+            if declared_prefix(prefix, local).is_some() {
                 continue;
             }
             let attr_ns = if prefix.is_empty() {
@@ -367,6 +363,17 @@ impl StreamReader {
             _ => children.push(Node::Text(CharData::from(out))),
         }
         Ok(())
+    }
+}
+
+/// The prefix an attribute named (`prefix`, `local`) declares, if it is a
+/// namespace declaration: `xmlns` the default (`""`), `xmlns:p` for `p`.
+fn declared_prefix<'a, T: AsRef<[u8]> + ?Sized>(prefix: &'a T, local: &'a T) -> Option<&'a T> {
+    let (p, l) = (prefix.as_ref(), local.as_ref());
+    match (p.is_empty(), p == b"xmlns") {
+        (true, _) if l == b"xmlns" => Some(prefix),
+        (false, true) => Some(local),
+        _ => None,
     }
 }
 
