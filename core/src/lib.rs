@@ -100,7 +100,8 @@
 //!         unread.start += client.handle_input(now(), &buf[unread.clone()]);
 //!         continue;
 //!     }
-//!     // 3. Wait for input until the core's next deadline.
+//!     // 3. Wait for input until the core's next deadline (a keepalive, a ping,
+//!     // an IQ timeout, or giving back idle buffers a second after a burst).
 //!     let wait = client.poll_timeout().map(|t| origin.instant(t).saturating_duration_since(Instant::now()));
 //!     socket.set_read_timeout(Some(wait.unwrap_or(Duration::from_secs(3600)).max(Duration::from_millis(1))))?;
 //!     match stream.read(&mut buf) {
